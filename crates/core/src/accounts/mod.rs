@@ -1,0 +1,146 @@
+//! Accounts: registration and password authentication.
+
+mod email;
+mod password;
+
+use std::sync::Arc;
+
+use uuid::Uuid;
+
+pub use email::Email;
+pub use password::{PasswordAlgorithm, PasswordHasher, Verified, check_password_rules};
+
+use crate::clock::Clock;
+use crate::error::DomainError;
+use crate::model::{NewUser, Role, User};
+use crate::ports::Store;
+
+const MAX_FULL_NAME_CHARS: usize = 200;
+
+/// A registration request, as parsed from the wire.
+#[derive(Debug, Clone)]
+pub struct Registration {
+    pub email: String,
+    pub password: String,
+    pub full_name: Option<String>,
+}
+
+/// Rules for accounts that do not depend on the transport.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AccountPolicy {
+    /// Password login of an unverified account is refused (`email_not_verified`).
+    pub require_email_verification: bool,
+}
+
+pub struct AccountService {
+    store: Arc<dyn Store>,
+    hasher: Arc<PasswordHasher>,
+    clock: Arc<dyn Clock>,
+    policy: AccountPolicy,
+}
+
+impl AccountService {
+    pub fn new(store: Arc<dyn Store>, hasher: Arc<PasswordHasher>, clock: Arc<dyn Clock>, policy: AccountPolicy) -> Self {
+        Self { store, hasher, clock, policy }
+    }
+
+    pub fn hasher(&self) -> &PasswordHasher {
+        &self.hasher
+    }
+
+    #[tracing::instrument(name = "register account", skip_all)]
+    pub async fn register(&self, registration: Registration) -> Result<User, DomainError> {
+        let mut problems = Vec::new();
+        let email = Email::parse(&registration.email).map_err(|error| problems.extend(field_errors(error))).ok();
+        if let Err(error) = check_password_rules("password", &registration.password) {
+            problems.extend(field_errors(error));
+        }
+        let full_name = normalise_full_name(registration.full_name).map_err(|error| problems.extend(field_errors(error)));
+        let (Some(email), Ok(full_name), true) = (email, full_name, problems.is_empty()) else {
+            return Err(DomainError::Validation(problems));
+        };
+        let password_hash = self.hasher.hash(&registration.password).await?;
+        let user = self
+            .store
+            .create_user(NewUser {
+                id: Uuid::new_v4(),
+                email: email.address().to_owned(),
+                email_key: email.key().to_owned(),
+                full_name,
+                role: Role::User,
+                password_hash: Some(password_hash),
+                email_verified: false,
+                created_at: self.clock.now(),
+            })
+            .await?;
+        tracing::info!(user_id = %user.id, "account registered");
+        Ok(user)
+    }
+
+    /// Checks an email and password. Unknown emails, social-only accounts and wrong passwords
+    /// all cost one hash verification and give the same error.
+    #[tracing::instrument(name = "authenticate password", skip_all)]
+    pub async fn authenticate(&self, email: &str, password: &str) -> Result<User, DomainError> {
+        let user = match Email::parse(email) {
+            Ok(email) => self.store.find_user_by_email(email.key()).await?,
+            Err(_) => None,
+        };
+        let Some((user, stored_hash)) = user.and_then(|user| user.password_hash.clone().map(|hash| (user, hash))) else {
+            self.hasher.verify_dummy(password).await?;
+            return Err(DomainError::InvalidCredentials);
+        };
+        let Verified::Yes { needs_rehash } = self.hasher.verify(password, &stored_hash).await? else {
+            return Err(DomainError::InvalidCredentials);
+        };
+        if !user.is_active {
+            return Err(DomainError::AccountDisabled);
+        }
+        if self.policy.require_email_verification && !user.email_verified {
+            return Err(DomainError::EmailNotVerified);
+        }
+        if needs_rehash {
+            self.upgrade_hash(user.id, password).await;
+        }
+        Ok(user)
+    }
+
+    /// The account behind an access token; gone or disabled accounts are a revoked token.
+    pub async fn active_user(&self, id: Uuid) -> Result<User, DomainError> {
+        match self.store.find_user(id).await? {
+            Some(user) if user.is_active => Ok(user),
+            _ => Err(DomainError::TokenRevoked),
+        }
+    }
+
+    /// Re-hashes with the configured algorithm. A failure only delays the upgrade.
+    async fn upgrade_hash(&self, user_id: Uuid, password: &str) {
+        let upgraded = match self.hasher.hash(password).await {
+            Ok(hash) => self.store.set_password_hash(user_id, &hash).await.map_err(DomainError::from),
+            Err(error) => Err(error),
+        };
+        match upgraded {
+            Ok(()) => tracing::info!(%user_id, "password hash upgraded"),
+            Err(error) => tracing::warn!(%user_id, %error, "password hash upgrade failed"),
+        }
+    }
+}
+
+fn field_errors(error: DomainError) -> Vec<crate::error::FieldError> {
+    match error {
+        DomainError::Validation(fields) => fields,
+        _ => Vec::new(),
+    }
+}
+
+fn normalise_full_name(full_name: Option<String>) -> Result<Option<String>, DomainError> {
+    let Some(name) = full_name.map(|name| name.trim().to_owned()).filter(|name| !name.is_empty()) else {
+        return Ok(None);
+    };
+    if name.chars().count() > MAX_FULL_NAME_CHARS {
+        return Err(DomainError::invalid_field("full_name", "must be at most 200 characters"));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(DomainError::invalid_field("full_name", "must not contain control characters"));
+    }
+    Ok(Some(name))
+}

@@ -1,0 +1,81 @@
+use thiserror::Error;
+
+/// One invalid field of a request, reported back to the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: &str, message: impl Into<String>) -> Self {
+        Self { field: field.to_owned(), message: message.into() }
+    }
+}
+
+/// Business-level failures. The HTTP layer maps each to a status and a stable code in one place.
+#[derive(Debug, Error)]
+pub enum DomainError {
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    #[error("email already registered")]
+    EmailTaken,
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    #[error("account disabled")]
+    AccountDisabled,
+    #[error("email not verified")]
+    EmailNotVerified,
+    #[error("invalid token")]
+    InvalidToken,
+    #[error("token expired")]
+    TokenExpired,
+    #[error("token revoked")]
+    TokenRevoked,
+    #[error("refresh token reused")]
+    RefreshTokenReused,
+    #[error("insufficient role")]
+    InsufficientRole,
+    #[error("not found")]
+    NotFound,
+    /// The password-hashing queue is full: shed load instead of stalling everything else.
+    #[error("overloaded")]
+    Overloaded,
+    /// A dependency (database, cache) did not answer; the cause is for the log only.
+    #[error("dependency unavailable: {0}")]
+    Unavailable(String),
+    /// A bug or corrupt data; the cause is for the log only.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl DomainError {
+    pub fn invalid_field(field: &str, message: impl Into<String>) -> Self {
+        Self::Validation(vec![FieldError::new(field, message)])
+    }
+}
+
+/// Failures reported by storage implementations.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// A uniqueness rule was broken; the string names which (e.g. `email`).
+    #[error("conflict on {0}")]
+    Conflict(&'static str),
+    /// The database could not be reached or timed out.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else: malformed rows, unexpected driver errors.
+    #[error("storage error: {0}")]
+    Other(String),
+}
+
+impl From<StoreError> for DomainError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Conflict("email") => DomainError::EmailTaken,
+            StoreError::Conflict(what) => DomainError::Internal(format!("unexpected conflict on {what}")),
+            StoreError::Unavailable(cause) => DomainError::Unavailable(cause),
+            StoreError::Other(cause) => DomainError::Internal(cause),
+        }
+    }
+}

@@ -1,0 +1,18 @@
+//! Domain of auth-service: the rules for accounts, sessions and tokens, and the ports
+//! (traits) that storage, caches and brokers implement. Nothing here knows about HTTP,
+//! SQL or Redis, so every rule can be tested with in-memory fakes and a fixed clock.
+
+/// Accounts: registration, credentials, email normalisation, password hashing.
+pub mod accounts;
+/// The clock every time-dependent rule takes "now" from.
+pub mod clock;
+/// Business-level failures, free of transport notions.
+pub mod error;
+/// Users, sessions and the other records the domain works on.
+pub mod model;
+/// Traits the outside world implements: storage and the revocation broadcast.
+pub mod ports;
+/// Sessions: token pairs, refresh rotation, revocation, access-token validation.
+pub mod sessions;
+
+pub use error::DomainError;

@@ -1,0 +1,102 @@
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// What a user may do. Ordered: `Admin` outranks `User`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    User,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::User => "user",
+            Role::Admin => "admin",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "user" => Some(Role::User),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// An account as stored.
+#[derive(Debug, Clone)]
+pub struct User {
+    pub id: Uuid,
+    /// As the user typed it (trimmed).
+    pub email: String,
+    pub full_name: Option<String>,
+    pub role: Role,
+    pub is_active: bool,
+    pub email_verified: bool,
+    /// PHC string (argon2id) or bcrypt hash; `None` for accounts created by social sign-in.
+    pub password_hash: Option<String>,
+    pub created_at: DateTime<Utc>,
+    /// Social providers linked to this account (`google`, `vk`, ...).
+    pub identity_providers: Vec<String>,
+}
+
+impl User {
+    /// The ways this user can sign in, as the contract's `providers` field lists them.
+    pub fn providers(&self) -> Vec<String> {
+        let mut providers = Vec::with_capacity(self.identity_providers.len() + 1);
+        if self.password_hash.is_some() {
+            providers.push("password".to_owned());
+        }
+        providers.extend(self.identity_providers.iter().cloned());
+        providers
+    }
+}
+
+/// The fields needed to create an account.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub id: Uuid,
+    pub email: String,
+    pub email_key: String,
+    pub full_name: Option<String>,
+    pub role: Role,
+    pub password_hash: Option<String>,
+    pub email_verified: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A signed-in device: one refresh-token family.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub user_agent: Option<String>,
+    pub ip_address: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// The fields needed to open a session, with the hash of its first refresh token.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub user_agent: Option<String>,
+    pub ip_address: Option<String>,
+    pub refresh_token_hash: Vec<u8>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A revoked session, as the validation hot path needs to know it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Revocation {
+    pub session_id: Uuid,
+    pub revoked_at: DateTime<Utc>,
+}

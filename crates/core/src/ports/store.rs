@@ -1,0 +1,79 @@
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::error::StoreError;
+use crate::model::{NewSession, NewUser, Revocation, Session, User};
+
+/// Accounts. Each method is one atomic use case; the backend owns its transactions.
+#[async_trait]
+pub trait AccountStore: Send + Sync {
+    /// Fails with `StoreError::Conflict("email")` when the normalised email is taken.
+    async fn create_user(&self, user: NewUser) -> Result<User, StoreError>;
+    async fn find_user_by_email(&self, email_key: &str) -> Result<Option<User>, StoreError>;
+    async fn find_user(&self, id: Uuid) -> Result<Option<User>, StoreError>;
+    async fn set_password_hash(&self, id: Uuid, password_hash: &str) -> Result<(), StoreError>;
+}
+
+/// What a refresh needs from storage, decided atomically under a lock on the session.
+#[derive(Debug, Clone)]
+pub struct RefreshRotation {
+    /// SHA-256 of the presented refresh token.
+    pub presented_hash: Vec<u8>,
+    /// SHA-256 of the successor derived from the presented token.
+    pub successor_hash: Vec<u8>,
+    pub now: DateTime<Utc>,
+    /// Seconds after a rotation in which the immediate parent still answers (0: strict).
+    pub reuse_interval_seconds: i64,
+    /// New sliding expiry of the session when it rotates.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// How storage resolved a refresh.
+#[derive(Debug, Clone)]
+pub enum RotationOutcome {
+    /// The presented token was live: it is now spent and the successor is live.
+    Rotated(Session),
+    /// The presented token is the immediate parent of the live one, inside the reuse interval,
+    /// and the live one is unused: answer with the same successor.
+    ParentReplayed(Session),
+    /// A spent token came back: the session has been revoked in the same transaction.
+    Reused(Revocation),
+    /// The session was already revoked.
+    Revoked,
+    /// The session's refresh lifetime is over.
+    Expired,
+    /// No such token was ever issued.
+    Unknown,
+}
+
+/// Sessions, refresh-token families and the revocation log.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    async fn create_session(&self, session: NewSession) -> Result<Session, StoreError>;
+    async fn rotate_refresh_token(&self, rotation: RefreshRotation) -> Result<RotationOutcome, StoreError>;
+    async fn find_session(&self, id: Uuid) -> Result<Option<Session>, StoreError>;
+    /// The session a refresh token (live or spent) belongs to.
+    async fn find_session_by_refresh_hash(&self, hash: &[u8]) -> Result<Option<Session>, StoreError>;
+    /// Unrevoked, unexpired sessions of a user, newest first.
+    async fn list_active_sessions(&self, user_id: Uuid, now: DateTime<Utc>) -> Result<Vec<Session>, StoreError>;
+    /// Revokes one session of `user_id`; `None` when it does not exist, belongs to someone else or
+    /// was already revoked.
+    async fn revoke_session(&self, user_id: Uuid, session_id: Uuid, now: DateTime<Utc>)
+    -> Result<Option<Revocation>, StoreError>;
+    /// Revokes every live session of a user.
+    async fn revoke_user_sessions(&self, user_id: Uuid, now: DateTime<Utc>) -> Result<Vec<Revocation>, StoreError>;
+    /// Revocations recorded at or after `since`, for the in-process revocation set.
+    async fn revocations_since(&self, since: DateTime<Utc>) -> Result<Vec<Revocation>, StoreError>;
+    /// Drops revocation-log rows and refresh-token rows nobody can present any more.
+    async fn prune(&self, revoked_before: DateTime<Utc>, expired_before: DateTime<Utc>) -> Result<u64, StoreError>;
+}
+
+/// Everything a storage backend provides.
+#[async_trait]
+pub trait Store: AccountStore + SessionStore {
+    /// Answers when the database does; for readiness.
+    async fn ping(&self) -> Result<(), StoreError>;
+    /// Applies the embedded migrations.
+    async fn migrate(&self) -> Result<(), StoreError>;
+}

@@ -1,0 +1,251 @@
+//! Sessions: issuing token pairs, rotating refresh tokens with reuse detection, revoking, and
+//! checking access tokens on the hot path.
+
+mod access_token;
+pub mod keys;
+mod refresh_token;
+mod revocation;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use uuid::Uuid;
+
+pub use access_token::{AccessClaims, AccessTokens, MAX_TOKEN_BYTES};
+pub use keys::KeyRing;
+pub use refresh_token::RefreshTokens;
+pub use revocation::RevocationSet;
+
+use crate::clock::Clock;
+use crate::error::DomainError;
+use crate::model::{NewSession, Revocation, Role, Session, User};
+use crate::ports::{RefreshRotation, RevocationBroadcast, RotationOutcome, Store};
+
+/// Longest user agent kept on a session; the rest is noise or an attack.
+const MAX_USER_AGENT_CHARS: usize = 512;
+
+/// Lifetimes and the rotation grace window.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionSettings {
+    pub refresh_token_ttl: Duration,
+    /// Seconds after a rotation in which the immediate parent still answers; 0 is strict.
+    pub refresh_reuse_interval: Duration,
+}
+
+/// What a client gets from login, refresh and social sign-in.
+#[derive(Debug, Clone)]
+pub struct TokenPair {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub expires_in: i64,
+    pub refresh_expires_in: i64,
+}
+
+/// Where a sign-in came from, as stored on the session.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    pub user_agent: Option<String>,
+    pub ip_address: Option<String>,
+}
+
+pub struct SessionService {
+    store: Arc<dyn Store>,
+    access_tokens: AccessTokens,
+    refresh_tokens: RefreshTokens,
+    revocations: Arc<RevocationSet>,
+    broadcast: Arc<dyn RevocationBroadcast>,
+    clock: Arc<dyn Clock>,
+    settings: SessionSettings,
+}
+
+impl SessionService {
+    pub fn new(
+        store: Arc<dyn Store>,
+        access_tokens: AccessTokens,
+        revocations: Arc<RevocationSet>,
+        broadcast: Arc<dyn RevocationBroadcast>,
+        clock: Arc<dyn Clock>,
+        settings: SessionSettings,
+    ) -> Self {
+        let refresh_tokens = RefreshTokens::new(access_tokens.keys().derive_secret("refresh-token-successor"));
+        Self { store, access_tokens, refresh_tokens, revocations, broadcast, clock, settings }
+    }
+
+    pub fn access_tokens(&self) -> &AccessTokens {
+        &self.access_tokens
+    }
+
+    pub fn revocations(&self) -> &RevocationSet {
+        &self.revocations
+    }
+
+    /// Opens a session for a user who has just proved who they are.
+    #[tracing::instrument(name = "start session", skip_all, fields(user_id = %user.id))]
+    pub async fn start(&self, user: &User, client: ClientInfo) -> Result<TokenPair, DomainError> {
+        let now = self.clock.now();
+        let refresh_token = self.refresh_tokens.generate();
+        let session = self
+            .store
+            .create_session(NewSession {
+                id: Uuid::new_v4(),
+                user_id: user.id,
+                user_agent: client.user_agent.as_deref().map(clean_user_agent),
+                ip_address: client.ip_address,
+                refresh_token_hash: RefreshTokens::hash(&refresh_token),
+                created_at: now,
+                expires_at: now + self.settings.refresh_token_ttl,
+            })
+            .await?;
+        tracing::info!(session_id = %session.id, "session started");
+        self.pair(user, session.id, refresh_token, now)
+    }
+
+    /// Spends a refresh token and returns its successor (api.md, Refresh rotation).
+    #[tracing::instrument(name = "refresh session", skip_all)]
+    pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, DomainError> {
+        if !RefreshTokens::is_well_formed(refresh_token) {
+            return Err(DomainError::InvalidToken);
+        }
+        let now = self.clock.now();
+        let successor = self.refresh_tokens.successor(refresh_token);
+        let outcome = self
+            .store
+            .rotate_refresh_token(RefreshRotation {
+                presented_hash: RefreshTokens::hash(refresh_token),
+                successor_hash: RefreshTokens::hash(&successor),
+                now,
+                reuse_interval_seconds: self.settings.refresh_reuse_interval.num_seconds(),
+                expires_at: now + self.settings.refresh_token_ttl,
+            })
+            .await?;
+        let session = match outcome {
+            RotationOutcome::Rotated(session) | RotationOutcome::ParentReplayed(session) => session,
+            RotationOutcome::Reused(revocation) => {
+                tracing::warn!(session_id = %revocation.session_id, "refresh token reuse: session revoked");
+                self.announce(&[revocation]).await;
+                return Err(DomainError::RefreshTokenReused);
+            }
+            RotationOutcome::Revoked => return Err(DomainError::TokenRevoked),
+            RotationOutcome::Expired => return Err(DomainError::TokenExpired),
+            RotationOutcome::Unknown => return Err(DomainError::InvalidToken),
+        };
+        let user = match self.store.find_user(session.user_id).await? {
+            Some(user) if user.is_active => user,
+            _ => return Err(DomainError::TokenRevoked),
+        };
+        self.pair(&user, session.id, successor, now)
+    }
+
+    /// Checks an access token for the hot path: signature and claims, then the in-process
+    /// revocation set. No database or network call.
+    pub fn authenticate(&self, access_token: &str) -> Result<AccessClaims, DomainError> {
+        let claims = self.access_tokens.verify(access_token, self.clock.now())?;
+        if self.revocations.is_revoked(claims.sid) {
+            return Err(DomainError::TokenRevoked);
+        }
+        Ok(claims)
+    }
+
+    /// Like [`Self::authenticate`], and also requires `role` or higher.
+    pub fn authorize(&self, access_token: &str, role: Role) -> Result<AccessClaims, DomainError> {
+        let claims = self.authenticate(access_token)?;
+        if claims.role < role {
+            return Err(DomainError::InsufficientRole);
+        }
+        Ok(claims)
+    }
+
+    /// Revokes the session of an access token or of a refresh token (live or spent).
+    #[tracing::instrument(name = "logout", skip_all)]
+    pub async fn logout(&self, token: &str) -> Result<(), DomainError> {
+        let (user_id, session_id) = if RefreshTokens::is_well_formed(token) {
+            let session = self
+                .store
+                .find_session_by_refresh_hash(&RefreshTokens::hash(token))
+                .await?
+                .ok_or(DomainError::InvalidToken)?;
+            (session.user_id, session.id)
+        } else {
+            let claims = match self.authenticate(token) {
+                Err(DomainError::TokenRevoked) => return Ok(()),
+                other => other?,
+            };
+            (claims.sub, claims.sid)
+        };
+        if let Some(revocation) = self.store.revoke_session(user_id, session_id, self.clock.now()).await? {
+            tracing::info!(%user_id, %session_id, "session revoked by logout");
+            self.announce(&[revocation]).await;
+        }
+        Ok(())
+    }
+
+    /// Revokes every session of a user.
+    #[tracing::instrument(name = "logout all", skip(self))]
+    pub async fn logout_all(&self, user_id: Uuid) -> Result<(), DomainError> {
+        let revocations = self.store.revoke_user_sessions(user_id, self.clock.now()).await?;
+        tracing::info!(%user_id, sessions = revocations.len(), "all sessions revoked");
+        self.announce(&revocations).await;
+        Ok(())
+    }
+
+    /// Revokes one of the user's own sessions; someone else's is `NotFound`.
+    #[tracing::instrument(name = "revoke session", skip(self))]
+    pub async fn revoke(&self, user_id: Uuid, session_id: Uuid) -> Result<(), DomainError> {
+        let revocation = self
+            .store
+            .revoke_session(user_id, session_id, self.clock.now())
+            .await?
+            .ok_or(DomainError::NotFound)?;
+        self.announce(&[revocation]).await;
+        Ok(())
+    }
+
+    pub async fn list(&self, user_id: Uuid) -> Result<Vec<Session>, DomainError> {
+        Ok(self.store.list_active_sessions(user_id, self.clock.now()).await?)
+    }
+
+    /// Adds revocations heard from other instances.
+    pub fn absorb(&self, revocations: &[Revocation]) {
+        self.revocations.insert_all(revocations);
+    }
+
+    /// Reads revocations recorded since `since` from the database, the source of truth, and
+    /// forgets those that no longer matter. Returns the time to poll from next.
+    pub async fn sync_revocations(&self, since: Option<DateTime<Utc>>) -> Result<DateTime<Utc>, DomainError> {
+        let now = self.clock.now();
+        let horizon = self.revocations.horizon(now);
+        // Re-read a few seconds back: rows committed late by a slow transaction are not missed.
+        let from = since.map_or(horizon, |since| (since - Duration::seconds(5)).max(horizon));
+        let revocations = self.store.revocations_since(from).await?;
+        self.revocations.insert_all(&revocations);
+        self.revocations.prune(now);
+        Ok(now)
+    }
+
+    /// Deletes rows no token can refer to any more.
+    pub async fn prune_storage(&self) -> Result<u64, DomainError> {
+        let now = self.clock.now();
+        Ok(self.store.prune(self.revocations.horizon(now), now).await?)
+    }
+
+    /// Makes revocations effective here at once and tells the other instances.
+    async fn announce(&self, revocations: &[Revocation]) {
+        self.revocations.insert_all(revocations);
+        self.broadcast.publish(revocations).await;
+    }
+
+    fn pair(&self, user: &User, session_id: Uuid, refresh_token: String, now: DateTime<Utc>) -> Result<TokenPair, DomainError> {
+        let (access_token, _) = self.access_tokens.issue(user, session_id, now)?;
+        Ok(TokenPair {
+            access_token,
+            refresh_token,
+            expires_in: self.access_tokens.ttl().num_seconds(),
+            refresh_expires_in: self.settings.refresh_token_ttl.num_seconds(),
+        })
+    }
+}
+
+/// Keeps a user agent printable and bounded, so it cannot inject lines into logs or headers.
+fn clean_user_agent(raw: &str) -> String {
+    raw.chars().filter(|character| !character.is_control()).take(MAX_USER_AGENT_CHARS).collect()
+}

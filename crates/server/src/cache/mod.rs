@@ -1,0 +1,3 @@
+//! Shared fast state: Redis when configured, else nothing beyond this process.
+
+pub mod redis;

@@ -1,0 +1,116 @@
+//! The command line: `serve` (the default), `migrate`, `check-config`, `keys generate`.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use auth_core::sessions::keys;
+use clap::{Parser, Subcommand};
+
+use crate::config::Settings;
+use crate::startup::Application;
+use crate::wiring;
+
+#[derive(Debug, Parser)]
+#[command(name = "auth-service", version, about = "Authentication and authorization service")]
+pub struct Cli {
+    #[command(flatten)]
+    pub settings: Settings,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the HTTP API (the default).
+    Serve,
+    /// Apply the embedded database migrations and exit.
+    Migrate,
+    /// Load and check the configuration (keys, URLs) without serving.
+    CheckConfig,
+    /// Signing-key management.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Generate a key pair (RS256, ES256, EdDSA) or an HS256 secret into a directory.
+    Generate {
+        /// RS256, ES256, EdDSA or HS256.
+        #[arg(long, default_value = "RS256")]
+        algorithm: String,
+        /// Directory for `private.pem` and `public.pem` (or `jwt-secret`).
+        #[arg(long, default_value = "certs")]
+        out_dir: PathBuf,
+    },
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = cli.settings;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let application = Application::build(settings).await?;
+            application.run_until_stopped(shutdown_signal()).await
+        }
+        Command::Migrate => {
+            let store = wiring::connect_store(&settings, &mut Vec::new())?;
+            store.migrate().await.context("applying database migrations failed")?;
+            tracing::info!("migrations applied");
+            Ok(())
+        }
+        Command::CheckConfig => {
+            let components = wiring::build(&settings)?;
+            for shortcut in &components.shortcuts {
+                println!("development shortcut: {shortcut}");
+            }
+            println!("configuration is valid");
+            Ok(())
+        }
+        Command::Keys(KeysCommand::Generate { algorithm, out_dir }) => generate_keys(&algorithm, &out_dir),
+    }
+}
+
+fn generate_keys(algorithm: &str, out_dir: &std::path::Path) -> anyhow::Result<()> {
+    let algorithm = keys::parse_algorithm(algorithm)?;
+    std::fs::create_dir_all(out_dir).with_context(|| format!("could not create {}", out_dir.display()))?;
+    if algorithm == jsonwebtoken::Algorithm::HS256 {
+        let path = out_dir.join("jwt-secret");
+        wiring::write_private_file(&path, &keys::generate_hmac_secret())?;
+        println!("wrote {} (0600); set JWT_SECRET to its contents", path.display());
+        return Ok(());
+    }
+    let private_path = out_dir.join("private.pem");
+    let public_path = out_dir.join("public.pem");
+    if private_path.exists() || public_path.exists() {
+        bail!("{} already holds a key pair; move it aside first (see README, key rotation)", out_dir.display());
+    }
+    let pair = keys::generate_key_pair(algorithm)?;
+    wiring::write_private_file(&private_path, &pair.private_pem)?;
+    std::fs::write(&public_path, &pair.public_pem).with_context(|| format!("could not write {}", public_path.display()))?;
+    println!("wrote {} (0600) and {}", private_path.display(), public_path.display());
+    Ok(())
+}
+
+/// Completes on SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+}

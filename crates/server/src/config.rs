@@ -1,0 +1,312 @@
+//! Typed settings: command-line flags, then the environment (and `.env`), then defaults.
+//! Names follow `shared/spec/config.md`; the FastAPI service's names are accepted as aliases.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args};
+use ipnet::IpNet;
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://auth.db";
+pub const DEFAULT_HOST: &str = "127.0.0.1";
+pub const DEFAULT_PORT: u16 = 9998;
+pub const DEFAULT_ISSUER: &str = "auth-service";
+pub const DEFAULT_ACCESS_MINUTES: i64 = 15;
+pub const DEFAULT_REFRESH_MINUTES: i64 = 43_200;
+pub const DEFAULT_REUSE_INTERVAL_SECONDS: i64 = 10;
+pub const DEFAULT_MAX_BODY_BYTES: usize = 65_536;
+pub const DEFAULT_RATE_LIMIT_PER_MINUTE: u32 = 100;
+pub const DEFAULT_BCRYPT_COST: u32 = 12;
+pub const DEFAULT_REQUEST_TIMEOUT_SECONDS: u64 = 10;
+pub const DEFAULT_SHUTDOWN_TIMEOUT_SECONDS: u64 = 15;
+pub const DEFAULT_DATABASE_MAX_CONNECTIONS: u32 = 20;
+pub const DEFAULT_HASH_QUEUE: usize = 256;
+pub const DEFAULT_REDIS_PREFIX: &str = "auth:";
+
+/// Aliases used by the FastAPI service this replaces: (alias, canonical).
+pub const ENV_ALIASES: &[(&str, &str)] = &[
+    ("JWT_ALG", "JWT_ALGORITHM"),
+    ("JWT_ACCESS_TTL_MIN", "ACCESS_TOKEN_EXPIRE"),
+    ("JWT_REFRESH_TTL_MIN", "REFRESH_TOKEN_EXPIRE"),
+];
+
+/// A value that must never be printed: `Debug` shows `[redacted]`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("[redacted]")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        Ok(Self(value.to_owned()))
+    }
+}
+
+/// Every setting of the service. Each is a flag and an environment variable.
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    /// postgres://, postgresql://, postgresql+asyncpg:// or sqlite:// URL.
+    #[arg(global = true, long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+    pub database_url: String,
+    /// Pool size per instance.
+    #[arg(global = true, long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = DEFAULT_DATABASE_MAX_CONNECTIONS)]
+    pub database_max_connections: u32,
+    /// redis:// or rediss:// URL; unset means in-process cache (single instance only).
+    #[arg(global = true, long, env = "REDIS_URL")]
+    pub redis_url: Option<Secret>,
+    /// Prefix of every Redis key and channel, so several deployments can share one Redis.
+    #[arg(global = true, long, env = "REDIS_KEY_PREFIX", default_value = DEFAULT_REDIS_PREFIX)]
+    pub redis_key_prefix: String,
+    #[arg(global = true, long = "host", env = "SERVICE_HOST", default_value = DEFAULT_HOST)]
+    pub service_host: String,
+    #[arg(global = true, long = "port", env = "SERVICE_PORT", default_value_t = DEFAULT_PORT)]
+    pub service_port: u16,
+    /// HS256, RS256, ES256 or EdDSA.
+    #[arg(global = true, long, env = "JWT_ALGORITHM", default_value = "HS256")]
+    pub jwt_algorithm: String,
+    /// HS256 key, at least 32 bytes.
+    #[arg(global = true, long, env = "JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<Secret>,
+    #[arg(global = true, long, env = "JWT_PRIVATE_KEY_PATH", default_value = "certs/private.pem")]
+    pub jwt_private_key_path: PathBuf,
+    #[arg(global = true, long, env = "JWT_PUBLIC_KEY_PATH", default_value = "certs/public.pem")]
+    pub jwt_public_key_path: PathBuf,
+    /// Public keys of retired key pairs, still published and accepted until their tokens expire.
+    #[arg(global = true, long, env = "JWT_RETIRED_PUBLIC_KEY_PATHS", value_delimiter = ',')]
+    pub jwt_retired_public_key_paths: Vec<PathBuf>,
+    #[arg(global = true, long, env = "JWT_ISSUER", default_value = DEFAULT_ISSUER)]
+    pub jwt_issuer: String,
+    #[arg(global = true, long, env = "JWT_AUDIENCE")]
+    pub jwt_audience: Option<String>,
+    /// Access-token lifetime, minutes.
+    #[arg(global = true, long, env = "ACCESS_TOKEN_EXPIRE", default_value_t = DEFAULT_ACCESS_MINUTES)]
+    pub access_token_expire: i64,
+    /// Refresh-token lifetime, minutes.
+    #[arg(global = true, long, env = "REFRESH_TOKEN_EXPIRE", default_value_t = DEFAULT_REFRESH_MINUTES)]
+    pub refresh_token_expire: i64,
+    /// Seconds in which the immediate parent of a live refresh token still answers; 0 is strict.
+    #[arg(global = true, long, env = "REFRESH_REUSE_INTERVAL", default_value_t = DEFAULT_REUSE_INTERVAL_SECONDS)]
+    pub refresh_reuse_interval: i64,
+    #[arg(global = true, long, env = "MAX_BODY_BYTES", default_value_t = DEFAULT_MAX_BODY_BYTES)]
+    pub max_body_bytes: usize,
+    /// Per-client budget on the public auth endpoints; 0 turns it off.
+    #[arg(global = true, long, env = "RATE_LIMIT_PER_MINUTE", default_value_t = DEFAULT_RATE_LIMIT_PER_MINUTE)]
+    pub rate_limit_per_minute: u32,
+    /// CIDRs whose X-Forwarded-For / Forwarded headers are believed.
+    #[arg(global = true, long, env = "TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_network)]
+    pub trusted_proxies: Vec<IpNet>,
+    /// bcrypt or argon2id.
+    #[arg(global = true, long, env = "PASSWORD_HASH", default_value = "bcrypt")]
+    pub password_hash: String,
+    #[arg(global = true, long, env = "BCRYPT_COST", default_value_t = DEFAULT_BCRYPT_COST)]
+    pub bcrypt_cost: u32,
+    /// Concurrent password hashes; default: the number of cores.
+    #[arg(global = true, long, env = "PASSWORD_HASH_WORKERS")]
+    pub password_hash_workers: Option<usize>,
+    /// Logins that may wait for a hashing worker before new ones get 503.
+    #[arg(global = true, long, env = "PASSWORD_HASH_QUEUE", default_value_t = DEFAULT_HASH_QUEUE)]
+    pub password_hash_queue: usize,
+    #[arg(global = true, long, env = "REQUIRE_EMAIL_VERIFICATION", action = ArgAction::Set, default_value_t = false)]
+    pub require_email_verification: bool,
+    /// pretty or json; default pretty on a terminal, else json.
+    #[arg(global = true, long, env = "LOG_FORMAT")]
+    pub log_format: Option<String>,
+    /// development or production; production refuses development shortcuts.
+    #[arg(global = true, long, env = "APP_ENV", default_value = "development")]
+    pub app_env: String,
+    /// Apply migrations when `serve` starts.
+    #[arg(global = true, long, env = "AUTO_MIGRATE", action = ArgAction::Set, default_value_t = true)]
+    pub auto_migrate: bool,
+    /// Longest a request may take before it is answered 503.
+    #[arg(global = true, long, env = "REQUEST_TIMEOUT", default_value_t = DEFAULT_REQUEST_TIMEOUT_SECONDS)]
+    pub request_timeout: u64,
+    /// Longest in-flight requests may take to finish after SIGTERM.
+    #[arg(global = true, long, env = "SHUTDOWN_TIMEOUT", default_value_t = DEFAULT_SHUTDOWN_TIMEOUT_SECONDS)]
+    pub shutdown_timeout: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            database_url: DEFAULT_DATABASE_URL.into(),
+            database_max_connections: DEFAULT_DATABASE_MAX_CONNECTIONS,
+            redis_url: None,
+            redis_key_prefix: DEFAULT_REDIS_PREFIX.into(),
+            service_host: DEFAULT_HOST.into(),
+            service_port: DEFAULT_PORT,
+            jwt_algorithm: "HS256".into(),
+            jwt_secret: None,
+            jwt_private_key_path: "certs/private.pem".into(),
+            jwt_public_key_path: "certs/public.pem".into(),
+            jwt_retired_public_key_paths: Vec::new(),
+            jwt_issuer: DEFAULT_ISSUER.into(),
+            jwt_audience: None,
+            access_token_expire: DEFAULT_ACCESS_MINUTES,
+            refresh_token_expire: DEFAULT_REFRESH_MINUTES,
+            refresh_reuse_interval: DEFAULT_REUSE_INTERVAL_SECONDS,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            rate_limit_per_minute: DEFAULT_RATE_LIMIT_PER_MINUTE,
+            trusted_proxies: Vec::new(),
+            password_hash: "bcrypt".into(),
+            bcrypt_cost: DEFAULT_BCRYPT_COST,
+            password_hash_workers: None,
+            password_hash_queue: DEFAULT_HASH_QUEUE,
+            require_email_verification: false,
+            log_format: None,
+            app_env: "development".into(),
+            auto_migrate: true,
+            request_timeout: DEFAULT_REQUEST_TIMEOUT_SECONDS,
+            shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT_SECONDS,
+        }
+    }
+}
+
+impl Settings {
+    pub fn is_production(&self) -> bool {
+        self.app_env.eq_ignore_ascii_case("production")
+    }
+
+    /// The database URL with the FastAPI driver suffix (`+asyncpg`) dropped.
+    pub fn normalized_database_url(&self) -> String {
+        match self.database_url.split_once("://") {
+            Some((scheme, rest)) if scheme.contains('+') => {
+                let base = scheme.split('+').next().unwrap_or(scheme);
+                format!("{base}://{rest}")
+            }
+            _ => self.database_url.clone(),
+        }
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        self.normalized_database_url().starts_with("sqlite:")
+    }
+
+    /// The SQLite file path, when the database is a SQLite file.
+    pub fn sqlite_path(&self) -> Option<PathBuf> {
+        let url = self.normalized_database_url();
+        let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+        let path = path.split('?').next().unwrap_or(path);
+        (!path.is_empty() && !path.contains(":memory:")).then(|| PathBuf::from(path))
+    }
+
+    pub fn listen_address(&self) -> String {
+        match self.service_host.parse::<IpAddr>() {
+            Ok(IpAddr::V6(address)) => format!("[{address}]:{}", self.service_port),
+            _ => format!("{}:{}", self.service_host, self.service_port),
+        }
+    }
+}
+
+fn parse_network(value: &str) -> Result<IpNet, String> {
+    let value = value.trim();
+    value
+        .parse::<IpNet>()
+        .or_else(|_| value.parse::<IpAddr>().map(IpNet::from))
+        .map_err(|_| format!("{value:?} is not a CIDR or an IP address"))
+}
+
+/// Reads `.env` and applies the legacy aliases, before anything else looks at the environment.
+/// Runs before the async runtime starts, while the process has one thread.
+pub fn prepare_environment() {
+    let _ = dotenvy::dotenv();
+    let mut additions: Vec<(String, String)> = Vec::new();
+    for (alias, canonical) in ENV_ALIASES {
+        if std::env::var_os(canonical).is_none()
+            && let Ok(value) = std::env::var(alias)
+        {
+            additions.push(((*canonical).to_owned(), value));
+        }
+    }
+    if std::env::var_os("DATABASE_URL").is_none()
+        && let Some(url) = compose_postgres_url(|name| std::env::var(name).ok())
+    {
+        additions.push(("DATABASE_URL".to_owned(), url));
+    }
+    for (name, value) in additions {
+        set_env(&name, &value);
+    }
+}
+
+#[allow(unsafe_code)]
+fn set_env(name: &str, value: &str) {
+    // SAFETY: called from `main` before the runtime or any other thread exists.
+    unsafe { std::env::set_var(name, value) };
+}
+
+/// Builds a URL from the FastAPI service's `POSTGRES_*` variables, when `POSTGRES_HOST` is set.
+pub fn compose_postgres_url(lookup: impl Fn(&str) -> Option<String>) -> Option<String> {
+    let host = lookup("POSTGRES_HOST")?;
+    let port = lookup("POSTGRES_PORT").unwrap_or_else(|| "5432".into());
+    let database = lookup("POSTGRES_DB").unwrap_or_else(|| "postgres".into());
+    let user = lookup("POSTGRES_USER").unwrap_or_else(|| "postgres".into());
+    let credentials = match lookup("POSTGRES_PASSWORD") {
+        Some(password) => format!("{}:{}", encode_component(&user), encode_component(&password)),
+        None => encode_component(&user),
+    };
+    Some(format!("postgres://{credentials}@{host}:{port}/{database}"))
+}
+
+fn encode_component(value: &str) -> String {
+    value
+        .bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (byte as char).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fastapi_postgres_variables_compose_a_url_with_escaped_credentials() {
+        let values = [
+            ("POSTGRES_HOST", "db"),
+            ("POSTGRES_PORT", "6543"),
+            ("POSTGRES_DB", "auth"),
+            ("POSTGRES_USER", "svc"),
+            ("POSTGRES_PASSWORD", "p@ss:word"),
+        ];
+        let lookup = |name: &str| values.iter().find(|(key, _)| *key == name).map(|(_, value)| (*value).to_owned());
+        assert_eq!(compose_postgres_url(lookup).as_deref(), Some("postgres://svc:p%40ss%3Aword@db:6543/auth"));
+        assert_eq!(compose_postgres_url(|_| None), None);
+    }
+
+    #[test]
+    fn the_asyncpg_driver_suffix_is_ignored() {
+        let settings = Settings { database_url: "postgresql+asyncpg://u@h/db".into(), ..Settings::default() };
+        assert_eq!(settings.normalized_database_url(), "postgresql://u@h/db");
+        assert!(!settings.is_sqlite());
+    }
+
+    #[test]
+    fn sqlite_paths_are_found_and_memory_has_none() {
+        let file = Settings { database_url: "sqlite://data/auth.db?mode=rwc".into(), ..Settings::default() };
+        assert_eq!(file.sqlite_path(), Some(PathBuf::from("data/auth.db")));
+        let memory = Settings { database_url: "sqlite::memory:".into(), ..Settings::default() };
+        assert_eq!(memory.sqlite_path(), None);
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let settings = Settings { jwt_secret: Some(Secret::new("super-secret-value")), ..Settings::default() };
+        assert!(!format!("{settings:?}").contains("super-secret-value"));
+    }
+}

@@ -1,0 +1,195 @@
+//! The one place where failures become HTTP: status, stable `code`, headers, problem JSON
+//! (RFC 9457). Internal causes travel to the log as a response extension, never to the client.
+
+use auth_core::DomainError;
+use auth_core::error::FieldError;
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Every failure an endpoint can answer with.
+#[derive(Debug)]
+pub enum ApiError {
+    /// Whatever the domain decided (see [`status_and_code`] for the mapping).
+    Domain(DomainError),
+    /// 400 `malformed_request`: the body is not JSON (or form) at all.
+    MalformedRequest(String),
+    /// 413 `payload_too_large`.
+    PayloadTooLarge,
+    /// 404 `not_found`: no such route.
+    RouteNotFound,
+    /// 405 `method_not_allowed`.
+    MethodNotAllowed,
+    /// 503 `unavailable`: the request ran past its deadline.
+    Timeout,
+}
+
+impl From<DomainError> for ApiError {
+    fn from(error: DomainError) -> Self {
+        Self::Domain(error)
+    }
+}
+
+/// Problem JSON body as documented in the OpenAPI document.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// Stable machine-readable error code.
+    pub code: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<ProblemField>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProblemField {
+    pub field: String,
+    pub message: String,
+}
+
+/// The cause of a 5xx, for the logging middleware.
+#[derive(Debug, Clone)]
+pub struct InternalCause(pub String);
+
+/// Status, code and a client-safe detail for every domain failure.
+fn status_and_code(error: &DomainError) -> (StatusCode, &'static str, &'static str) {
+    match error {
+        DomainError::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "The request is not valid."),
+        DomainError::EmailTaken => (StatusCode::CONFLICT, "email_taken", "An account with this email already exists."),
+        DomainError::InvalidCredentials => {
+            (StatusCode::UNAUTHORIZED, "invalid_credentials", "The email or password is incorrect.")
+        }
+        DomainError::AccountDisabled => (StatusCode::FORBIDDEN, "account_disabled", "This account is disabled."),
+        DomainError::EmailNotVerified => {
+            (StatusCode::FORBIDDEN, "email_not_verified", "The email address of this account is not verified.")
+        }
+        DomainError::InvalidToken => (StatusCode::UNAUTHORIZED, "invalid_token", "The token is missing or not valid."),
+        DomainError::TokenExpired => (StatusCode::UNAUTHORIZED, "token_expired", "The token has expired."),
+        DomainError::TokenRevoked => (StatusCode::UNAUTHORIZED, "token_revoked", "The token has been revoked."),
+        DomainError::RefreshTokenReused => (
+            StatusCode::UNAUTHORIZED,
+            "refresh_token_reused",
+            "This refresh token was already used; the session has been revoked.",
+        ),
+        DomainError::InsufficientRole => {
+            (StatusCode::FORBIDDEN, "insufficient_role", "Your role does not allow this request.")
+        }
+        DomainError::NotFound => (StatusCode::NOT_FOUND, "not_found", "No such resource."),
+        DomainError::Overloaded => {
+            (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "The service is busy; try again shortly.")
+        }
+        DomainError::Unavailable(_) | DomainError::Internal(_) => {
+            (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "The service is temporarily unavailable.")
+        }
+    }
+}
+
+impl ApiError {
+    fn parts(&self) -> (StatusCode, &'static str, String) {
+        match self {
+            ApiError::Domain(error) => {
+                let (status, code, detail) = status_and_code(error);
+                (status, code, detail.to_owned())
+            }
+            ApiError::MalformedRequest(detail) => (StatusCode::BAD_REQUEST, "malformed_request", detail.clone()),
+            ApiError::PayloadTooLarge => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "The request body is too large.".into())
+            }
+            ApiError::RouteNotFound => (StatusCode::NOT_FOUND, "not_found", "No such resource.".into()),
+            ApiError::MethodNotAllowed => {
+                (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "This method is not allowed here.".into())
+            }
+            ApiError::Timeout => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "The request took too long.".into()),
+        }
+    }
+}
+
+/// Builds a problem response; also used by middleware for answers axum makes itself.
+pub fn problem_response(status: StatusCode, code: &str, detail: String, errors: Option<Vec<ProblemField>>) -> Response {
+    let title = status.canonical_reason().unwrap_or("Error").to_owned();
+    let body = Problem {
+        problem_type: format!("urn:auth-service:problem:{code}"),
+        title,
+        status: status.as_u16(),
+        detail,
+        code: code.to_owned(),
+        errors,
+    };
+    let mut response = (status, Json(body)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if status == StatusCode::UNAUTHORIZED {
+        let challenge = match code {
+            "invalid_credentials" => "Bearer",
+            _ => "Bearer error=\"invalid_token\"",
+        };
+        headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+    }
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    response
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, detail) = self.parts();
+        let errors = match &self {
+            ApiError::Domain(DomainError::Validation(fields)) => Some(fields.iter().map(problem_field).collect()),
+            _ => None,
+        };
+        let mut response = problem_response(status, code, detail, errors);
+        if let ApiError::Domain(DomainError::Unavailable(cause) | DomainError::Internal(cause)) = &self {
+            response.extensions_mut().insert(InternalCause(cause.clone()));
+        }
+        response
+    }
+}
+
+fn problem_field(field: &FieldError) -> ProblemField {
+    ProblemField { field: field.field.clone(), message: field.message.clone() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_domain_error_maps_to_the_contract_status_and_code() {
+        let cases = [
+            (DomainError::Validation(vec![]), 422, "validation_failed"),
+            (DomainError::EmailTaken, 409, "email_taken"),
+            (DomainError::InvalidCredentials, 401, "invalid_credentials"),
+            (DomainError::AccountDisabled, 403, "account_disabled"),
+            (DomainError::EmailNotVerified, 403, "email_not_verified"),
+            (DomainError::InvalidToken, 401, "invalid_token"),
+            (DomainError::TokenExpired, 401, "token_expired"),
+            (DomainError::TokenRevoked, 401, "token_revoked"),
+            (DomainError::RefreshTokenReused, 401, "refresh_token_reused"),
+            (DomainError::InsufficientRole, 403, "insufficient_role"),
+            (DomainError::NotFound, 404, "not_found"),
+            (DomainError::Overloaded, 503, "unavailable"),
+            (DomainError::Unavailable("db down".into()), 503, "unavailable"),
+            (DomainError::Internal("bug".into()), 503, "unavailable"),
+        ];
+        for (error, status, code) in cases {
+            let (actual_status, actual_code, detail) = status_and_code(&error);
+            assert_eq!((actual_status.as_u16(), actual_code), (status, code), "{error:?}");
+            assert!(!detail.contains("db down") && !detail.contains("bug"));
+        }
+    }
+
+    #[test]
+    fn internal_causes_stay_out_of_the_body_but_reach_the_log() {
+        let response = ApiError::from(DomainError::Unavailable("connection refused to 10.0.0.5".into())).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "application/problem+json");
+        assert!(response.extensions().get::<InternalCause>().is_some());
+    }
+}

@@ -1,0 +1,21 @@
+//! What every handler can reach, built once at start-up.
+
+use std::sync::Arc;
+
+use auth_core::accounts::AccountService;
+use auth_core::ports::Store;
+use auth_core::sessions::SessionService;
+use ipnet::IpNet;
+use metrics_exporter_prometheus::PrometheusHandle;
+
+use crate::cache::redis::RedisHandle;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub accounts: Arc<AccountService>,
+    pub sessions: Arc<SessionService>,
+    pub store: Arc<dyn Store>,
+    pub redis: Option<Arc<RedisHandle>>,
+    pub metrics: PrometheusHandle,
+    pub trusted_proxies: Arc<Vec<IpNet>>,
+}

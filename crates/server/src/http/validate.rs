@@ -1,0 +1,98 @@
+//! Token validation for gateways (nginx `auth_request`, Traefik `forwardAuth`).
+
+use auth_core::model::Role;
+use auth_core::sessions::AccessClaims;
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::error::{ApiError, Problem};
+use super::extract::bearer_token;
+use super::sessions::{PresentedToken, TOKEN_FIELD};
+use super::state::AppState;
+use auth_core::DomainError;
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ValidateQuery {
+    /// Required role; a lower one answers 403 `insufficient_role`.
+    #[param(example = "admin")]
+    pub role: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ValidateRequest {
+    pub token: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ValidateResponse {
+    pub active: bool,
+    pub sub: Uuid,
+    pub sid: Uuid,
+    pub email: String,
+    #[schema(example = "user")]
+    pub role: String,
+    pub exp: i64,
+}
+
+fn check(state: &AppState, token: &str, query: &ValidateQuery) -> Result<AccessClaims, ApiError> {
+    let required = match query.role.as_deref() {
+        None | Some("") => Role::User,
+        Some(name) => Role::parse(name).ok_or_else(|| DomainError::invalid_field("role", "must be user or admin"))?,
+    };
+    Ok(state.sessions.authorize(token, required)?)
+}
+
+fn answer(claims: AccessClaims) -> Response {
+    let mut headers = HeaderMap::new();
+    let pairs = [
+        ("x-user-id", claims.sub.to_string()),
+        ("x-user-email", claims.email.clone()),
+        ("x-user-role", claims.role.as_str().to_owned()),
+    ];
+    for (name, value) in pairs {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(HeaderName::from_static(name), value);
+        }
+    }
+    let body = ValidateResponse {
+        active: true,
+        sub: claims.sub,
+        sid: claims.sid,
+        email: claims.email,
+        role: claims.role.as_str().to_owned(),
+        exp: claims.exp,
+    };
+    (headers, Json(body)).into_response()
+}
+
+/// Validate an access token from `Authorization` or the body `{"token"}`.
+#[utoipa::path(post, path = "/auth/validate", tag = "validation", params(ValidateQuery),
+    request_body(content = Option<ValidateRequest>), security(("bearer" = [])),
+    responses((status = 200, body = ValidateResponse, headers(("X-User-Id"), ("X-User-Email"), ("X-User-Role"))),
+              (status = 401, body = Problem, description = "invalid_token, token_expired or token_revoked"),
+              (status = 403, body = Problem, description = "insufficient_role")))]
+pub async fn validate_post(
+    State(state): State<AppState>,
+    Query(query): Query<ValidateQuery>,
+    PresentedToken(token): PresentedToken<TOKEN_FIELD>,
+) -> Result<Response, ApiError> {
+    Ok(answer(check(&state, &token, &query)?))
+}
+
+/// Validate the access token of `Authorization` (forward-auth gateways; HEAD works too).
+#[utoipa::path(get, path = "/auth/validate", tag = "validation", params(ValidateQuery), security(("bearer" = [])),
+    responses((status = 200, body = ValidateResponse, headers(("X-User-Id"), ("X-User-Email"), ("X-User-Role"))),
+              (status = 401, body = Problem), (status = 403, body = Problem)))]
+pub async fn validate_get(
+    State(state): State<AppState>,
+    Query(query): Query<ValidateQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let token = bearer_token(&headers).ok_or(ApiError::Domain(DomainError::InvalidToken))?;
+    Ok(answer(check(&state, token, &query)?))
+}

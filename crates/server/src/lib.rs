@@ -1,0 +1,19 @@
+//! auth-service: the binary's library part, so tests start the service exactly as `main` does.
+
+/// Redis connection and the revocation broadcast.
+pub mod cache;
+/// Command-line interface and subcommands.
+pub mod cli;
+/// Typed settings from flags, environment and `.env`.
+pub mod config;
+/// Routes, middleware, extractors and the error mapping.
+pub mod http;
+/// Building, serving and stopping the application.
+pub mod startup;
+/// Logging set-up.
+pub mod telemetry;
+/// Choosing backends and keys from settings; building the services.
+pub mod wiring;
+
+pub use config::Settings;
+pub use startup::Application;

@@ -1,0 +1,165 @@
+//! Building the application from settings, serving it, and stopping it gracefully.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use auth_core::sessions::SessionService;
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::cache::redis::{self, RedisHandle};
+use crate::config::Settings;
+use crate::http::state::AppState;
+use crate::http::{self, HttpSettings};
+use crate::wiring;
+
+/// How often each instance re-reads the revocation log: the bound on how long a revocation
+/// takes to reach an instance when the Redis broadcast is lost.
+const REVOCATION_POLL_INTERVAL: Duration = Duration::from_millis(500);
+const PRUNE_INTERVAL: Duration = Duration::from_secs(600);
+
+/// A bound, ready-to-serve service. Tests and `main` start it the same way.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    port: u16,
+    sessions: Arc<SessionService>,
+    redis: Option<Arc<RedisHandle>>,
+    shutdown_timeout: Duration,
+}
+
+impl Application {
+    /// Connects, migrates (unless turned off), loads revocations and binds the port
+    /// (`SERVICE_PORT=0` picks a free one).
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let components = wiring::build(&settings)?;
+        if !components.shortcuts.is_empty() {
+            tracing::warn!(
+                "development defaults in use: {}; set DATABASE_URL, REDIS_URL and JWT_SECRET for production",
+                components.shortcuts.join(", ")
+            );
+        }
+        if settings.auto_migrate {
+            components.store.migrate().await.context("applying database migrations failed")?;
+        }
+        if let Err(error) = components.sessions.sync_revocations(None).await {
+            tracing::warn!(%error, "could not load revocations at start-up; retrying in the background");
+        }
+        let hasher_accounts = components.accounts.clone();
+        tokio::spawn(async move {
+            if let Err(error) = hasher_accounts.hasher().warm_up().await {
+                tracing::warn!(%error, "password hasher warm-up failed");
+            }
+        });
+        let state = AppState {
+            accounts: components.accounts,
+            sessions: components.sessions.clone(),
+            store: components.store,
+            redis: components.redis.clone(),
+            metrics: wiring::metrics_handle(),
+            trusted_proxies: Arc::new(settings.trusted_proxies.clone()),
+        };
+        let router = http::router(
+            state,
+            HttpSettings {
+                max_body_bytes: settings.max_body_bytes,
+                request_timeout: Duration::from_secs(settings.request_timeout),
+            },
+        );
+        let address = settings.listen_address();
+        let listener = TcpListener::bind(&address).await.with_context(|| format!("could not listen on {address}"))?;
+        let port = listener.local_addr()?.port();
+        Ok(Self {
+            listener,
+            router,
+            port,
+            sessions: components.sessions,
+            redis: components.redis,
+            shutdown_timeout: Duration::from_secs(settings.shutdown_timeout),
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting, lets in-flight requests finish
+    /// within the drain timeout, and stops the background tasks.
+    pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let stop = CancellationToken::new();
+        let mut background = JoinSet::new();
+        background.spawn(poll_revocations(self.sessions.clone(), stop.clone()));
+        background.spawn(prune_storage(self.sessions.clone(), stop.clone()));
+        if let Some(redis) = &self.redis {
+            background.spawn(redis::listen_for_revocations(redis.clone(), self.sessions.clone(), stop.clone()));
+        }
+        tracing::info!(port = self.port, "auth-service listening");
+
+        let draining = CancellationToken::new();
+        let server = axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(draining.clone().cancelled_owned());
+        let mut server = tokio::spawn(async move { server.await });
+        let result = tokio::select! {
+            finished = &mut server => finished.context("server task failed")?.context("server failed"),
+            () = shutdown => {
+                tracing::info!("shutting down: draining in-flight requests");
+                draining.cancel();
+                match tokio::time::timeout(self.shutdown_timeout, &mut server).await {
+                    Ok(finished) => finished.context("server task failed")?.context("server failed"),
+                    Err(_) => {
+                        tracing::warn!("drain timeout reached; closing remaining connections");
+                        server.abort();
+                        Ok(())
+                    }
+                }
+            }
+        };
+        stop.cancel();
+        while background.join_next().await.is_some() {}
+        result
+    }
+}
+
+/// Keeps the in-process revocation set current from the database, the source of truth.
+async fn poll_revocations(sessions: Arc<SessionService>, stop: CancellationToken) {
+    let mut since = None;
+    let mut failing = false;
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(REVOCATION_POLL_INTERVAL) => {}
+        }
+        match sessions.sync_revocations(since).await {
+            Ok(polled_at) => {
+                since = Some(polled_at);
+                if failing {
+                    tracing::info!("revocation poll recovered");
+                    failing = false;
+                }
+            }
+            Err(error) if !failing => {
+                tracing::warn!(%error, "revocation poll failed; retrying");
+                failing = true;
+            }
+            Err(_) => {}
+        }
+    }
+}
+
+async fn prune_storage(sessions: Arc<SessionService>, stop: CancellationToken) {
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = tokio::time::sleep(PRUNE_INTERVAL) => {}
+        }
+        match sessions.prune_storage().await {
+            Ok(removed) => tracing::debug!(removed, "pruned dead sessions and revocations"),
+            Err(error) => tracing::warn!(%error, "pruning failed"),
+        }
+    }
+}

@@ -1,0 +1,218 @@
+//! Chooses the backends and keys from settings, once, and builds the services.
+//! Nothing else in the code asks which database or cache is in use.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use auth_core::accounts::{AccountPolicy, AccountService, PasswordAlgorithm, PasswordHasher};
+use auth_core::clock::{Clock, SystemClock};
+use auth_core::ports::{NoBroadcast, RevocationBroadcast, Store};
+use auth_core::sessions::keys::{self, KeyRing};
+use auth_core::sessions::{AccessTokens, RevocationSet, SessionService, SessionSettings};
+use auth_store_postgres::PgStore;
+use auth_store_sqlite::SqliteStore;
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+use crate::cache::redis::{RedisHandle, RedisRevocationBroadcast};
+use crate::config::Settings;
+
+/// How long a request waits for a database connection before answering 503.
+const DATABASE_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The running parts of the service.
+pub struct Components {
+    pub store: Arc<dyn Store>,
+    pub accounts: Arc<AccountService>,
+    pub sessions: Arc<SessionService>,
+    pub redis: Option<Arc<RedisHandle>>,
+    /// Development shortcuts in use, said once at start-up.
+    pub shortcuts: Vec<String>,
+}
+
+pub fn build(settings: &Settings) -> anyhow::Result<Components> {
+    let mut shortcuts = Vec::new();
+    let store = connect_store(settings, &mut shortcuts)?;
+    let keys = load_keys(settings, &mut shortcuts)?;
+    let redis = match &settings.redis_url {
+        Some(url) => Some(Arc::new(
+            RedisHandle::new(url.expose(), &settings.redis_key_prefix).context("REDIS_URL is not a valid Redis URL")?,
+        )),
+        None => {
+            shortcuts.push("in-process cache (single instance only)".to_owned());
+            None
+        }
+    };
+    if settings.is_production() && !shortcuts.is_empty() {
+        bail!("APP_ENV=production refuses development shortcuts: {}", shortcuts.join("; "));
+    }
+
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let hasher = Arc::new(PasswordHasher::new(
+        password_algorithm(settings)?,
+        settings.password_hash_workers.unwrap_or_else(default_workers),
+        settings.password_hash_queue,
+    ));
+    let accounts = Arc::new(AccountService::new(
+        store.clone(),
+        hasher,
+        clock.clone(),
+        AccountPolicy { require_email_verification: settings.require_email_verification },
+    ));
+    if settings.access_token_expire <= 0 || settings.refresh_token_expire <= 0 || settings.refresh_reuse_interval < 0 {
+        bail!("token lifetimes must be positive and REFRESH_REUSE_INTERVAL must not be negative");
+    }
+    let access_ttl = chrono::Duration::minutes(settings.access_token_expire);
+    let access_tokens =
+        AccessTokens::new(keys, settings.jwt_issuer.clone(), settings.jwt_audience.clone(), access_ttl);
+    let broadcast: Arc<dyn RevocationBroadcast> = match &redis {
+        Some(redis) => Arc::new(RedisRevocationBroadcast::new(redis.clone())),
+        None => Arc::new(NoBroadcast),
+    };
+    let sessions = Arc::new(SessionService::new(
+        store.clone(),
+        access_tokens,
+        Arc::new(RevocationSet::new(access_ttl)),
+        broadcast,
+        clock,
+        SessionSettings {
+            refresh_token_ttl: chrono::Duration::minutes(settings.refresh_token_expire),
+            refresh_reuse_interval: chrono::Duration::seconds(settings.refresh_reuse_interval),
+        },
+    ));
+    Ok(Components { store, accounts, sessions, redis, shortcuts })
+}
+
+fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(2, usize::from)
+}
+
+fn password_algorithm(settings: &Settings) -> anyhow::Result<PasswordAlgorithm> {
+    match settings.password_hash.to_ascii_lowercase().as_str() {
+        "bcrypt" if (4..=31).contains(&settings.bcrypt_cost) => Ok(PasswordAlgorithm::Bcrypt { cost: settings.bcrypt_cost }),
+        "bcrypt" => bail!("BCRYPT_COST must be between 4 and 31"),
+        "argon2id" | "argon2" => Ok(PasswordAlgorithm::Argon2id),
+        other => bail!("PASSWORD_HASH must be bcrypt or argon2id, not {other:?}"),
+    }
+}
+
+/// Opens the configured database (lazily: an outage at start-up is not fatal until migrating).
+pub fn connect_store(settings: &Settings, shortcuts: &mut Vec<String>) -> anyhow::Result<Arc<dyn Store>> {
+    let url = settings.normalized_database_url();
+    if settings.is_sqlite() {
+        match settings.sqlite_path() {
+            Some(path) => {
+                if path.starts_with(std::env::temp_dir()) {
+                    shortcuts.push(format!("SQLite file in a temporary directory ({})", path.display()));
+                } else {
+                    shortcuts.push(format!("SQLite database {}", path.display()));
+                }
+            }
+            None => shortcuts.push("in-memory SQLite database".to_owned()),
+        }
+        let store = SqliteStore::connect(
+            &url,
+            auth_store_sqlite::PoolSettings {
+                max_connections: settings.database_max_connections,
+                acquire_timeout: DATABASE_ACQUIRE_TIMEOUT,
+            },
+        )
+        .context("could not open the SQLite database")?;
+        Ok(Arc::new(store))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let store = PgStore::connect(
+            &url,
+            auth_store_postgres::PoolSettings {
+                max_connections: settings.database_max_connections,
+                acquire_timeout: DATABASE_ACQUIRE_TIMEOUT,
+            },
+        )
+        .context("DATABASE_URL is not a valid PostgreSQL URL")?;
+        Ok(Arc::new(store))
+    } else {
+        bail!("DATABASE_URL must start with postgres://, postgresql:// or sqlite://")
+    }
+}
+
+/// Loads the signing keys; without `JWT_SECRET`, development uses a generated key kept on disk.
+pub fn load_keys(settings: &Settings, shortcuts: &mut Vec<String>) -> anyhow::Result<KeyRing> {
+    let algorithm = keys::parse_algorithm(&settings.jwt_algorithm)?;
+    if algorithm != jsonwebtoken::Algorithm::HS256 {
+        let read = |path: &Path| fs::read(path).with_context(|| format!("could not read key file {}", path.display()));
+        let retired = settings
+            .jwt_retired_public_key_paths
+            .iter()
+            .map(|path| read(path))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        return Ok(KeyRing::asymmetric(
+            algorithm,
+            &read(&settings.jwt_private_key_path)?,
+            &read(&settings.jwt_public_key_path)?,
+            &retired,
+        )?);
+    }
+    if let Some(secret) = &settings.jwt_secret {
+        return Ok(KeyRing::hs256(secret.expose().as_bytes())?);
+    }
+    let path = development_key_path(settings);
+    shortcuts.push(format!("generated HS256 key in {}", path.display()));
+    let secret = read_or_create_secret(&path)?;
+    Ok(KeyRing::hs256(secret.as_bytes())?)
+}
+
+/// Beside the SQLite file, else in the working directory.
+fn development_key_path(settings: &Settings) -> PathBuf {
+    match settings.sqlite_path() {
+        Some(database) => {
+            let mut name = database.file_name().map(|name| name.to_os_string()).unwrap_or_default();
+            name.push(".jwt-key");
+            database.with_file_name(name)
+        }
+        None => PathBuf::from(".auth-service.jwt-key"),
+    }
+}
+
+fn read_or_create_secret(path: &Path) -> anyhow::Result<String> {
+    if let Ok(existing) = fs::read_to_string(path) {
+        return Ok(existing.trim().to_owned());
+    }
+    if let Some(parent) = path.parent().filter(|parent| !parent.as_os_str().is_empty()) {
+        fs::create_dir_all(parent).with_context(|| format!("could not create {}", parent.display()))?;
+    }
+    let secret = keys::generate_hmac_secret();
+    write_private_file(path, &secret)?;
+    Ok(secret)
+}
+
+/// Writes a file readable by its owner only (0600), refusing to overwrite.
+pub fn write_private_file(path: &Path, contents: &str) -> anyhow::Result<()> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).with_context(|| format!("could not create {}", path.display()))?;
+    file.write_all(contents.as_bytes()).with_context(|| format!("could not write {}", path.display()))?;
+    Ok(())
+}
+
+/// The process-wide Prometheus recorder (metrics macros are global by design).
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new();
+            let builder = builder
+                .set_buckets(&[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5])
+                .unwrap_or_else(|_| PrometheusBuilder::new());
+            let recorder = builder.build_recorder();
+            let handle = recorder.handle();
+            if metrics::set_global_recorder(recorder).is_err() {
+                tracing::warn!("a metrics recorder was already installed");
+            }
+            handle
+        })
+        .clone()
+}

@@ -1,0 +1,12 @@
+//! HTTP-level tests: every test starts its own instance on its own database, on both backends
+//! (SQLite + in-process cache, and PostgreSQL + Redis).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod helpers;
+
+mod accounts;
+mod compatibility;
+mod keys;
+mod meta;
+mod sessions;
+mod validation;

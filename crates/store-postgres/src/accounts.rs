@@ -1,0 +1,93 @@
+use async_trait::async_trait;
+use auth_core::error::StoreError;
+use auth_core::model::{NewUser, Role, User};
+use auth_core::ports::AccountStore;
+use chrono::Utc;
+use sqlx::Row;
+use sqlx::postgres::PgRow;
+use uuid::Uuid;
+
+use crate::PgStore;
+use crate::errors::store_error;
+
+/// Columns of a user, with the providers of its linked identities.
+pub(crate) const USER_COLUMNS: &str = "u.id, u.email, u.full_name, u.role, u.is_active, u.email_verified, \
+     u.password_hash, u.created_at, \
+     COALESCE((SELECT array_agg(i.provider ORDER BY i.provider) FROM identities i WHERE i.user_id = u.id), \
+     '{}') AS identity_providers";
+
+pub(crate) fn user_from_row(row: &PgRow) -> Result<User, StoreError> {
+    let role: String = row.try_get("role").map_err(store_error)?;
+    Ok(User {
+        id: row.try_get("id").map_err(store_error)?,
+        email: row.try_get("email").map_err(store_error)?,
+        full_name: row.try_get("full_name").map_err(store_error)?,
+        role: Role::parse(&role).ok_or_else(|| StoreError::Other(format!("unknown role {role:?}")))?,
+        is_active: row.try_get("is_active").map_err(store_error)?,
+        email_verified: row.try_get("email_verified").map_err(store_error)?,
+        password_hash: row.try_get("password_hash").map_err(store_error)?,
+        created_at: row.try_get("created_at").map_err(store_error)?,
+        identity_providers: row.try_get("identity_providers").map_err(store_error)?,
+    })
+}
+
+#[async_trait]
+impl AccountStore for PgStore {
+    async fn create_user(&self, user: NewUser) -> Result<User, StoreError> {
+        sqlx::query(
+            "INSERT INTO users (id, email, email_key, full_name, role, password_hash, email_verified, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+        )
+        .bind(user.id)
+        .bind(&user.email)
+        .bind(&user.email_key)
+        .bind(&user.full_name)
+        .bind(user.role.as_str())
+        .bind(&user.password_hash)
+        .bind(user.email_verified)
+        .bind(user.created_at)
+        .execute(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(User {
+            id: user.id,
+            email: user.email,
+            full_name: user.full_name,
+            role: user.role,
+            is_active: true,
+            email_verified: user.email_verified,
+            password_hash: user.password_hash,
+            created_at: user.created_at,
+            identity_providers: Vec::new(),
+        })
+    }
+
+    async fn find_user_by_email(&self, email_key: &str) -> Result<Option<User>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users u WHERE u.email_key = $1"))
+            .bind(email_key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(store_error)?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    async fn find_user(&self, id: Uuid) -> Result<Option<User>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users u WHERE u.id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(store_error)?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    async fn set_password_hash(&self, id: Uuid, password_hash: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
+            .bind(id)
+            .bind(password_hash)
+            .bind(Utc::now())
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(store_error)
+    }
+}

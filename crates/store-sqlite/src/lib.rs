@@ -1,0 +1,92 @@
+//! SQLite storage for auth-service: the embedded default. One process owns the file, so write
+//! transactions are serialised in-process (SQLite has a single writer anyway), which gives
+//! refresh rotation the same all-or-nothing behaviour as PostgreSQL's row locks.
+
+mod accounts;
+mod errors;
+mod sessions;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use auth_core::error::StoreError;
+use auth_core::ports::Store;
+use chrono::{DateTime, Utc};
+use sqlx::SqlitePool;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use tokio::sync::Mutex;
+use uuid::Uuid;
+
+use errors::store_error;
+
+/// Pool settings chosen from configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolSettings {
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+}
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+    /// Held for the whole of every write transaction.
+    write_lock: Mutex<()>,
+}
+
+impl SqliteStore {
+    pub fn connect(url: &str, settings: PoolSettings) -> Result<Self, StoreError> {
+        let in_memory = url.contains(":memory:");
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|error| StoreError::Other(format!("invalid SQLite URL: {error}")))?
+            .create_if_missing(true)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let options = if in_memory {
+            options
+        } else {
+            options.journal_mode(SqliteJournalMode::Wal).synchronous(SqliteSynchronous::Normal)
+        };
+        let mut pool_options = SqlitePoolOptions::new().acquire_timeout(settings.acquire_timeout);
+        pool_options = if in_memory {
+            // Every connection to `:memory:` is its own database: keep exactly one, forever.
+            pool_options.max_connections(1).min_connections(1).idle_timeout(None).max_lifetime(None)
+        } else {
+            pool_options.max_connections(settings.max_connections.max(1))
+        };
+        Ok(Self { pool: pool_options.connect_lazy_with(options), write_lock: Mutex::new(()) })
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ()).map_err(store_error)
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let _writing = self.write_lock.lock().await;
+        sqlx::migrate!("./migrations").run(&self.pool).await.map_err(|error| match error {
+            sqlx::migrate::MigrateError::Execute(error) => store_error(error),
+            other => StoreError::Other(other.to_string()),
+        })
+    }
+}
+
+pub(crate) fn micros(time: DateTime<Utc>) -> i64 {
+    time.timestamp_micros()
+}
+
+pub(crate) fn time_of(micros: i64) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::from_timestamp_micros(micros).ok_or_else(|| StoreError::Other(format!("timestamp out of range: {micros}")))
+}
+
+pub(crate) fn uuid_of(text: &str) -> Result<Uuid, StoreError> {
+    Uuid::parse_str(text).map_err(|error| StoreError::Other(format!("malformed id {text:?}: {error}")))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,252 @@
+use async_trait::async_trait;
+use auth_core::error::StoreError;
+use auth_core::model::{NewSession, Revocation, Session};
+use auth_core::ports::{RefreshRotation, RotationOutcome, SessionStore};
+use chrono::{DateTime, Duration, Utc};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, SqliteConnection};
+use uuid::Uuid;
+
+use crate::errors::store_error;
+use crate::{SqliteStore, micros, time_of, uuid_of};
+
+const SESSION_COLUMNS: &str =
+    "id, user_id, user_agent, ip_address, created_at, last_seen_at, expires_at, revoked_at";
+
+fn session_from_row(row: &SqliteRow) -> Result<Session, StoreError> {
+    let id: String = row.try_get("id").map_err(store_error)?;
+    let user_id: String = row.try_get("user_id").map_err(store_error)?;
+    let revoked_at: Option<i64> = row.try_get("revoked_at").map_err(store_error)?;
+    Ok(Session {
+        id: uuid_of(&id)?,
+        user_id: uuid_of(&user_id)?,
+        user_agent: row.try_get("user_agent").map_err(store_error)?,
+        ip_address: row.try_get("ip_address").map_err(store_error)?,
+        created_at: time_of(row.try_get("created_at").map_err(store_error)?)?,
+        last_seen_at: time_of(row.try_get("last_seen_at").map_err(store_error)?)?,
+        expires_at: time_of(row.try_get("expires_at").map_err(store_error)?)?,
+        revoked_at: revoked_at.map(time_of).transpose()?,
+    })
+}
+
+/// Marks sessions revoked and logs them for the hot path, inside the caller's transaction.
+/// `session_id: None` revokes every live session of the user.
+async fn revoke_where(
+    connection: &mut SqliteConnection,
+    user_id: Uuid,
+    session_id: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Revocation>, StoreError> {
+    let revoked: Vec<String> = sqlx::query_scalar(
+        "UPDATE sessions SET revoked_at = $3 WHERE user_id = $1 AND revoked_at IS NULL AND ($2 IS NULL OR id = $2) \
+         RETURNING id",
+    )
+    .bind(user_id.to_string())
+    .bind(session_id.map(|id| id.to_string()))
+    .bind(micros(now))
+    .fetch_all(&mut *connection)
+    .await
+    .map_err(store_error)?;
+    let mut revocations = Vec::with_capacity(revoked.len());
+    for id in revoked {
+        sqlx::query("INSERT OR IGNORE INTO session_revocations (session_id, user_id, revoked_at) VALUES ($1, $2, $3)")
+            .bind(&id)
+            .bind(user_id.to_string())
+            .bind(micros(now))
+            .execute(&mut *connection)
+            .await
+            .map_err(store_error)?;
+        revocations.push(Revocation { session_id: uuid_of(&id)?, revoked_at: now });
+    }
+    Ok(revocations)
+}
+
+#[async_trait]
+impl SessionStore for SqliteStore {
+    async fn create_session(&self, session: NewSession) -> Result<Session, StoreError> {
+        let _writing = self.write_lock.lock().await;
+        let mut transaction = self.pool.begin().await.map_err(store_error)?;
+        let row = sqlx::query(&format!(
+            "INSERT INTO sessions (id, user_id, user_agent, ip_address, created_at, last_seen_at, expires_at, current_token_hash) \
+             VALUES ($1, $2, $3, $4, $5, $5, $6, $7) RETURNING {SESSION_COLUMNS}"
+        ))
+        .bind(session.id.to_string())
+        .bind(session.user_id.to_string())
+        .bind(&session.user_agent)
+        .bind(&session.ip_address)
+        .bind(micros(session.created_at))
+        .bind(micros(session.expires_at))
+        .bind(&session.refresh_token_hash)
+        .fetch_one(&mut *transaction)
+        .await
+        .map_err(store_error)?;
+        sqlx::query("INSERT INTO refresh_tokens (token_hash, session_id, issued_at) VALUES ($1, $2, $3)")
+            .bind(&session.refresh_token_hash)
+            .bind(session.id.to_string())
+            .bind(micros(session.created_at))
+            .execute(&mut *transaction)
+            .await
+            .map_err(store_error)?;
+        transaction.commit().await.map_err(store_error)?;
+        session_from_row(&row)
+    }
+
+    async fn rotate_refresh_token(&self, rotation: RefreshRotation) -> Result<RotationOutcome, StoreError> {
+        // The write lock plays the part of PostgreSQL's row lock: refreshes take turns.
+        let _writing = self.write_lock.lock().await;
+        let mut transaction = self.pool.begin().await.map_err(store_error)?;
+        let session_id: Option<String> = sqlx::query_scalar("SELECT session_id FROM refresh_tokens WHERE token_hash = $1")
+            .bind(&rotation.presented_hash)
+            .fetch_optional(&mut *transaction)
+            .await
+            .map_err(store_error)?;
+        let Some(session_id) = session_id else {
+            return Ok(RotationOutcome::Unknown);
+        };
+        let row = sqlx::query(&format!(
+            "SELECT {SESSION_COLUMNS}, current_token_hash, rotated_at FROM sessions WHERE id = $1"
+        ))
+        .bind(&session_id)
+        .fetch_one(&mut *transaction)
+        .await
+        .map_err(store_error)?;
+        let session = session_from_row(&row)?;
+        let current_hash: Vec<u8> = row.try_get("current_token_hash").map_err(store_error)?;
+        let rotated_at: Option<i64> = row.try_get("rotated_at").map_err(store_error)?;
+        let rotated_at = rotated_at.map(time_of).transpose()?;
+        let now = rotation.now;
+
+        if session.revoked_at.is_some() {
+            return Ok(RotationOutcome::Revoked);
+        }
+        if session.expires_at <= now {
+            return Ok(RotationOutcome::Expired);
+        }
+        let outcome = if current_hash == rotation.presented_hash {
+            sqlx::query("UPDATE refresh_tokens SET spent_at = $2 WHERE token_hash = $1")
+                .bind(&rotation.presented_hash)
+                .bind(micros(now))
+                .execute(&mut *transaction)
+                .await
+                .map_err(store_error)?;
+            sqlx::query("INSERT INTO refresh_tokens (token_hash, session_id, issued_at) VALUES ($1, $2, $3)")
+                .bind(&rotation.successor_hash)
+                .bind(&session_id)
+                .bind(micros(now))
+                .execute(&mut *transaction)
+                .await
+                .map_err(store_error)?;
+            sqlx::query(
+                "UPDATE sessions SET current_token_hash = $2, rotated_at = $3, last_seen_at = $3, expires_at = $4 WHERE id = $1",
+            )
+            .bind(&session_id)
+            .bind(&rotation.successor_hash)
+            .bind(micros(now))
+            .bind(micros(rotation.expires_at))
+            .execute(&mut *transaction)
+            .await
+            .map_err(store_error)?;
+            RotationOutcome::Rotated(Session { last_seen_at: now, expires_at: rotation.expires_at, ..session })
+        } else if current_hash == rotation.successor_hash
+            && rotation.reuse_interval_seconds > 0
+            && rotated_at.is_some_and(|at| now <= at + Duration::seconds(rotation.reuse_interval_seconds))
+        {
+            RotationOutcome::ParentReplayed(session)
+        } else {
+            let mut revocations = revoke_where(&mut transaction, session.user_id, Some(session.id), now).await?;
+            match revocations.pop() {
+                Some(revocation) => RotationOutcome::Reused(revocation),
+                None => RotationOutcome::Revoked,
+            }
+        };
+        transaction.commit().await.map_err(store_error)?;
+        Ok(outcome)
+    }
+
+    async fn find_session(&self, id: Uuid) -> Result<Option<Session>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE id = $1"))
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(store_error)?;
+        row.as_ref().map(session_from_row).transpose()
+    }
+
+    async fn find_session_by_refresh_hash(&self, hash: &[u8]) -> Result<Option<Session>, StoreError> {
+        let row = sqlx::query(&format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE id = (SELECT session_id FROM refresh_tokens WHERE token_hash = $1)"
+        ))
+        .bind(hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)?;
+        row.as_ref().map(session_from_row).transpose()
+    }
+
+    async fn list_active_sessions(&self, user_id: Uuid, now: DateTime<Utc>) -> Result<Vec<Session>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 \
+             ORDER BY created_at DESC, id"
+        ))
+        .bind(user_id.to_string())
+        .bind(micros(now))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        rows.iter().map(session_from_row).collect()
+    }
+
+    async fn revoke_session(
+        &self,
+        user_id: Uuid,
+        session_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Revocation>, StoreError> {
+        let _writing = self.write_lock.lock().await;
+        let mut transaction = self.pool.begin().await.map_err(store_error)?;
+        let mut revoked = revoke_where(&mut transaction, user_id, Some(session_id), now).await?;
+        transaction.commit().await.map_err(store_error)?;
+        Ok(revoked.pop())
+    }
+
+    async fn revoke_user_sessions(&self, user_id: Uuid, now: DateTime<Utc>) -> Result<Vec<Revocation>, StoreError> {
+        let _writing = self.write_lock.lock().await;
+        let mut transaction = self.pool.begin().await.map_err(store_error)?;
+        let revoked = revoke_where(&mut transaction, user_id, None, now).await?;
+        transaction.commit().await.map_err(store_error)?;
+        Ok(revoked)
+    }
+
+    async fn revocations_since(&self, since: DateTime<Utc>) -> Result<Vec<Revocation>, StoreError> {
+        let rows = sqlx::query("SELECT session_id, revoked_at FROM session_revocations WHERE revoked_at >= $1")
+            .bind(micros(since))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(store_error)?;
+        rows.iter()
+            .map(|row| {
+                let session_id: String = row.try_get("session_id").map_err(store_error)?;
+                Ok(Revocation {
+                    session_id: uuid_of(&session_id)?,
+                    revoked_at: time_of(row.try_get("revoked_at").map_err(store_error)?)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn prune(&self, revoked_before: DateTime<Utc>, expired_before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let _writing = self.write_lock.lock().await;
+        let revocations = sqlx::query("DELETE FROM session_revocations WHERE revoked_at < $1")
+            .bind(micros(revoked_before))
+            .execute(&self.pool)
+            .await
+            .map_err(store_error)?;
+        let sessions = sqlx::query("DELETE FROM sessions WHERE expires_at < $1 OR revoked_at < $2")
+            .bind(micros(expired_before))
+            .bind(micros(revoked_before))
+            .execute(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(revocations.rows_affected() + sessions.rows_affected())
+    }
+}
