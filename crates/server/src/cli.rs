@@ -82,11 +82,15 @@ fn generate_keys(algorithm: &str, out_dir: &std::path::Path) -> anyhow::Result<(
     let private_path = out_dir.join("private.pem");
     let public_path = out_dir.join("public.pem");
     if private_path.exists() || public_path.exists() {
-        bail!("{} already holds a key pair; move it aside first (see README, key rotation)", out_dir.display());
+        bail!(
+            "{} already holds a key pair; move it aside first (see README, key rotation)",
+            out_dir.display()
+        );
     }
     let pair = keys::generate_key_pair(algorithm)?;
     wiring::write_private_file(&private_path, &pair.private_pem)?;
-    std::fs::write(&public_path, &pair.public_pem).with_context(|| format!("could not write {}", public_path.display()))?;
+    std::fs::write(&public_path, &pair.public_pem)
+        .with_context(|| format!("could not write {}", public_path.display()))?;
     println!("wrote {} (0600) and {}", private_path.display(), public_path.display());
     Ok(())
 }

@@ -47,7 +47,10 @@ pub fn build(settings: &Settings) -> anyhow::Result<Components> {
         }
     };
     if settings.is_production() && !shortcuts.is_empty() {
-        bail!("APP_ENV=production refuses development shortcuts: {}", shortcuts.join("; "));
+        bail!(
+            "APP_ENV=production refuses development shortcuts: {}",
+            shortcuts.join("; ")
+        );
     }
 
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -60,14 +63,20 @@ pub fn build(settings: &Settings) -> anyhow::Result<Components> {
         store.clone(),
         hasher,
         clock.clone(),
-        AccountPolicy { require_email_verification: settings.require_email_verification },
+        AccountPolicy {
+            require_email_verification: settings.require_email_verification,
+        },
     ));
     if settings.access_token_expire <= 0 || settings.refresh_token_expire <= 0 || settings.refresh_reuse_interval < 0 {
         bail!("token lifetimes must be positive and REFRESH_REUSE_INTERVAL must not be negative");
     }
     let access_ttl = chrono::Duration::minutes(settings.access_token_expire);
-    let access_tokens =
-        AccessTokens::new(keys, settings.jwt_issuer.clone(), settings.jwt_audience.clone(), access_ttl);
+    let access_tokens = AccessTokens::new(
+        keys,
+        settings.jwt_issuer.clone(),
+        settings.jwt_audience.clone(),
+        access_ttl,
+    );
     let broadcast: Arc<dyn RevocationBroadcast> = match &redis {
         Some(redis) => Arc::new(RedisRevocationBroadcast::new(redis.clone())),
         None => Arc::new(NoBroadcast),
@@ -83,7 +92,13 @@ pub fn build(settings: &Settings) -> anyhow::Result<Components> {
             refresh_reuse_interval: chrono::Duration::seconds(settings.refresh_reuse_interval),
         },
     ));
-    Ok(Components { store, accounts, sessions, redis, shortcuts })
+    Ok(Components {
+        store,
+        accounts,
+        sessions,
+        redis,
+        shortcuts,
+    })
 }
 
 fn default_workers() -> usize {
@@ -92,7 +107,9 @@ fn default_workers() -> usize {
 
 fn password_algorithm(settings: &Settings) -> anyhow::Result<PasswordAlgorithm> {
     match settings.password_hash.to_ascii_lowercase().as_str() {
-        "bcrypt" if (4..=31).contains(&settings.bcrypt_cost) => Ok(PasswordAlgorithm::Bcrypt { cost: settings.bcrypt_cost }),
+        "bcrypt" if (4..=31).contains(&settings.bcrypt_cost) => Ok(PasswordAlgorithm::Bcrypt {
+            cost: settings.bcrypt_cost,
+        }),
         "bcrypt" => bail!("BCRYPT_COST must be between 4 and 31"),
         "argon2id" | "argon2" => Ok(PasswordAlgorithm::Argon2id),
         other => bail!("PASSWORD_HASH must be bcrypt or argon2id, not {other:?}"),
@@ -193,8 +210,11 @@ pub fn write_private_file(path: &Path, contents: &str) -> anyhow::Result<()> {
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path).with_context(|| format!("could not create {}", path.display()))?;
-    file.write_all(contents.as_bytes()).with_context(|| format!("could not write {}", path.display()))?;
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("could not create {}", path.display()))?;
+    file.write_all(contents.as_bytes())
+        .with_context(|| format!("could not write {}", path.display()))?;
     Ok(())
 }
 
@@ -205,7 +225,9 @@ pub fn metrics_handle() -> PrometheusHandle {
         .get_or_init(|| {
             let builder = PrometheusBuilder::new();
             let builder = builder
-                .set_buckets(&[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5])
+                .set_buckets(&[
+                    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+                ])
                 .unwrap_or_else(|_| PrometheusBuilder::new());
             let recorder = builder.build_recorder();
             let handle = recorder.handle();

@@ -10,8 +10,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use auth_core::error::StoreError;
 use auth_core::ports::Store;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::PgPool;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use errors::store_error;
 
@@ -51,7 +51,11 @@ impl PgStore {
 #[async_trait]
 impl Store for PgStore {
     async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ()).map_err(store_error)
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(store_error)
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {

@@ -10,8 +10,7 @@ use uuid::Uuid;
 use crate::PgStore;
 use crate::errors::store_error;
 
-const SESSION_COLUMNS: &str =
-    "id, user_id, user_agent, ip_address, created_at, last_seen_at, expires_at, revoked_at";
+const SESSION_COLUMNS: &str = "id, user_id, user_agent, ip_address, created_at, last_seen_at, expires_at, revoked_at";
 
 fn session_from_row(row: &PgRow) -> Result<Session, StoreError> {
     Ok(Session {
@@ -55,7 +54,13 @@ async fn revoke_where(
         .await
         .map_err(store_error)?;
     }
-    Ok(revoked.into_iter().map(|session_id| Revocation { session_id, revoked_at: now }).collect())
+    Ok(revoked
+        .into_iter()
+        .map(|session_id| Revocation {
+            session_id,
+            revoked_at: now,
+        })
+        .collect())
 }
 
 #[async_trait]
@@ -89,11 +94,12 @@ impl SessionStore for PgStore {
 
     async fn rotate_refresh_token(&self, rotation: RefreshRotation) -> Result<RotationOutcome, StoreError> {
         let mut transaction = self.pool.begin().await.map_err(store_error)?;
-        let session_id: Option<Uuid> = sqlx::query_scalar("SELECT session_id FROM refresh_tokens WHERE token_hash = $1")
-            .bind(&rotation.presented_hash)
-            .fetch_optional(&mut *transaction)
-            .await
-            .map_err(store_error)?;
+        let session_id: Option<Uuid> =
+            sqlx::query_scalar("SELECT session_id FROM refresh_tokens WHERE token_hash = $1")
+                .bind(&rotation.presented_hash)
+                .fetch_optional(&mut *transaction)
+                .await
+                .map_err(store_error)?;
         let Some(session_id) = session_id else {
             return Ok(RotationOutcome::Unknown);
         };
@@ -140,7 +146,11 @@ impl SessionStore for PgStore {
             .execute(&mut *transaction)
             .await
             .map_err(store_error)?;
-            RotationOutcome::Rotated(Session { last_seen_at: now, expires_at: rotation.expires_at, ..session })
+            RotationOutcome::Rotated(Session {
+                last_seen_at: now,
+                expires_at: rotation.expires_at,
+                ..session
+            })
         } else if current_hash == rotation.successor_hash
             && rotation.reuse_interval_seconds > 0
             && rotated_at.is_some_and(|at| now <= at + Duration::seconds(rotation.reuse_interval_seconds))

@@ -10,8 +10,7 @@ use uuid::Uuid;
 use crate::errors::store_error;
 use crate::{SqliteStore, micros, time_of, uuid_of};
 
-const SESSION_COLUMNS: &str =
-    "id, user_id, user_agent, ip_address, created_at, last_seen_at, expires_at, revoked_at";
+const SESSION_COLUMNS: &str = "id, user_id, user_agent, ip_address, created_at, last_seen_at, expires_at, revoked_at";
 
 fn session_from_row(row: &SqliteRow) -> Result<Session, StoreError> {
     let id: String = row.try_get("id").map_err(store_error)?;
@@ -56,7 +55,10 @@ async fn revoke_where(
             .execute(&mut *connection)
             .await
             .map_err(store_error)?;
-        revocations.push(Revocation { session_id: uuid_of(&id)?, revoked_at: now });
+        revocations.push(Revocation {
+            session_id: uuid_of(&id)?,
+            revoked_at: now,
+        });
     }
     Ok(revocations)
 }
@@ -95,11 +97,12 @@ impl SessionStore for SqliteStore {
         // The write lock plays the part of PostgreSQL's row lock: refreshes take turns.
         let _writing = self.write_lock.lock().await;
         let mut transaction = self.pool.begin().await.map_err(store_error)?;
-        let session_id: Option<String> = sqlx::query_scalar("SELECT session_id FROM refresh_tokens WHERE token_hash = $1")
-            .bind(&rotation.presented_hash)
-            .fetch_optional(&mut *transaction)
-            .await
-            .map_err(store_error)?;
+        let session_id: Option<String> =
+            sqlx::query_scalar("SELECT session_id FROM refresh_tokens WHERE token_hash = $1")
+                .bind(&rotation.presented_hash)
+                .fetch_optional(&mut *transaction)
+                .await
+                .map_err(store_error)?;
         let Some(session_id) = session_id else {
             return Ok(RotationOutcome::Unknown);
         };
@@ -146,7 +149,11 @@ impl SessionStore for SqliteStore {
             .execute(&mut *transaction)
             .await
             .map_err(store_error)?;
-            RotationOutcome::Rotated(Session { last_seen_at: now, expires_at: rotation.expires_at, ..session })
+            RotationOutcome::Rotated(Session {
+                last_seen_at: now,
+                expires_at: rotation.expires_at,
+                ..session
+            })
         } else if current_hash == rotation.successor_hash
             && rotation.reuse_interval_seconds > 0
             && rotated_at.is_some_and(|at| now <= at + Duration::seconds(rotation.reuse_interval_seconds))

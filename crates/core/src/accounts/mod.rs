@@ -40,8 +40,18 @@ pub struct AccountService {
 }
 
 impl AccountService {
-    pub fn new(store: Arc<dyn Store>, hasher: Arc<PasswordHasher>, clock: Arc<dyn Clock>, policy: AccountPolicy) -> Self {
-        Self { store, hasher, clock, policy }
+    pub fn new(
+        store: Arc<dyn Store>,
+        hasher: Arc<PasswordHasher>,
+        clock: Arc<dyn Clock>,
+        policy: AccountPolicy,
+    ) -> Self {
+        Self {
+            store,
+            hasher,
+            clock,
+            policy,
+        }
     }
 
     pub fn hasher(&self) -> &PasswordHasher {
@@ -51,11 +61,14 @@ impl AccountService {
     #[tracing::instrument(name = "register account", skip_all)]
     pub async fn register(&self, registration: Registration) -> Result<User, DomainError> {
         let mut problems = Vec::new();
-        let email = Email::parse(&registration.email).map_err(|error| problems.extend(field_errors(error))).ok();
+        let email = Email::parse(&registration.email)
+            .map_err(|error| problems.extend(field_errors(error)))
+            .ok();
         if let Err(error) = check_password_rules("password", &registration.password) {
             problems.extend(field_errors(error));
         }
-        let full_name = normalise_full_name(registration.full_name).map_err(|error| problems.extend(field_errors(error)));
+        let full_name =
+            normalise_full_name(registration.full_name).map_err(|error| problems.extend(field_errors(error)));
         let (Some(email), Ok(full_name), true) = (email, full_name, problems.is_empty()) else {
             return Err(DomainError::Validation(problems));
         };
@@ -85,7 +98,8 @@ impl AccountService {
             Ok(email) => self.store.find_user_by_email(email.key()).await?,
             Err(_) => None,
         };
-        let Some((user, stored_hash)) = user.and_then(|user| user.password_hash.clone().map(|hash| (user, hash))) else {
+        let Some((user, stored_hash)) = user.and_then(|user| user.password_hash.clone().map(|hash| (user, hash)))
+        else {
             self.hasher.verify_dummy(password).await?;
             return Err(DomainError::InvalidCredentials);
         };
@@ -115,7 +129,11 @@ impl AccountService {
     /// Re-hashes with the configured algorithm. A failure only delays the upgrade.
     async fn upgrade_hash(&self, user_id: Uuid, password: &str) {
         let upgraded = match self.hasher.hash(password).await {
-            Ok(hash) => self.store.set_password_hash(user_id, &hash).await.map_err(DomainError::from),
+            Ok(hash) => self
+                .store
+                .set_password_hash(user_id, &hash)
+                .await
+                .map_err(DomainError::from),
             Err(error) => Err(error),
         };
         match upgraded {
@@ -133,14 +151,23 @@ fn field_errors(error: DomainError) -> Vec<crate::error::FieldError> {
 }
 
 fn normalise_full_name(full_name: Option<String>) -> Result<Option<String>, DomainError> {
-    let Some(name) = full_name.map(|name| name.trim().to_owned()).filter(|name| !name.is_empty()) else {
+    let Some(name) = full_name
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
+    else {
         return Ok(None);
     };
     if name.chars().count() > MAX_FULL_NAME_CHARS {
-        return Err(DomainError::invalid_field("full_name", "must be at most 200 characters"));
+        return Err(DomainError::invalid_field(
+            "full_name",
+            "must be at most 200 characters",
+        ));
     }
     if name.chars().any(char::is_control) {
-        return Err(DomainError::invalid_field("full_name", "must not contain control characters"));
+        return Err(DomainError::invalid_field(
+            "full_name",
+            "must not contain control characters",
+        ));
     }
     Ok(Some(name))
 }

@@ -59,8 +59,12 @@ pub trait SessionStore: Send + Sync {
     async fn list_active_sessions(&self, user_id: Uuid, now: DateTime<Utc>) -> Result<Vec<Session>, StoreError>;
     /// Revokes one session of `user_id`; `None` when it does not exist, belongs to someone else or
     /// was already revoked.
-    async fn revoke_session(&self, user_id: Uuid, session_id: Uuid, now: DateTime<Utc>)
-    -> Result<Option<Revocation>, StoreError>;
+    async fn revoke_session(
+        &self,
+        user_id: Uuid,
+        session_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Revocation>, StoreError>;
     /// Revokes every live session of a user.
     async fn revoke_user_sessions(&self, user_id: Uuid, now: DateTime<Utc>) -> Result<Vec<Revocation>, StoreError>;
     /// Revocations recorded at or after `since`, for the in-process revocation set.

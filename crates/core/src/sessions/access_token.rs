@@ -46,7 +46,12 @@ pub struct AccessTokens {
 
 impl AccessTokens {
     pub fn new(keys: KeyRing, issuer: String, audience: Option<String>, ttl: Duration) -> Self {
-        Self { keys, issuer, audience, ttl }
+        Self {
+            keys,
+            issuer,
+            audience,
+            ttl,
+        }
     }
 
     pub fn keys(&self) -> &KeyRing {
@@ -57,7 +62,12 @@ impl AccessTokens {
         self.ttl
     }
 
-    pub fn issue(&self, user: &User, session_id: Uuid, now: DateTime<Utc>) -> Result<(String, AccessClaims), DomainError> {
+    pub fn issue(
+        &self,
+        user: &User,
+        session_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<(String, AccessClaims), DomainError> {
         let claims = AccessClaims {
             iss: self.issuer.clone(),
             sub: user.id,
@@ -71,7 +81,10 @@ impl AccessTokens {
             role: user.role,
             aud: self.audience.clone(),
         };
-        let header = Header { kid: self.keys.kid().map(str::to_owned), ..Header::new(self.keys.algorithm()) };
+        let header = Header {
+            kid: self.keys.kid().map(str::to_owned),
+            ..Header::new(self.keys.algorithm())
+        };
         let token = jsonwebtoken::encode(&header, &claims, self.keys.encoding())
             .map_err(|error| DomainError::Internal(format!("signing failed: {error}")))?;
         Ok((token, claims))
@@ -83,7 +96,10 @@ impl AccessTokens {
             return Err(DomainError::InvalidToken);
         }
         let header = jsonwebtoken::decode_header(token).map_err(|_| DomainError::InvalidToken)?;
-        let key = self.keys.verifying_key(header.kid.as_deref()).ok_or(DomainError::InvalidToken)?;
+        let key = self
+            .keys
+            .verifying_key(header.kid.as_deref())
+            .ok_or(DomainError::InvalidToken)?;
         if header.alg != key.algorithm {
             return Err(DomainError::InvalidToken);
         }

@@ -68,7 +68,15 @@ impl SessionService {
         settings: SessionSettings,
     ) -> Self {
         let refresh_tokens = RefreshTokens::new(access_tokens.keys().derive_secret("refresh-token-successor"));
-        Self { store, access_tokens, refresh_tokens, revocations, broadcast, clock, settings }
+        Self {
+            store,
+            access_tokens,
+            refresh_tokens,
+            revocations,
+            broadcast,
+            clock,
+            settings,
+        }
     }
 
     pub fn access_tokens(&self) -> &AccessTokens {
@@ -234,7 +242,13 @@ impl SessionService {
         self.broadcast.publish(revocations).await;
     }
 
-    fn pair(&self, user: &User, session_id: Uuid, refresh_token: String, now: DateTime<Utc>) -> Result<TokenPair, DomainError> {
+    fn pair(
+        &self,
+        user: &User,
+        session_id: Uuid,
+        refresh_token: String,
+        now: DateTime<Utc>,
+    ) -> Result<TokenPair, DomainError> {
         let (access_token, _) = self.access_tokens.issue(user, session_id, now)?;
         Ok(TokenPair {
             access_token,
@@ -247,5 +261,8 @@ impl SessionService {
 
 /// Keeps a user agent printable and bounded, so it cannot inject lines into logs or headers.
 fn clean_user_agent(raw: &str) -> String {
-    raw.chars().filter(|character| !character.is_control()).take(MAX_USER_AGENT_CHARS).collect()
+    raw.chars()
+        .filter(|character| !character.is_control())
+        .take(MAX_USER_AGENT_CHARS)
+        .collect()
 }

@@ -55,7 +55,10 @@ impl RedisHandle {
 
     pub async fn ping(&self) -> Result<(), redis::RedisError> {
         let mut connection = self.connection().await?;
-        redis::cmd("PING").query_async::<String>(&mut connection).await.map(|_| ())
+        redis::cmd("PING")
+            .query_async::<String>(&mut connection)
+            .await
+            .map(|_| ())
     }
 
     /// Whether the revocation subscription is live; the database poll speeds up when not.
@@ -97,9 +100,10 @@ impl RevocationBroadcast for RedisRevocationBroadcast {
                 .await
         };
         // The database poll delivers it anyway; Redis only makes it faster.
-        if let Err(error) = tokio::time::timeout(COMMAND_TIMEOUT, published).await.unwrap_or_else(|_| {
-            Err(redis::RedisError::from((redis::ErrorKind::Io, "publish timed out")))
-        }) {
+        if let Err(error) = tokio::time::timeout(COMMAND_TIMEOUT, published)
+            .await
+            .unwrap_or_else(|_| Err(redis::RedisError::from((redis::ErrorKind::Io, "publish timed out"))))
+        {
             tracing::warn!(%error, "revocation broadcast failed; other instances will see it from the database");
         }
     }

@@ -113,16 +113,28 @@ impl<S: Send + Sync> FromRequest<S> for LoginCredentials {
             .is_some_and(|value| value.starts_with("application/x-www-form-urlencoded"));
         if is_form {
             let Form(form) = request.extract::<Form<LoginForm>, _>().await.map_err(form_rejection)?;
-            Ok(Self { email: form.username, password: form.password })
+            Ok(Self {
+                email: form.username,
+                password: form.password,
+            })
         } else {
-            let axum::Json(body) = request.extract::<axum::Json<LoginRequest>, _>().await.map_err(json_rejection)?;
-            Ok(Self { email: body.email, password: body.password })
+            let axum::Json(body) = request
+                .extract::<axum::Json<LoginRequest>, _>()
+                .await
+                .map_err(json_rejection)?;
+            Ok(Self {
+                email: body.email,
+                password: body.password,
+            })
         }
     }
 }
 
 pub fn client_info(headers: &HeaderMap, address: ClientAddress) -> ClientInfo {
-    ClientInfo { user_agent: user_agent(headers), ip_address: address.0.map(|address| address.to_string()) }
+    ClientInfo {
+        user_agent: user_agent(headers),
+        ip_address: address.0.map(|address| address.to_string()),
+    }
 }
 
 /// Create an account.
@@ -133,7 +145,11 @@ pub async fn register(
     State(state): State<AppState>,
     AppJson(body): AppJson<RegisterRequest>,
 ) -> Result<(StatusCode, Json<UserResponse>), ApiError> {
-    let registration = Registration { email: body.email, password: body.password, full_name: body.full_name };
+    let registration = Registration {
+        email: body.email,
+        password: body.password,
+        full_name: body.full_name,
+    };
     let user = state.accounts.register(registration).await?;
     Ok((StatusCode::CREATED, Json(user.into())))
 }
@@ -150,7 +166,10 @@ pub async fn login(
     headers: HeaderMap,
     credentials: LoginCredentials,
 ) -> Result<Json<TokenPairResponse>, ApiError> {
-    let user = state.accounts.authenticate(&credentials.email, &credentials.password).await?;
+    let user = state
+        .accounts
+        .authenticate(&credentials.email, &credentials.password)
+        .await?;
     let pair = state.sessions.start(&user, client_info(&headers, address)).await?;
     Ok(Json(pair.into()))
 }

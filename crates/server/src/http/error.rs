@@ -59,16 +59,32 @@ pub struct InternalCause(pub String);
 /// Status, code and a client-safe detail for every domain failure.
 fn status_and_code(error: &DomainError) -> (StatusCode, &'static str, &'static str) {
     match error {
-        DomainError::Validation(_) => (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "The request is not valid."),
-        DomainError::EmailTaken => (StatusCode::CONFLICT, "email_taken", "An account with this email already exists."),
-        DomainError::InvalidCredentials => {
-            (StatusCode::UNAUTHORIZED, "invalid_credentials", "The email or password is incorrect.")
-        }
+        DomainError::Validation(_) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            "The request is not valid.",
+        ),
+        DomainError::EmailTaken => (
+            StatusCode::CONFLICT,
+            "email_taken",
+            "An account with this email already exists.",
+        ),
+        DomainError::InvalidCredentials => (
+            StatusCode::UNAUTHORIZED,
+            "invalid_credentials",
+            "The email or password is incorrect.",
+        ),
         DomainError::AccountDisabled => (StatusCode::FORBIDDEN, "account_disabled", "This account is disabled."),
-        DomainError::EmailNotVerified => {
-            (StatusCode::FORBIDDEN, "email_not_verified", "The email address of this account is not verified.")
-        }
-        DomainError::InvalidToken => (StatusCode::UNAUTHORIZED, "invalid_token", "The token is missing or not valid."),
+        DomainError::EmailNotVerified => (
+            StatusCode::FORBIDDEN,
+            "email_not_verified",
+            "The email address of this account is not verified.",
+        ),
+        DomainError::InvalidToken => (
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+            "The token is missing or not valid.",
+        ),
         DomainError::TokenExpired => (StatusCode::UNAUTHORIZED, "token_expired", "The token has expired."),
         DomainError::TokenRevoked => (StatusCode::UNAUTHORIZED, "token_revoked", "The token has been revoked."),
         DomainError::RefreshTokenReused => (
@@ -76,16 +92,22 @@ fn status_and_code(error: &DomainError) -> (StatusCode, &'static str, &'static s
             "refresh_token_reused",
             "This refresh token was already used; the session has been revoked.",
         ),
-        DomainError::InsufficientRole => {
-            (StatusCode::FORBIDDEN, "insufficient_role", "Your role does not allow this request.")
-        }
+        DomainError::InsufficientRole => (
+            StatusCode::FORBIDDEN,
+            "insufficient_role",
+            "Your role does not allow this request.",
+        ),
         DomainError::NotFound => (StatusCode::NOT_FOUND, "not_found", "No such resource."),
-        DomainError::Overloaded => {
-            (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "The service is busy; try again shortly.")
-        }
-        DomainError::Unavailable(_) | DomainError::Internal(_) => {
-            (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "The service is temporarily unavailable.")
-        }
+        DomainError::Overloaded => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "The service is busy; try again shortly.",
+        ),
+        DomainError::Unavailable(_) | DomainError::Internal(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "The service is temporarily unavailable.",
+        ),
     }
 }
 
@@ -97,14 +119,22 @@ impl ApiError {
                 (status, code, detail.to_owned())
             }
             ApiError::MalformedRequest(detail) => (StatusCode::BAD_REQUEST, "malformed_request", detail.clone()),
-            ApiError::PayloadTooLarge => {
-                (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "The request body is too large.".into())
-            }
+            ApiError::PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "The request body is too large.".into(),
+            ),
             ApiError::RouteNotFound => (StatusCode::NOT_FOUND, "not_found", "No such resource.".into()),
-            ApiError::MethodNotAllowed => {
-                (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "This method is not allowed here.".into())
-            }
-            ApiError::Timeout => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "The request took too long.".into()),
+            ApiError::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "This method is not allowed here.".into(),
+            ),
+            ApiError::Timeout => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "The request took too long.".into(),
+            ),
         }
     }
 }
@@ -122,7 +152,10 @@ pub fn problem_response(status: StatusCode, code: &str, detail: String, errors: 
     };
     let mut response = (status, Json(body)).into_response();
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if status == StatusCode::UNAUTHORIZED {
         let challenge = match code {
@@ -153,7 +186,10 @@ impl IntoResponse for ApiError {
 }
 
 fn problem_field(field: &FieldError) -> ProblemField {
-    ProblemField { field: field.field.clone(), message: field.message.clone() }
+    ProblemField {
+        field: field.field.clone(),
+        message: field.message.clone(),
+    }
 }
 
 #[cfg(test)]
@@ -187,7 +223,8 @@ mod tests {
 
     #[test]
     fn internal_causes_stay_out_of_the_body_but_reach_the_log() {
-        let response = ApiError::from(DomainError::Unavailable("connection refused to 10.0.0.5".into())).into_response();
+        let response =
+            ApiError::from(DomainError::Unavailable("connection refused to 10.0.0.5".into())).into_response();
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(response.headers()[header::CONTENT_TYPE], "application/problem+json");
         assert!(response.extensions().get::<InternalCause>().is_some());

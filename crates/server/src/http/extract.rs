@@ -88,7 +88,10 @@ fn describe_data_error(message: &str) -> String {
 pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|token| !token.is_empty())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|token| !token.is_empty())
 }
 
 /// A signed-in user: a valid, unrevoked access token.
@@ -124,8 +127,13 @@ impl FromRequestParts<AppState> for ClientAddress {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(address)| address.ip());
-        Ok(Self(peer.map(|peer| client_address(peer, &parts.headers, &state.trusted_proxies))))
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(address)| address.ip());
+        Ok(Self(peer.map(|peer| {
+            client_address(peer, &parts.headers, &state.trusted_proxies)
+        })))
     }
 }
 
@@ -179,7 +187,10 @@ fn forwarded_for(headers: &HeaderMap) -> Vec<IpAddr> {
 
 /// The `User-Agent` header as text.
 pub fn user_agent(headers: &HeaderMap) -> Option<String> {
-    headers.get(header::USER_AGENT).and_then(|value| value.to_str().ok()).map(str::to_owned)
+    headers
+        .get(header::USER_AGENT)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned)
 }
 
 #[cfg(test)]
@@ -203,22 +214,40 @@ mod tests {
     #[test]
     fn the_rightmost_untrusted_hop_is_the_client() {
         let mut headers = HeaderMap::new();
-        headers.insert("x-forwarded-for", HeaderValue::from_static("6.6.6.6, 198.51.100.7, 10.1.1.1"));
+        headers.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("6.6.6.6, 198.51.100.7, 10.1.1.1"),
+        );
         let peer: IpAddr = "10.0.0.2".parse().unwrap();
-        assert_eq!(client_address(peer, &headers, &trusted()), "198.51.100.7".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            client_address(peer, &headers, &trusted()),
+            "198.51.100.7".parse::<IpAddr>().unwrap()
+        );
     }
 
     #[test]
     fn forwarded_header_is_understood() {
         let mut headers = HeaderMap::new();
-        headers.insert(header::FORWARDED, HeaderValue::from_static("for=\"[2001:db8::1]:4711\";proto=https"));
+        headers.insert(
+            header::FORWARDED,
+            HeaderValue::from_static("for=\"[2001:db8::1]:4711\";proto=https"),
+        );
         let peer: IpAddr = "10.0.0.2".parse().unwrap();
-        assert_eq!(client_address(peer, &headers, &trusted()), "2001:db8::1".parse::<IpAddr>().unwrap());
+        assert_eq!(
+            client_address(peer, &headers, &trusted()),
+            "2001:db8::1".parse::<IpAddr>().unwrap()
+        );
     }
 
     #[test]
     fn json_error_paths_name_the_field() {
-        assert_eq!(field_of("Failed to deserialize the JSON body into the target type: missing field `email` at line 1"), "email");
-        assert_eq!(field_of("Failed to deserialize the JSON body into the target type: password: invalid type: integer `5`"), "password");
+        assert_eq!(
+            field_of("Failed to deserialize the JSON body into the target type: missing field `email` at line 1"),
+            "email"
+        );
+        assert_eq!(
+            field_of("Failed to deserialize the JSON body into the target type: password: invalid type: integer `5`"),
+            "password"
+        );
     }
 }
