@@ -37,6 +37,10 @@ pub enum DomainError {
     TokenRevoked,
     #[error("refresh token reused")]
     RefreshTokenReused,
+    #[error("last active admin")]
+    LastAdmin,
+    #[error("invalid email token")]
+    InvalidEmailToken,
     #[error("insufficient role")]
     InsufficientRole,
     #[error("not found")]

@@ -100,3 +100,48 @@ pub struct Revocation {
     pub session_id: Uuid,
     pub revoked_at: DateTime<Utc>,
 }
+
+/// Changes an administrator may make to an account.
+#[derive(Debug, Clone, Default)]
+pub struct UserPatch {
+    pub role: Option<Role>,
+    pub is_active: Option<bool>,
+    /// `Some(None)` clears the name.
+    pub full_name: Option<Option<String>>,
+}
+
+/// How an administrative update ended.
+#[derive(Debug, Clone)]
+pub enum UserUpdate {
+    /// Applied; sessions revoked by a deactivation or demotion are listed.
+    Updated { user: User, revocations: Vec<Revocation> },
+    NotFound,
+    /// It would leave no active administrator.
+    LastAdmin,
+}
+
+/// What an emailed token lets its holder do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmailTokenPurpose {
+    VerifyEmail,
+    ResetPassword,
+}
+
+impl EmailTokenPurpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EmailTokenPurpose::VerifyEmail => "verify_email",
+            EmailTokenPurpose::ResetPassword => "reset_password",
+        }
+    }
+}
+
+/// A single-use emailed token, stored only as a hash.
+#[derive(Debug, Clone)]
+pub struct NewEmailToken {
+    pub token_hash: Vec<u8>,
+    pub user_id: Uuid,
+    pub purpose: EmailTokenPurpose,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
+use auth_core::accounts::check_password_rules;
 use auth_core::sessions::keys;
 use clap::{Parser, Subcommand};
 
@@ -27,6 +28,14 @@ pub enum Command {
     Migrate,
     /// Load and check the configuration (keys, URLs) without serving.
     CheckConfig,
+    /// Create an admin account, or give an existing account the admin role.
+    CreateAdmin {
+        #[arg(long)]
+        email: String,
+        /// Read the password from the first line of standard input (never from the command line).
+        #[arg(long)]
+        password_stdin: bool,
+    },
     /// Signing-key management.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -66,8 +75,35 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("configuration is valid");
             Ok(())
         }
+        Command::CreateAdmin { email, password_stdin } => create_admin(&settings, &email, password_stdin).await,
         Command::Keys(KeysCommand::Generate { algorithm, out_dir }) => generate_keys(&algorithm, &out_dir),
     }
+}
+
+async fn create_admin(settings: &Settings, email: &str, password_stdin: bool) -> anyhow::Result<()> {
+    let password = if password_stdin {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).context("could not read the password from standard input")?;
+        let password = line.trim_end_matches(['\r', '\n']).to_owned();
+        check_password_rules("password", &password).map_err(|_| anyhow::anyhow!("the password must be 8 to 128 characters"))?;
+        Some(password)
+    } else {
+        None
+    };
+    let components = wiring::build(settings)?;
+    if settings.auto_migrate {
+        components.store.migrate().await.context("applying database migrations failed")?;
+    }
+    let password_hash = match &password {
+        Some(password) => Some(components.accounts.hasher().hash(password).await?),
+        None => None,
+    };
+    let user = components.admin.ensure_admin(email, password_hash).await?;
+    println!("{} ({}) has the admin role", user.email, user.id);
+    if user.password_hash.is_none() {
+        println!("the account has no password yet: set one with POST /auth/password/forgot");
+    }
+    Ok(())
 }
 
 fn generate_keys(algorithm: &str, out_dir: &std::path::Path) -> anyhow::Result<()> {

@@ -22,6 +22,7 @@ pub const DEFAULT_SHUTDOWN_TIMEOUT_SECONDS: u64 = 15;
 pub const DEFAULT_DATABASE_MAX_CONNECTIONS: u32 = 20;
 pub const DEFAULT_HASH_QUEUE: usize = 256;
 pub const DEFAULT_REDIS_PREFIX: &str = "auth:";
+pub const DEFAULT_EMAIL_FROM: &str = "auth-service <no-reply@localhost>";
 
 /// Aliases used by the FastAPI service this replaces: (alias, canonical).
 pub const ENV_ALIASES: &[(&str, &str)] = &[
@@ -131,6 +132,26 @@ pub struct Settings {
     /// pretty or json; default pretty on a terminal, else json.
     #[arg(global = true, long, env = "LOG_FORMAT")]
     pub log_format: Option<String>,
+    /// Base of links in emails and OAuth callbacks; default `http://{SERVICE_HOST}:{SERVICE_PORT}`.
+    #[arg(global = true, long, env = "PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Page of your app that verifies an email; the token is appended. Default
+    /// `{PUBLIC_URL}/auth/email/verify?token=`.
+    #[arg(global = true, long, env = "EMAIL_VERIFY_URL")]
+    pub email_verify_url: Option<String>,
+    /// Page of your app that sets a new password; the token is appended. Default
+    /// `{PUBLIC_URL}/auth/password/reset?token=`.
+    #[arg(global = true, long, env = "PASSWORD_RESET_URL")]
+    pub password_reset_url: Option<String>,
+    /// `smtp://user:pass@host:port` (`?tls=required` for STARTTLS) or `smtps://...`; unset
+    /// writes emails to the log.
+    #[arg(global = true, long, env = "SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<Secret>,
+    #[arg(global = true, long, env = "EMAIL_FROM", default_value = DEFAULT_EMAIL_FROM)]
+    pub email_from: String,
+    /// At start-up, this existing or new account gets role admin.
+    #[arg(global = true, long, env = "ADMIN_EMAIL")]
+    pub admin_email: Option<String>,
     /// development or production; production refuses development shortcuts.
     #[arg(global = true, long, env = "APP_ENV", default_value = "development")]
     pub app_env: String,
@@ -173,6 +194,12 @@ impl Default for Settings {
             password_hash_queue: DEFAULT_HASH_QUEUE,
             require_email_verification: false,
             log_format: None,
+            public_url: None,
+            email_verify_url: None,
+            password_reset_url: None,
+            smtp_url: None,
+            email_from: DEFAULT_EMAIL_FROM.into(),
+            admin_email: None,
             app_env: "development".into(),
             auto_migrate: true,
             request_timeout: DEFAULT_REQUEST_TIMEOUT_SECONDS,
@@ -207,6 +234,14 @@ impl Settings {
         let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
         let path = path.split('?').next().unwrap_or(path);
         (!path.is_empty() && !path.contains(":memory:")).then(|| PathBuf::from(path))
+    }
+
+    /// The public base URL, without a trailing slash.
+    pub fn public_base_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.listen_address()),
+        }
     }
 
     pub fn listen_address(&self) -> String {

@@ -6,6 +6,8 @@ pub mod cache;
 pub mod cli;
 /// Typed settings from flags, environment and `.env`.
 pub mod config;
+/// Email templates and delivery.
+pub mod email;
 /// Routes, middleware, extractors and the error mapping.
 pub mod http;
 /// Building, serving and stopping the application.

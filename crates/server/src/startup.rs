@@ -51,6 +51,9 @@ impl Application {
                 .await
                 .context("applying database migrations failed")?;
         }
+        if let Some(email) = &settings.admin_email {
+            components.admin.ensure_admin(email, None).await.context("ADMIN_EMAIL could not be made an admin")?;
+        }
         if let Err(error) = components.sessions.sync_revocations(None).await {
             tracing::warn!(%error, "could not load revocations at start-up; retrying in the background");
         }
@@ -63,6 +66,8 @@ impl Application {
         let state = AppState {
             accounts: components.accounts,
             sessions: components.sessions.clone(),
+            admin: components.admin.clone(),
+            email_flows: components.email_flows,
             store: components.store,
             redis: components.redis.clone(),
             metrics: wiring::metrics_handle(),

@@ -8,9 +8,11 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use auth_core::accounts::admin::AdminService;
+use auth_core::accounts::email_flows::{EmailFlows, EmailLinks};
 use auth_core::accounts::{AccountPolicy, AccountService, PasswordAlgorithm, PasswordHasher};
 use auth_core::clock::{Clock, SystemClock};
-use auth_core::ports::{NoBroadcast, RevocationBroadcast, Store};
+use auth_core::ports::{Mailer, NoBroadcast, RevocationBroadcast, Store};
 use auth_core::sessions::keys::{self, KeyRing};
 use auth_core::sessions::{AccessTokens, RevocationSet, SessionService, SessionSettings};
 use auth_store_postgres::PgStore;
@@ -19,6 +21,7 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use crate::cache::redis::{RedisHandle, RedisRevocationBroadcast};
 use crate::config::Settings;
+use crate::email::{LogMailer, SmtpMailer};
 
 /// How long a request waits for a database connection before answering 503.
 const DATABASE_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
@@ -28,6 +31,8 @@ pub struct Components {
     pub store: Arc<dyn Store>,
     pub accounts: Arc<AccountService>,
     pub sessions: Arc<SessionService>,
+    pub admin: Arc<AdminService>,
+    pub email_flows: Arc<EmailFlows>,
     pub redis: Option<Arc<RedisHandle>>,
     /// Development shortcuts in use, said once at start-up.
     pub shortcuts: Vec<String>,
@@ -46,6 +51,17 @@ pub fn build(settings: &Settings) -> anyhow::Result<Components> {
             None
         }
     };
+    let public_url = settings.public_base_url();
+    if public_url.starts_with("http://") && !is_local_url(&public_url) {
+        shortcuts.push(format!("plain-http PUBLIC_URL {public_url}"));
+    }
+    let mailer: Arc<dyn Mailer> = match &settings.smtp_url {
+        Some(url) => Arc::new(SmtpMailer::start(url.expose(), &settings.email_from)?),
+        None => {
+            shortcuts.push("emails written to the log (SMTP_URL unset)".to_owned());
+            Arc::new(LogMailer)
+        }
+    };
     if settings.is_production() && !shortcuts.is_empty() {
         bail!(
             "APP_ENV=production refuses development shortcuts: {}",
@@ -58,14 +74,6 @@ pub fn build(settings: &Settings) -> anyhow::Result<Components> {
         password_algorithm(settings)?,
         settings.password_hash_workers.unwrap_or_else(default_workers),
         settings.password_hash_queue,
-    ));
-    let accounts = Arc::new(AccountService::new(
-        store.clone(),
-        hasher,
-        clock.clone(),
-        AccountPolicy {
-            require_email_verification: settings.require_email_verification,
-        },
     ));
     if settings.access_token_expire <= 0 || settings.refresh_token_expire <= 0 || settings.refresh_reuse_interval < 0 {
         bail!("token lifetimes must be positive and REFRESH_REUSE_INTERVAL must not be negative");
@@ -86,19 +94,34 @@ pub fn build(settings: &Settings) -> anyhow::Result<Components> {
         access_tokens,
         Arc::new(RevocationSet::new(access_ttl)),
         broadcast,
-        clock,
+        clock.clone(),
         SessionSettings {
             refresh_token_ttl: chrono::Duration::minutes(settings.refresh_token_expire),
             refresh_reuse_interval: chrono::Duration::seconds(settings.refresh_reuse_interval),
         },
     ));
-    Ok(Components {
-        store,
-        accounts,
-        sessions,
-        redis,
-        shortcuts,
-    })
+    let accounts = Arc::new(AccountService::new(
+        store.clone(),
+        hasher.clone(),
+        sessions.clone(),
+        clock.clone(),
+        AccountPolicy { require_email_verification: settings.require_email_verification },
+    ));
+    let admin = Arc::new(AdminService::new(store.clone(), sessions.clone(), clock.clone()));
+    let links = EmailLinks {
+        verify_email: settings.email_verify_url.clone().unwrap_or_else(|| format!("{public_url}/auth/email/verify?token=")),
+        reset_password: settings
+            .password_reset_url
+            .clone()
+            .unwrap_or_else(|| format!("{public_url}/auth/password/reset?token=")),
+    };
+    let email_flows = Arc::new(EmailFlows::new(store.clone(), hasher, sessions.clone(), mailer, clock, links));
+    Ok(Components { store, accounts, sessions, admin, email_flows, redis, shortcuts })
+}
+
+fn is_local_url(url: &str) -> bool {
+    let host = url.trim_start_matches("http://").split(['/', ':']).next().unwrap_or_default();
+    matches!(host, "localhost" | "127.0.0.1" | "[") || host.starts_with("127.")
 }
 
 fn default_workers() -> usize {

@@ -2,6 +2,8 @@
 //! one transaction here; row locks (`FOR UPDATE`) serialise concurrent refreshes of a session.
 
 mod accounts;
+mod admin;
+mod email_tokens;
 mod errors;
 mod sessions;
 

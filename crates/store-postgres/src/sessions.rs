@@ -26,7 +26,7 @@ fn session_from_row(row: &PgRow) -> Result<Session, StoreError> {
 }
 
 /// Marks sessions revoked and logs them for the hot path, inside the caller's transaction.
-async fn revoke_where(
+pub(crate) async fn revoke_where(
     connection: &mut PgConnection,
     condition: &str,
     user_id: Uuid,

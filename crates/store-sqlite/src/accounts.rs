@@ -1,13 +1,14 @@
 use async_trait::async_trait;
 use auth_core::error::StoreError;
-use auth_core::model::{NewUser, Role, User};
+use auth_core::model::{NewUser, Revocation, Role, User, UserPatch, UserUpdate};
 use auth_core::ports::AccountStore;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 use uuid::Uuid;
 
 use crate::errors::store_error;
+use crate::sessions::revoke_where;
 use crate::{SqliteStore, micros, time_of, uuid_of};
 
 /// Columns of a user, with the providers of its linked identities.
@@ -100,4 +101,87 @@ impl AccountStore for SqliteStore {
             .map(|_| ())
             .map_err(store_error)
     }
+
+    async fn list_users(
+        &self,
+        after: Option<Uuid>,
+        limit: u32,
+        email_prefix: Option<&str>,
+    ) -> Result<Vec<User>, StoreError> {
+        let pattern = email_prefix.map(|prefix| format!("{}%", escape_like(prefix)));
+        let rows = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users u WHERE ($1 IS NULL OR u.id > $1) \
+             AND ($2 IS NULL OR u.email_key LIKE $2 ESCAPE '\\') ORDER BY u.id LIMIT $3"
+        ))
+        .bind(after.map(|id| id.to_string()))
+        .bind(pattern)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    async fn update_user(&self, id: Uuid, patch: UserPatch, now: DateTime<Utc>) -> Result<UserUpdate, StoreError> {
+        crate::admin::update_user(self, id, patch, now).await
+    }
+
+    async fn ensure_admin(&self, user: NewUser) -> Result<User, StoreError> {
+        {
+            let _writing = self.write_lock.lock().await;
+            sqlx::query(
+                "INSERT INTO users (id, email, email_key, role, password_hash, email_verified, created_at, updated_at) \
+                 VALUES ($1, $2, $3, 'admin', $4, 0, $5, $5) \
+                 ON CONFLICT (email_key) DO UPDATE SET role = 'admin', updated_at = $5",
+            )
+            .bind(user.id.to_string())
+            .bind(&user.email)
+            .bind(&user.email_key)
+            .bind(&user.password_hash)
+            .bind(micros(user.created_at))
+            .execute(&self.pool)
+            .await
+            .map_err(store_error)?;
+        }
+        self.find_user_by_email(&user.email_key).await?.ok_or_else(|| StoreError::Other("admin vanished".into()))
+    }
+
+    async fn delete_user(&self, id: Uuid, now: DateTime<Utc>) -> Result<Option<Vec<Revocation>>, StoreError> {
+        let _writing = self.write_lock.lock().await;
+        let mut transaction = self.pool.begin().await.map_err(store_error)?;
+        let revocations = revoke_where(&mut transaction, "$2 IS NULL", id, None, now).await?;
+        let deleted = sqlx::query("DELETE FROM users WHERE id = $1")
+            .bind(id.to_string())
+            .execute(&mut *transaction)
+            .await
+            .map_err(store_error)?;
+        transaction.commit().await.map_err(store_error)?;
+        Ok((deleted.rows_affected() > 0).then_some(revocations))
+    }
+
+    async fn change_password(
+        &self,
+        id: Uuid,
+        password_hash: &str,
+        keep_session: Option<Uuid>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Revocation>, StoreError> {
+        let _writing = self.write_lock.lock().await;
+        let mut transaction = self.pool.begin().await.map_err(store_error)?;
+        sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
+            .bind(id.to_string())
+            .bind(password_hash)
+            .bind(micros(now))
+            .execute(&mut *transaction)
+            .await
+            .map_err(store_error)?;
+        let revocations = revoke_where(&mut transaction, "($2 IS NULL OR id <> $2)", id, keep_session, now).await?;
+        transaction.commit().await.map_err(store_error)?;
+        Ok(revocations)
+    }
+}
+
+/// Escapes LIKE wildcards so a prefix filter matches literally.
+fn escape_like(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }

@@ -3,6 +3,8 @@
 //! refresh rotation the same all-or-nothing behaviour as PostgreSQL's row locks.
 
 mod accounts;
+mod admin;
+mod email_tokens;
 mod errors;
 mod sessions;
 
@@ -28,9 +30,9 @@ pub struct PoolSettings {
 }
 
 pub struct SqliteStore {
-    pool: SqlitePool,
+    pub(crate) pool: SqlitePool,
     /// Held for the whole of every write transaction.
-    write_lock: Mutex<()>,
+    pub(crate) write_lock: Mutex<()>,
 }
 
 impl SqliteStore {

@@ -29,17 +29,17 @@ fn session_from_row(row: &SqliteRow) -> Result<Session, StoreError> {
 }
 
 /// Marks sessions revoked and logs them for the hot path, inside the caller's transaction.
-/// `session_id: None` revokes every live session of the user.
-async fn revoke_where(
+/// `condition` narrows the user's sessions further, with `$2` bound to `session_id`.
+pub(crate) async fn revoke_where(
     connection: &mut SqliteConnection,
+    condition: &str,
     user_id: Uuid,
     session_id: Option<Uuid>,
     now: DateTime<Utc>,
 ) -> Result<Vec<Revocation>, StoreError> {
-    let revoked: Vec<String> = sqlx::query_scalar(
-        "UPDATE sessions SET revoked_at = $3 WHERE user_id = $1 AND revoked_at IS NULL AND ($2 IS NULL OR id = $2) \
-         RETURNING id",
-    )
+    let revoked: Vec<String> = sqlx::query_scalar(&format!(
+        "UPDATE sessions SET revoked_at = $3 WHERE user_id = $1 AND revoked_at IS NULL AND {condition} RETURNING id"
+    ))
     .bind(user_id.to_string())
     .bind(session_id.map(|id| id.to_string()))
     .bind(micros(now))
@@ -160,7 +160,7 @@ impl SessionStore for SqliteStore {
         {
             RotationOutcome::ParentReplayed(session)
         } else {
-            let mut revocations = revoke_where(&mut transaction, session.user_id, Some(session.id), now).await?;
+            let mut revocations = revoke_where(&mut transaction, "id = $2", session.user_id, Some(session.id), now).await?;
             match revocations.pop() {
                 Some(revocation) => RotationOutcome::Reused(revocation),
                 None => RotationOutcome::Revoked,
@@ -211,7 +211,7 @@ impl SessionStore for SqliteStore {
     ) -> Result<Option<Revocation>, StoreError> {
         let _writing = self.write_lock.lock().await;
         let mut transaction = self.pool.begin().await.map_err(store_error)?;
-        let mut revoked = revoke_where(&mut transaction, user_id, Some(session_id), now).await?;
+        let mut revoked = revoke_where(&mut transaction, "id = $2", user_id, Some(session_id), now).await?;
         transaction.commit().await.map_err(store_error)?;
         Ok(revoked.pop())
     }
@@ -219,7 +219,7 @@ impl SessionStore for SqliteStore {
     async fn revoke_user_sessions(&self, user_id: Uuid, now: DateTime<Utc>) -> Result<Vec<Revocation>, StoreError> {
         let _writing = self.write_lock.lock().await;
         let mut transaction = self.pool.begin().await.map_err(store_error)?;
-        let revoked = revoke_where(&mut transaction, user_id, None, now).await?;
+        let revoked = revoke_where(&mut transaction, "$2 IS NULL", user_id, None, now).await?;
         transaction.commit().await.map_err(store_error)?;
         Ok(revoked)
     }

@@ -1,6 +1,8 @@
 //! Accounts: registration and password authentication.
 
+pub mod admin;
 mod email;
+pub mod email_flows;
 mod password;
 
 use std::sync::Arc;
@@ -14,6 +16,7 @@ use crate::clock::Clock;
 use crate::error::DomainError;
 use crate::model::{NewUser, Role, User};
 use crate::ports::Store;
+use crate::sessions::SessionService;
 
 const MAX_FULL_NAME_CHARS: usize = 200;
 
@@ -32,9 +35,13 @@ pub struct AccountPolicy {
     pub require_email_verification: bool,
 }
 
+/// How recent a sign-in must be to delete an account that has no password to confirm with.
+const FRESH_SIGN_IN_SECONDS: i64 = 300;
+
 pub struct AccountService {
     store: Arc<dyn Store>,
     hasher: Arc<PasswordHasher>,
+    sessions: Arc<SessionService>,
     clock: Arc<dyn Clock>,
     policy: AccountPolicy,
 }
@@ -43,15 +50,58 @@ impl AccountService {
     pub fn new(
         store: Arc<dyn Store>,
         hasher: Arc<PasswordHasher>,
+        sessions: Arc<SessionService>,
         clock: Arc<dyn Clock>,
         policy: AccountPolicy,
     ) -> Self {
-        Self {
-            store,
-            hasher,
-            clock,
-            policy,
+        Self { store, hasher, sessions, clock, policy }
+    }
+
+    /// Changes the password after checking the current one; revokes the user's other sessions.
+    #[tracing::instrument(name = "change password", skip_all, fields(%user_id))]
+    pub async fn change_password(
+        &self,
+        user_id: Uuid,
+        current_session: Uuid,
+        current_password: &str,
+        new_password: &str,
+    ) -> Result<(), DomainError> {
+        let user = self.active_user(user_id).await?;
+        let stored = user.password_hash.ok_or(DomainError::InvalidCredentials)?;
+        if !matches!(self.hasher.verify(current_password, &stored).await?, Verified::Yes { .. }) {
+            return Err(DomainError::InvalidCredentials);
         }
+        check_password_rules("new_password", new_password)?;
+        let password_hash = self.hasher.hash(new_password).await?;
+        let revocations =
+            self.store.change_password(user_id, &password_hash, Some(current_session), self.clock.now()).await?;
+        tracing::info!(revoked = revocations.len(), "password changed");
+        self.sessions.publish_revocations(&revocations).await;
+        Ok(())
+    }
+
+    /// Deletes the account, its identities and sessions. Accounts with a password confirm with
+    /// it; accounts without one need a sign-in from the last few minutes.
+    #[tracing::instrument(name = "delete account", skip_all, fields(%user_id))]
+    pub async fn delete(&self, user_id: Uuid, signed_in_at: i64, password: Option<&str>) -> Result<(), DomainError> {
+        let user = self.active_user(user_id).await?;
+        match (&user.password_hash, password) {
+            (Some(stored), Some(password)) => {
+                if !matches!(self.hasher.verify(password, stored).await?, Verified::Yes { .. }) {
+                    return Err(DomainError::InvalidCredentials);
+                }
+            }
+            (Some(_), None) => return Err(DomainError::invalid_field("password", "is required")),
+            (None, _) => {
+                if self.clock.now().timestamp() - signed_in_at > FRESH_SIGN_IN_SECONDS {
+                    return Err(DomainError::InvalidCredentials);
+                }
+            }
+        }
+        let revocations = self.store.delete_user(user_id, self.clock.now()).await?.ok_or(DomainError::TokenRevoked)?;
+        tracing::info!(revoked = revocations.len(), "account deleted");
+        self.sessions.publish_revocations(&revocations).await;
+        Ok(())
     }
 
     pub fn hasher(&self) -> &PasswordHasher {
@@ -150,7 +200,7 @@ fn field_errors(error: DomainError) -> Vec<crate::error::FieldError> {
     }
 }
 
-fn normalise_full_name(full_name: Option<String>) -> Result<Option<String>, DomainError> {
+pub(crate) fn normalise_full_name(full_name: Option<String>) -> Result<Option<String>, DomainError> {
     let Some(name) = full_name
         .map(|name| name.trim().to_owned())
         .filter(|name| !name.is_empty())

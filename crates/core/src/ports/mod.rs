@@ -2,7 +2,7 @@
 
 mod store;
 
-pub use store::{AccountStore, RefreshRotation, RotationOutcome, SessionStore, Store};
+pub use store::{AccountStore, EmailTokenStore, RefreshRotation, RotationOutcome, SessionStore, Store};
 
 use async_trait::async_trait;
 
@@ -22,4 +22,26 @@ pub struct NoBroadcast;
 #[async_trait]
 impl RevocationBroadcast for NoBroadcast {
     async fn publish(&self, _revocations: &[Revocation]) {}
+}
+
+/// An email to send: who to, which message, in which language, with which link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingEmail {
+    pub to: String,
+    pub kind: EmailKind,
+    /// `en` or `ru`.
+    pub language: String,
+    pub link: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmailKind {
+    VerifyEmail,
+    ResetPassword,
+}
+
+/// Hands emails to delivery without waiting for it: a slow or failing mail server must never
+/// fail or slow the request that caused the email.
+pub trait Mailer: Send + Sync {
+    fn enqueue(&self, email: OutgoingEmail);
 }

@@ -3,7 +3,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::error::StoreError;
-use crate::model::{NewSession, NewUser, Revocation, Session, User};
+use crate::model::{NewEmailToken, NewSession, NewUser, Revocation, Session, User, UserPatch, UserUpdate};
 
 /// Accounts. Each method is one atomic use case; the backend owns its transactions.
 #[async_trait]
@@ -13,6 +13,41 @@ pub trait AccountStore: Send + Sync {
     async fn find_user_by_email(&self, email_key: &str) -> Result<Option<User>, StoreError>;
     async fn find_user(&self, id: Uuid) -> Result<Option<User>, StoreError>;
     async fn set_password_hash(&self, id: Uuid, password_hash: &str) -> Result<(), StoreError>;
+    /// Users ordered by id, after `after`, optionally only those whose email key starts with
+    /// `email_prefix`.
+    async fn list_users(&self, after: Option<Uuid>, limit: u32, email_prefix: Option<&str>)
+    -> Result<Vec<User>, StoreError>;
+    /// Applies an administrative change. Refuses to leave no active admin (checked under a lock
+    /// on the admins), and revokes the user's sessions when deactivating or demoting.
+    async fn update_user(&self, id: Uuid, patch: UserPatch, now: DateTime<Utc>) -> Result<UserUpdate, StoreError>;
+    /// Gives the account with this email key the admin role, creating it from `user` if absent.
+    async fn ensure_admin(&self, user: NewUser) -> Result<User, StoreError>;
+    /// Deletes the account with its identities and sessions, logging the sessions as revoked.
+    /// `None` when there is no such user.
+    async fn delete_user(&self, id: Uuid, now: DateTime<Utc>) -> Result<Option<Vec<Revocation>>, StoreError>;
+    /// Replaces the password and revokes every session except `keep_session`.
+    async fn change_password(
+        &self,
+        id: Uuid,
+        password_hash: &str,
+        keep_session: Option<Uuid>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Revocation>, StoreError>;
+}
+
+/// Single-use emailed tokens, each consumed atomically with the change it allows.
+#[async_trait]
+pub trait EmailTokenStore: Send + Sync {
+    async fn create_email_token(&self, token: NewEmailToken) -> Result<(), StoreError>;
+    /// Spends a live verification token and marks the email verified; the user, if it was live.
+    async fn verify_email(&self, token_hash: &[u8], now: DateTime<Utc>) -> Result<Option<Uuid>, StoreError>;
+    /// Spends a live reset token, sets the password and revokes every session.
+    async fn reset_password(
+        &self,
+        token_hash: &[u8],
+        password_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(Uuid, Vec<Revocation>)>, StoreError>;
 }
 
 /// What a refresh needs from storage, decided atomically under a lock on the session.
@@ -75,7 +110,7 @@ pub trait SessionStore: Send + Sync {
 
 /// Everything a storage backend provides.
 #[async_trait]
-pub trait Store: AccountStore + SessionStore {
+pub trait Store: AccountStore + SessionStore + EmailTokenStore {
     /// Answers when the database does; for readiness.
     async fn ping(&self) -> Result<(), StoreError>;
     /// Applies the embedded migrations.

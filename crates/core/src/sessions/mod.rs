@@ -130,7 +130,7 @@ impl SessionService {
             RotationOutcome::Rotated(session) | RotationOutcome::ParentReplayed(session) => session,
             RotationOutcome::Reused(revocation) => {
                 tracing::warn!(session_id = %revocation.session_id, "refresh token reuse: session revoked");
-                self.announce(&[revocation]).await;
+                self.publish_revocations(&[revocation]).await;
                 return Err(DomainError::RefreshTokenReused);
             }
             RotationOutcome::Revoked => return Err(DomainError::TokenRevoked),
@@ -182,7 +182,7 @@ impl SessionService {
         };
         if let Some(revocation) = self.store.revoke_session(user_id, session_id, self.clock.now()).await? {
             tracing::info!(%user_id, %session_id, "session revoked by logout");
-            self.announce(&[revocation]).await;
+            self.publish_revocations(&[revocation]).await;
         }
         Ok(())
     }
@@ -192,7 +192,7 @@ impl SessionService {
     pub async fn logout_all(&self, user_id: Uuid) -> Result<(), DomainError> {
         let revocations = self.store.revoke_user_sessions(user_id, self.clock.now()).await?;
         tracing::info!(%user_id, sessions = revocations.len(), "all sessions revoked");
-        self.announce(&revocations).await;
+        self.publish_revocations(&revocations).await;
         Ok(())
     }
 
@@ -204,7 +204,7 @@ impl SessionService {
             .revoke_session(user_id, session_id, self.clock.now())
             .await?
             .ok_or(DomainError::NotFound)?;
-        self.announce(&[revocation]).await;
+        self.publish_revocations(&[revocation]).await;
         Ok(())
     }
 
@@ -237,7 +237,7 @@ impl SessionService {
     }
 
     /// Makes revocations effective here at once and tells the other instances.
-    async fn announce(&self, revocations: &[Revocation]) {
+    pub async fn publish_revocations(&self, revocations: &[Revocation]) {
         self.revocations.insert_all(revocations);
         self.broadcast.publish(revocations).await;
     }

@@ -3,6 +3,7 @@
 use auth_core::accounts::Registration;
 use auth_core::model::User;
 use auth_core::sessions::{ClientInfo, TokenPair};
+use axum::body::Bytes;
 use axum::extract::{Form, FromRequest, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::{Json, RequestExt};
@@ -180,4 +181,30 @@ pub async fn login(
 pub async fn me(State(state): State<AppState>, AuthUser(claims): AuthUser) -> Result<Json<UserResponse>, ApiError> {
     let user = state.accounts.active_user(claims.sub).await?;
     Ok(Json(user.into()))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct DeleteAccountRequest {
+    /// Required for accounts that have a password.
+    pub password: Option<String>,
+}
+
+/// Delete the signed-in account, its identities and sessions.
+#[utoipa::path(delete, path = "/auth/me", tag = "accounts", request_body(content = Option<DeleteAccountRequest>),
+    security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = Problem, description = "invalid_credentials or invalid_token")))]
+pub async fn delete_me(
+    State(state): State<AppState>,
+    AuthUser(claims): AuthUser,
+    body: Bytes,
+) -> Result<StatusCode, ApiError> {
+    let password = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        let request: DeleteAccountRequest = serde_json::from_slice(&body)
+            .map_err(|_| ApiError::MalformedRequest("The request body is not valid JSON.".into()))?;
+        request.password
+    };
+    state.accounts.delete(claims.sub, claims.iat, password.as_deref()).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -9,21 +9,24 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use super::state::AppState;
-use super::{accounts, error, meta, sessions, validate};
+use super::{accounts, admin, email, error, meta, sessions, validate};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "auth-service", description = "Authentication and authorization: accounts, rotating refresh \
           sessions and token validation for gateways. Errors are RFC 9457 problem JSON with a stable `code`."),
     paths(
-        accounts::register, accounts::login, accounts::me,
+        accounts::register, accounts::login, accounts::me, accounts::delete_me,
+        email::forgot_password, email::reset_password, email::change_password, email::request_verification,
+        email::verify_email,
+        admin::list_users, admin::get_user, admin::update_user, admin::logout_user,
         sessions::refresh, sessions::logout, sessions::logout_all, sessions::list_sessions, sessions::revoke_session,
         validate::validate_post, validate::validate_get,
         meta::jwks, meta::live, meta::ready, meta::metrics,
     ),
     components(schemas(error::Problem, error::ProblemField)),
     modifiers(&BearerSecurity),
-    tags((name = "accounts"), (name = "sessions"), (name = "validation"), (name = "keys"), (name = "health")),
+    tags((name = "accounts"), (name = "email"), (name = "admin"), (name = "sessions"), (name = "validation"), (name = "keys"), (name = "health")),
 )]
 pub struct ApiDoc;
 

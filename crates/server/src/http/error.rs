@@ -92,6 +92,10 @@ fn status_and_code(error: &DomainError) -> (StatusCode, &'static str, &'static s
             "refresh_token_reused",
             "This refresh token was already used; the session has been revoked.",
         ),
+        DomainError::LastAdmin => (StatusCode::CONFLICT, "last_admin", "This would leave no active administrator."),
+        DomainError::InvalidEmailToken => {
+            (StatusCode::BAD_REQUEST, "invalid_email_token", "The link is unknown, expired or already used.")
+        }
         DomainError::InsufficientRole => (
             StatusCode::FORBIDDEN,
             "insufficient_role",
@@ -209,6 +213,8 @@ mod tests {
             (DomainError::TokenRevoked, 401, "token_revoked"),
             (DomainError::RefreshTokenReused, 401, "refresh_token_reused"),
             (DomainError::InsufficientRole, 403, "insufficient_role"),
+            (DomainError::LastAdmin, 409, "last_admin"),
+            (DomainError::InvalidEmailToken, 400, "invalid_email_token"),
             (DomainError::NotFound, 404, "not_found"),
             (DomainError::Overloaded, 503, "unavailable"),
             (DomainError::Unavailable("db down".into()), 503, "unavailable"),

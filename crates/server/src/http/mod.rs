@@ -2,8 +2,12 @@
 
 /// Register, login, me.
 pub mod accounts;
+/// User administration.
+pub mod admin;
 /// OpenAPI document and the offline docs UIs.
 pub mod docs;
+/// Email verification and password flows.
+pub mod email;
 /// The single failure → problem JSON mapping.
 pub mod error;
 /// Typed request inputs: JSON, bearer tokens, authenticated users, client address.
@@ -48,7 +52,15 @@ fn auth_routes() -> Router<AppState> {
     Router::new()
         .route("/auth/register", post(accounts::register))
         .route("/auth/login", post(accounts::login))
-        .route("/auth/me", get(accounts::me))
+        .route("/auth/me", get(accounts::me).delete(accounts::delete_me))
+        .route("/auth/password/forgot", post(email::forgot_password))
+        .route("/auth/password/reset", post(email::reset_password))
+        .route("/auth/password/change", post(email::change_password))
+        .route("/auth/email/verify/request", post(email::request_verification))
+        .route("/auth/email/verify", post(email::verify_email))
+        .route("/admin/users", get(admin::list_users))
+        .route("/admin/users/{id}", get(admin::get_user).patch(admin::update_user))
+        .route("/admin/users/{id}/logout-all", post(admin::logout_user))
         .route("/auth/refresh", post(sessions::refresh))
         .route("/auth/logout", post(sessions::logout))
         .route("/auth/logout-all", post(sessions::logout_all))

@@ -3,6 +3,8 @@
 use std::sync::Arc;
 
 use auth_core::accounts::AccountService;
+use auth_core::accounts::admin::AdminService;
+use auth_core::accounts::email_flows::EmailFlows;
 use auth_core::ports::Store;
 use auth_core::sessions::SessionService;
 use ipnet::IpNet;
@@ -14,6 +16,8 @@ use crate::cache::redis::RedisHandle;
 pub struct AppState {
     pub accounts: Arc<AccountService>,
     pub sessions: Arc<SessionService>,
+    pub admin: Arc<AdminService>,
+    pub email_flows: Arc<EmailFlows>,
     pub store: Arc<dyn Store>,
     pub redis: Option<Arc<RedisHandle>>,
     pub metrics: PrometheusHandle,

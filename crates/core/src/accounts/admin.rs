@@ -1,0 +1,101 @@
+//! Administration of accounts: listing, role and activity changes, forced logout.
+
+use std::sync::Arc;
+
+use uuid::Uuid;
+
+use super::{normalise_full_name, Email};
+use crate::clock::Clock;
+use crate::error::DomainError;
+use crate::model::{NewUser, Role, User, UserPatch, UserUpdate};
+use crate::ports::Store;
+use crate::sessions::SessionService;
+
+pub const MAX_PAGE: u32 = 200;
+pub const DEFAULT_PAGE: u32 = 50;
+
+/// One page of users and the cursor of the next (`None` on the last page).
+#[derive(Debug)]
+pub struct UserPage {
+    pub items: Vec<User>,
+    pub next_cursor: Option<Uuid>,
+}
+
+pub struct AdminService {
+    store: Arc<dyn Store>,
+    sessions: Arc<SessionService>,
+    clock: Arc<dyn Clock>,
+}
+
+impl AdminService {
+    pub fn new(store: Arc<dyn Store>, sessions: Arc<SessionService>, clock: Arc<dyn Clock>) -> Self {
+        Self { store, sessions, clock }
+    }
+
+    pub async fn list(&self, limit: Option<u32>, cursor: Option<&str>, email: Option<&str>) -> Result<UserPage, DomainError> {
+        let limit = limit.unwrap_or(DEFAULT_PAGE);
+        if !(1..=MAX_PAGE).contains(&limit) {
+            return Err(DomainError::invalid_field("limit", "must be between 1 and 200"));
+        }
+        let after = match cursor.filter(|cursor| !cursor.is_empty()) {
+            Some(cursor) => Some(Uuid::parse_str(cursor).map_err(|_| DomainError::invalid_field("cursor", "is not a cursor from this API"))?),
+            None => None,
+        };
+        let prefix = email.map(Email::key_of).filter(|prefix| !prefix.is_empty());
+        let mut items = self.store.list_users(after, limit + 1, prefix.as_deref()).await?;
+        let next_cursor = if items.len() > limit as usize {
+            items.truncate(limit as usize);
+            items.last().map(|user| user.id)
+        } else {
+            None
+        };
+        Ok(UserPage { items, next_cursor })
+    }
+
+    pub async fn get(&self, id: Uuid) -> Result<User, DomainError> {
+        self.store.find_user(id).await?.ok_or(DomainError::NotFound)
+    }
+
+    /// Applies a patch. Deactivation and demotion revoke the user's sessions everywhere.
+    #[tracing::instrument(name = "admin update user", skip(self, patch), fields(admin_id = %admin_id))]
+    pub async fn update(&self, admin_id: Uuid, id: Uuid, mut patch: UserPatch) -> Result<User, DomainError> {
+        if let Some(full_name) = patch.full_name.take() {
+            patch.full_name = Some(normalise_full_name(full_name)?);
+        }
+        match self.store.update_user(id, patch, self.clock.now()).await? {
+            UserUpdate::Updated { user, revocations } => {
+                tracing::info!(user_id = %id, role = user.role.as_str(), is_active = user.is_active, revoked = revocations.len(), "user updated by admin");
+                self.sessions.publish_revocations(&revocations).await;
+                Ok(user)
+            }
+            UserUpdate::NotFound => Err(DomainError::NotFound),
+            UserUpdate::LastAdmin => Err(DomainError::LastAdmin),
+        }
+    }
+
+    pub async fn logout_all(&self, id: Uuid) -> Result<(), DomainError> {
+        self.get(id).await?;
+        self.sessions.logout_all(id).await
+    }
+
+    /// Makes the account with `email` an admin, creating it (without a password unless one is
+    /// given) when it does not exist.
+    pub async fn ensure_admin(&self, email: &str, password_hash: Option<String>) -> Result<User, DomainError> {
+        let email = Email::parse(email)?;
+        let user = self
+            .store
+            .ensure_admin(NewUser {
+                id: Uuid::new_v4(),
+                email: email.address().to_owned(),
+                email_key: email.key().to_owned(),
+                full_name: None,
+                role: Role::Admin,
+                password_hash,
+                email_verified: false,
+                created_at: self.clock.now(),
+            })
+            .await?;
+        tracing::info!(user_id = %user.id, "account has the admin role");
+        Ok(user)
+    }
+}

@@ -1,0 +1,96 @@
+use async_trait::async_trait;
+use auth_core::error::StoreError;
+use auth_core::model::{EmailTokenPurpose, NewEmailToken, Revocation};
+use auth_core::ports::EmailTokenStore;
+use chrono::{DateTime, Utc};
+use sqlx::SqliteConnection;
+use uuid::Uuid;
+
+use crate::{SqliteStore, micros, uuid_of};
+use crate::errors::store_error;
+use crate::sessions::revoke_where;
+
+/// Spends a live token of `purpose` in one statement, so two concurrent uses cannot both win.
+async fn spend(
+    connection: &mut SqliteConnection,
+    token_hash: &[u8],
+    purpose: EmailTokenPurpose,
+    now: DateTime<Utc>,
+) -> Result<Option<Uuid>, StoreError> {
+    let user_id: Option<String> = sqlx::query_scalar(
+        "UPDATE email_tokens SET used_at = $3 WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL \
+         AND expires_at > $3 RETURNING user_id",
+    )
+    .bind(token_hash)
+    .bind(purpose.as_str())
+    .bind(micros(now))
+    .fetch_optional(&mut *connection)
+    .await
+    .map_err(store_error)?;
+    user_id.as_deref().map(uuid_of).transpose()
+}
+
+#[async_trait]
+impl EmailTokenStore for SqliteStore {
+    async fn create_email_token(&self, token: NewEmailToken) -> Result<(), StoreError> {
+        let _writing = self.write_lock.lock().await;
+        sqlx::query(
+            "INSERT INTO email_tokens (token_hash, user_id, purpose, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&token.token_hash)
+        .bind(token.user_id.to_string())
+        .bind(token.purpose.as_str())
+        .bind(micros(token.created_at))
+        .bind(micros(token.expires_at))
+        .execute(&self.pool)
+        .await
+        .map(|_| ())
+        .map_err(store_error)
+    }
+
+    async fn verify_email(&self, token_hash: &[u8], now: DateTime<Utc>) -> Result<Option<Uuid>, StoreError> {
+        let _writing = self.write_lock.lock().await;
+        let mut transaction = self.pool.begin().await.map_err(store_error)?;
+        let Some(user_id) = spend(&mut transaction, token_hash, EmailTokenPurpose::VerifyEmail, now).await? else {
+            return Ok(None);
+        };
+        sqlx::query("UPDATE users SET email_verified = 1, updated_at = $2 WHERE id = $1")
+            .bind(user_id.to_string())
+            .bind(micros(now))
+            .execute(&mut *transaction)
+            .await
+            .map_err(store_error)?;
+        transaction.commit().await.map_err(store_error)?;
+        Ok(Some(user_id))
+    }
+
+    async fn reset_password(
+        &self,
+        token_hash: &[u8],
+        password_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(Uuid, Vec<Revocation>)>, StoreError> {
+        let _writing = self.write_lock.lock().await;
+        let mut transaction = self.pool.begin().await.map_err(store_error)?;
+        let Some(user_id) = spend(&mut transaction, token_hash, EmailTokenPurpose::ResetPassword, now).await? else {
+            return Ok(None);
+        };
+        sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
+            .bind(user_id.to_string())
+            .bind(password_hash)
+            .bind(micros(now))
+            .execute(&mut *transaction)
+            .await
+            .map_err(store_error)?;
+        // Other outstanding reset links of the account die with this one.
+        sqlx::query("UPDATE email_tokens SET used_at = $2 WHERE user_id = $1 AND purpose = 'reset_password' AND used_at IS NULL")
+            .bind(user_id.to_string())
+            .bind(micros(now))
+            .execute(&mut *transaction)
+            .await
+            .map_err(store_error)?;
+        let revocations = revoke_where(&mut transaction, "$2 IS NULL", user_id, None, now).await?;
+        transaction.commit().await.map_err(store_error)?;
+        Ok(Some((user_id, revocations)))
+    }
+}
