@@ -114,7 +114,10 @@ pub struct UserPatch {
 #[derive(Debug, Clone)]
 pub enum UserUpdate {
     /// Applied; sessions revoked by a deactivation or demotion are listed.
-    Updated { user: User, revocations: Vec<Revocation> },
+    Updated {
+        user: User,
+        revocations: Vec<Revocation>,
+    },
     NotFound,
     /// It would leave no active administrator.
     LastAdmin,

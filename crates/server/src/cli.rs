@@ -85,7 +85,8 @@ async fn create_admin(settings: &Settings, email: &str, password_stdin: bool) ->
         let mut line = String::new();
         std::io::stdin().read_line(&mut line).context("could not read the password from standard input")?;
         let password = line.trim_end_matches(['\r', '\n']).to_owned();
-        check_password_rules("password", &password).map_err(|_| anyhow::anyhow!("the password must be 8 to 128 characters"))?;
+        check_password_rules("password", &password)
+            .map_err(|_| anyhow::anyhow!("the password must be 8 to 128 characters"))?;
         Some(password)
     } else {
         None
@@ -118,10 +119,7 @@ fn generate_keys(algorithm: &str, out_dir: &std::path::Path) -> anyhow::Result<(
     let private_path = out_dir.join("private.pem");
     let public_path = out_dir.join("public.pem");
     if private_path.exists() || public_path.exists() {
-        bail!(
-            "{} already holds a key pair; move it aside first (see README, key rotation)",
-            out_dir.display()
-        );
+        bail!("{} already holds a key pair; move it aside first (see README, key rotation)", out_dir.display());
     }
     let pair = keys::generate_key_pair(algorithm)?;
     wiring::write_private_file(&private_path, &pair.private_pem)?;

@@ -83,12 +83,7 @@ pub struct Settings {
     /// HS256 key, at least 32 bytes.
     #[arg(global = true, long, env = "JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<Secret>,
-    #[arg(
-        global = true,
-        long,
-        env = "JWT_PRIVATE_KEY_PATH",
-        default_value = "certs/private.pem"
-    )]
+    #[arg(global = true, long, env = "JWT_PRIVATE_KEY_PATH", default_value = "certs/private.pem")]
     pub jwt_private_key_path: PathBuf,
     #[arg(global = true, long, env = "JWT_PUBLIC_KEY_PATH", default_value = "certs/public.pem")]
     pub jwt_public_key_path: PathBuf,
@@ -324,49 +319,29 @@ mod tests {
             ("POSTGRES_USER", "svc"),
             ("POSTGRES_PASSWORD", "p@ss:word"),
         ];
-        let lookup = |name: &str| {
-            values
-                .iter()
-                .find(|(key, _)| *key == name)
-                .map(|(_, value)| (*value).to_owned())
-        };
-        assert_eq!(
-            compose_postgres_url(lookup).as_deref(),
-            Some("postgres://svc:p%40ss%3Aword@db:6543/auth")
-        );
+        let lookup = |name: &str| values.iter().find(|(key, _)| *key == name).map(|(_, value)| (*value).to_owned());
+        assert_eq!(compose_postgres_url(lookup).as_deref(), Some("postgres://svc:p%40ss%3Aword@db:6543/auth"));
         assert_eq!(compose_postgres_url(|_| None), None);
     }
 
     #[test]
     fn the_asyncpg_driver_suffix_is_ignored() {
-        let settings = Settings {
-            database_url: "postgresql+asyncpg://u@h/db".into(),
-            ..Settings::default()
-        };
+        let settings = Settings { database_url: "postgresql+asyncpg://u@h/db".into(), ..Settings::default() };
         assert_eq!(settings.normalized_database_url(), "postgresql://u@h/db");
         assert!(!settings.is_sqlite());
     }
 
     #[test]
     fn sqlite_paths_are_found_and_memory_has_none() {
-        let file = Settings {
-            database_url: "sqlite://data/auth.db?mode=rwc".into(),
-            ..Settings::default()
-        };
+        let file = Settings { database_url: "sqlite://data/auth.db?mode=rwc".into(), ..Settings::default() };
         assert_eq!(file.sqlite_path(), Some(PathBuf::from("data/auth.db")));
-        let memory = Settings {
-            database_url: "sqlite::memory:".into(),
-            ..Settings::default()
-        };
+        let memory = Settings { database_url: "sqlite::memory:".into(), ..Settings::default() };
         assert_eq!(memory.sqlite_path(), None);
     }
 
     #[test]
     fn secrets_do_not_print() {
-        let settings = Settings {
-            jwt_secret: Some(Secret::new("super-secret-value")),
-            ..Settings::default()
-        };
+        let settings = Settings { jwt_secret: Some(Secret::new("super-secret-value")), ..Settings::default() };
         assert!(!format!("{settings:?}").contains("super-secret-value"));
     }
 }

@@ -45,11 +45,7 @@ impl Application {
             );
         }
         if settings.auto_migrate {
-            components
-                .store
-                .migrate()
-                .await
-                .context("applying database migrations failed")?;
+            components.store.migrate().await.context("applying database migrations failed")?;
         }
         if let Some(email) = &settings.admin_email {
             components.admin.ensure_admin(email, None).await.context("ADMIN_EMAIL could not be made an admin")?;
@@ -81,9 +77,7 @@ impl Application {
             },
         );
         let address = settings.listen_address();
-        let listener = TcpListener::bind(&address)
-            .await
-            .with_context(|| format!("could not listen on {address}"))?;
+        let listener = TcpListener::bind(&address).await.with_context(|| format!("could not listen on {address}"))?;
         let port = listener.local_addr()?.port();
         Ok(Self {
             listener,
@@ -107,20 +101,13 @@ impl Application {
         background.spawn(poll_revocations(self.sessions.clone(), stop.clone()));
         background.spawn(prune_storage(self.sessions.clone(), stop.clone()));
         if let Some(redis) = &self.redis {
-            background.spawn(redis::listen_for_revocations(
-                redis.clone(),
-                self.sessions.clone(),
-                stop.clone(),
-            ));
+            background.spawn(redis::listen_for_revocations(redis.clone(), self.sessions.clone(), stop.clone()));
         }
         tracing::info!(port = self.port, "auth-service listening");
 
         let draining = CancellationToken::new();
-        let server = axum::serve(
-            self.listener,
-            self.router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(draining.clone().cancelled_owned());
+        let server = axum::serve(self.listener, self.router.into_make_service_with_connect_info::<SocketAddr>())
+            .with_graceful_shutdown(draining.clone().cancelled_owned());
         let mut server = tokio::spawn(async move { server.await });
         let result = tokio::select! {
             finished = &mut server => finished.context("server task failed")?.context("server failed"),

@@ -63,10 +63,7 @@ pub fn build(settings: &Settings) -> anyhow::Result<Components> {
         }
     };
     if settings.is_production() && !shortcuts.is_empty() {
-        bail!(
-            "APP_ENV=production refuses development shortcuts: {}",
-            shortcuts.join("; ")
-        );
+        bail!("APP_ENV=production refuses development shortcuts: {}", shortcuts.join("; "));
     }
 
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -79,12 +76,7 @@ pub fn build(settings: &Settings) -> anyhow::Result<Components> {
         bail!("token lifetimes must be positive and REFRESH_REUSE_INTERVAL must not be negative");
     }
     let access_ttl = chrono::Duration::minutes(settings.access_token_expire);
-    let access_tokens = AccessTokens::new(
-        keys,
-        settings.jwt_issuer.clone(),
-        settings.jwt_audience.clone(),
-        access_ttl,
-    );
+    let access_tokens = AccessTokens::new(keys, settings.jwt_issuer.clone(), settings.jwt_audience.clone(), access_ttl);
     let broadcast: Arc<dyn RevocationBroadcast> = match &redis {
         Some(redis) => Arc::new(RedisRevocationBroadcast::new(redis.clone())),
         None => Arc::new(NoBroadcast),
@@ -109,7 +101,10 @@ pub fn build(settings: &Settings) -> anyhow::Result<Components> {
     ));
     let admin = Arc::new(AdminService::new(store.clone(), sessions.clone(), clock.clone()));
     let links = EmailLinks {
-        verify_email: settings.email_verify_url.clone().unwrap_or_else(|| format!("{public_url}/auth/email/verify?token=")),
+        verify_email: settings
+            .email_verify_url
+            .clone()
+            .unwrap_or_else(|| format!("{public_url}/auth/email/verify?token=")),
         reset_password: settings
             .password_reset_url
             .clone()
@@ -130,9 +125,9 @@ fn default_workers() -> usize {
 
 fn password_algorithm(settings: &Settings) -> anyhow::Result<PasswordAlgorithm> {
     match settings.password_hash.to_ascii_lowercase().as_str() {
-        "bcrypt" if (4..=31).contains(&settings.bcrypt_cost) => Ok(PasswordAlgorithm::Bcrypt {
-            cost: settings.bcrypt_cost,
-        }),
+        "bcrypt" if (4..=31).contains(&settings.bcrypt_cost) => {
+            Ok(PasswordAlgorithm::Bcrypt { cost: settings.bcrypt_cost })
+        }
         "bcrypt" => bail!("BCRYPT_COST must be between 4 and 31"),
         "argon2id" | "argon2" => Ok(PasswordAlgorithm::Argon2id),
         other => bail!("PASSWORD_HASH must be bcrypt or argon2id, not {other:?}"),
@@ -182,11 +177,8 @@ pub fn load_keys(settings: &Settings, shortcuts: &mut Vec<String>) -> anyhow::Re
     let algorithm = keys::parse_algorithm(&settings.jwt_algorithm)?;
     if algorithm != jsonwebtoken::Algorithm::HS256 {
         let read = |path: &Path| fs::read(path).with_context(|| format!("could not read key file {}", path.display()));
-        let retired = settings
-            .jwt_retired_public_key_paths
-            .iter()
-            .map(|path| read(path))
-            .collect::<anyhow::Result<Vec<_>>>()?;
+        let retired =
+            settings.jwt_retired_public_key_paths.iter().map(|path| read(path)).collect::<anyhow::Result<Vec<_>>>()?;
         return Ok(KeyRing::asymmetric(
             algorithm,
             &read(&settings.jwt_private_key_path)?,
@@ -233,11 +225,8 @@ pub fn write_private_file(path: &Path, contents: &str) -> anyhow::Result<()> {
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("could not create {}", path.display()))?;
-    file.write_all(contents.as_bytes())
-        .with_context(|| format!("could not write {}", path.display()))?;
+    let mut file = options.open(path).with_context(|| format!("could not create {}", path.display()))?;
+    file.write_all(contents.as_bytes()).with_context(|| format!("could not write {}", path.display()))?;
     Ok(())
 }
 
@@ -248,9 +237,7 @@ pub fn metrics_handle() -> PrometheusHandle {
         .get_or_init(|| {
             let builder = PrometheusBuilder::new();
             let builder = builder
-                .set_buckets(&[
-                    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
-                ])
+                .set_buckets(&[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5])
                 .unwrap_or_else(|_| PrometheusBuilder::new());
             let recorder = builder.build_recorder();
             let handle = recorder.handle();

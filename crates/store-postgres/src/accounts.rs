@@ -160,7 +160,8 @@ impl AccountStore for PgStore {
             .execute(&mut *transaction)
             .await
             .map_err(store_error)?;
-        let revocations = revoke_where(&mut transaction, "($2::uuid IS NULL OR id <> $2)", id, keep_session, now).await?;
+        let revocations =
+            revoke_where(&mut transaction, "($2::uuid IS NULL OR id <> $2)", id, keep_session, now).await?;
         transaction.commit().await.map_err(store_error)?;
         Ok(revocations)
     }

@@ -53,20 +53,13 @@ impl PgStore {
 #[async_trait]
 impl Store for PgStore {
     async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map(|_| ())
-            .map_err(store_error)
+        sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ()).map_err(store_error)
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {
-        sqlx::migrate!("./migrations")
-            .run(&self.pool)
-            .await
-            .map_err(|error| match error {
-                sqlx::migrate::MigrateError::Execute(error) => store_error(error),
-                other => StoreError::Other(other.to_string()),
-            })
+        sqlx::migrate!("./migrations").run(&self.pool).await.map_err(|error| match error {
+            sqlx::migrate::MigrateError::Execute(error) => store_error(error),
+            other => StoreError::Other(other.to_string()),
+        })
     }
 }

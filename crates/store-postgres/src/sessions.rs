@@ -54,13 +54,7 @@ pub(crate) async fn revoke_where(
         .await
         .map_err(store_error)?;
     }
-    Ok(revoked
-        .into_iter()
-        .map(|session_id| Revocation {
-            session_id,
-            revoked_at: now,
-        })
-        .collect())
+    Ok(revoked.into_iter().map(|session_id| Revocation { session_id, revoked_at: now }).collect())
 }
 
 #[async_trait]
@@ -146,11 +140,7 @@ impl SessionStore for PgStore {
             .execute(&mut *transaction)
             .await
             .map_err(store_error)?;
-            RotationOutcome::Rotated(Session {
-                last_seen_at: now,
-                expires_at: rotation.expires_at,
-                ..session
-            })
+            RotationOutcome::Rotated(Session { last_seen_at: now, expires_at: rotation.expires_at, ..session })
         } else if current_hash == rotation.successor_hash
             && rotation.reuse_interval_seconds > 0
             && rotated_at.is_some_and(|at| now <= at + Duration::seconds(rotation.reuse_interval_seconds))

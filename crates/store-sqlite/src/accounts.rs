@@ -20,12 +20,8 @@ pub(crate) fn user_from_row(row: &SqliteRow) -> Result<User, StoreError> {
     let role: String = row.try_get("role").map_err(store_error)?;
     let id: String = row.try_get("id").map_err(store_error)?;
     let providers: Option<String> = row.try_get("identity_providers").map_err(store_error)?;
-    let mut identity_providers: Vec<String> = providers
-        .unwrap_or_default()
-        .split(',')
-        .filter(|name| !name.is_empty())
-        .map(str::to_owned)
-        .collect();
+    let mut identity_providers: Vec<String> =
+        providers.unwrap_or_default().split(',').filter(|name| !name.is_empty()).map(str::to_owned).collect();
     identity_providers.sort();
     Ok(User {
         id: uuid_of(&id)?,

@@ -7,9 +7,9 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 use uuid::Uuid;
 
-use crate::{SqliteStore, micros, uuid_of};
 use crate::errors::store_error;
 use crate::sessions::revoke_where;
+use crate::{SqliteStore, micros, uuid_of};
 
 pub(crate) async fn update_user(
     store: &SqliteStore,

@@ -6,9 +6,9 @@ use chrono::{DateTime, Utc};
 use sqlx::SqliteConnection;
 use uuid::Uuid;
 
-use crate::{SqliteStore, micros, uuid_of};
 use crate::errors::store_error;
 use crate::sessions::revoke_where;
+use crate::{SqliteStore, micros, uuid_of};
 
 /// Spends a live token of `purpose` in one statement, so two concurrent uses cannot both win.
 async fn spend(

@@ -46,25 +46,16 @@ impl SqliteStore {
         let options = if in_memory {
             options
         } else {
-            options
-                .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
+            options.journal_mode(SqliteJournalMode::Wal).synchronous(SqliteSynchronous::Normal)
         };
         let mut pool_options = SqlitePoolOptions::new().acquire_timeout(settings.acquire_timeout);
         pool_options = if in_memory {
             // Every connection to `:memory:` is its own database: keep exactly one, forever.
-            pool_options
-                .max_connections(1)
-                .min_connections(1)
-                .idle_timeout(None)
-                .max_lifetime(None)
+            pool_options.max_connections(1).min_connections(1).idle_timeout(None).max_lifetime(None)
         } else {
             pool_options.max_connections(settings.max_connections.max(1))
         };
-        Ok(Self {
-            pool: pool_options.connect_lazy_with(options),
-            write_lock: Mutex::new(()),
-        })
+        Ok(Self { pool: pool_options.connect_lazy_with(options), write_lock: Mutex::new(()) })
     }
 
     pub fn pool(&self) -> &SqlitePool {
@@ -75,22 +66,15 @@ impl SqliteStore {
 #[async_trait]
 impl Store for SqliteStore {
     async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map(|_| ())
-            .map_err(store_error)
+        sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ()).map_err(store_error)
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {
         let _writing = self.write_lock.lock().await;
-        sqlx::migrate!("./migrations")
-            .run(&self.pool)
-            .await
-            .map_err(|error| match error {
-                sqlx::migrate::MigrateError::Execute(error) => store_error(error),
-                other => StoreError::Other(other.to_string()),
-            })
+        sqlx::migrate!("./migrations").run(&self.pool).await.map_err(|error| match error {
+            sqlx::migrate::MigrateError::Execute(error) => store_error(error),
+            other => StoreError::Other(other.to_string()),
+        })
     }
 }
 

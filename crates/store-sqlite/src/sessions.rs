@@ -55,10 +55,7 @@ pub(crate) async fn revoke_where(
             .execute(&mut *connection)
             .await
             .map_err(store_error)?;
-        revocations.push(Revocation {
-            session_id: uuid_of(&id)?,
-            revoked_at: now,
-        });
+        revocations.push(Revocation { session_id: uuid_of(&id)?, revoked_at: now });
     }
     Ok(revocations)
 }
@@ -149,18 +146,15 @@ impl SessionStore for SqliteStore {
             .execute(&mut *transaction)
             .await
             .map_err(store_error)?;
-            RotationOutcome::Rotated(Session {
-                last_seen_at: now,
-                expires_at: rotation.expires_at,
-                ..session
-            })
+            RotationOutcome::Rotated(Session { last_seen_at: now, expires_at: rotation.expires_at, ..session })
         } else if current_hash == rotation.successor_hash
             && rotation.reuse_interval_seconds > 0
             && rotated_at.is_some_and(|at| now <= at + Duration::seconds(rotation.reuse_interval_seconds))
         {
             RotationOutcome::ParentReplayed(session)
         } else {
-            let mut revocations = revoke_where(&mut transaction, "id = $2", session.user_id, Some(session.id), now).await?;
+            let mut revocations =
+                revoke_where(&mut transaction, "id = $2", session.user_id, Some(session.id), now).await?;
             match revocations.pop() {
                 Some(revocation) => RotationOutcome::Reused(revocation),
                 None => RotationOutcome::Revoked,

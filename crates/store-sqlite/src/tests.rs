@@ -10,10 +10,7 @@ use super::{PoolSettings, SqliteStore};
 async fn store() -> SqliteStore {
     let store = SqliteStore::connect(
         "sqlite::memory:",
-        PoolSettings {
-            max_connections: 1,
-            acquire_timeout: std::time::Duration::from_secs(5),
-        },
+        PoolSettings { max_connections: 1, acquire_timeout: std::time::Duration::from_secs(5) },
     )
     .unwrap();
     store.migrate().await.unwrap();
@@ -38,10 +35,7 @@ async fn duplicate_email_keys_are_a_conflict() {
     let store = store().await;
     store.create_user(new_user("Alice@Example.com")).await.unwrap();
     let duplicate = store.create_user(new_user("alice@example.com")).await;
-    assert!(matches!(
-        duplicate,
-        Err(auth_core::error::StoreError::Conflict("email"))
-    ));
+    assert!(matches!(duplicate, Err(auth_core::error::StoreError::Conflict("email"))));
     let found = store.find_user_by_email("alice@example.com").await.unwrap().unwrap();
     assert_eq!(found.email, "Alice@Example.com");
     assert!(found.identity_providers.is_empty());
@@ -71,33 +65,12 @@ async fn rotation_then_grandparent_replay_revokes_and_logs_the_session() {
         reuse_interval_seconds: 10,
         expires_at: now + Duration::days(1),
     };
-    assert!(matches!(
-        store.rotate_refresh_token(rotate(1, 2)).await.unwrap(),
-        RotationOutcome::Rotated(_)
-    ));
-    assert!(matches!(
-        store.rotate_refresh_token(rotate(1, 2)).await.unwrap(),
-        RotationOutcome::ParentReplayed(_)
-    ));
-    assert!(matches!(
-        store.rotate_refresh_token(rotate(2, 3)).await.unwrap(),
-        RotationOutcome::Rotated(_)
-    ));
-    assert!(matches!(
-        store.rotate_refresh_token(rotate(9, 10)).await.unwrap(),
-        RotationOutcome::Unknown
-    ));
-    assert!(matches!(
-        store.rotate_refresh_token(rotate(1, 2)).await.unwrap(),
-        RotationOutcome::Reused(_)
-    ));
-    assert!(matches!(
-        store.rotate_refresh_token(rotate(3, 4)).await.unwrap(),
-        RotationOutcome::Revoked
-    ));
+    assert!(matches!(store.rotate_refresh_token(rotate(1, 2)).await.unwrap(), RotationOutcome::Rotated(_)));
+    assert!(matches!(store.rotate_refresh_token(rotate(1, 2)).await.unwrap(), RotationOutcome::ParentReplayed(_)));
+    assert!(matches!(store.rotate_refresh_token(rotate(2, 3)).await.unwrap(), RotationOutcome::Rotated(_)));
+    assert!(matches!(store.rotate_refresh_token(rotate(9, 10)).await.unwrap(), RotationOutcome::Unknown));
+    assert!(matches!(store.rotate_refresh_token(rotate(1, 2)).await.unwrap(), RotationOutcome::Reused(_)));
+    assert!(matches!(store.rotate_refresh_token(rotate(3, 4)).await.unwrap(), RotationOutcome::Revoked));
     let log = store.revocations_since(now - Duration::seconds(1)).await.unwrap();
-    assert_eq!(
-        log.iter().map(|revocation| revocation.session_id).collect::<Vec<_>>(),
-        vec![session.id]
-    );
+    assert_eq!(log.iter().map(|revocation| revocation.session_id).collect::<Vec<_>>(), vec![session.id]);
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
-use super::{normalise_full_name, Email};
+use super::{Email, normalise_full_name};
 use crate::clock::Clock;
 use crate::error::DomainError;
 use crate::model::{NewUser, Role, User, UserPatch, UserUpdate};
@@ -32,13 +32,21 @@ impl AdminService {
         Self { store, sessions, clock }
     }
 
-    pub async fn list(&self, limit: Option<u32>, cursor: Option<&str>, email: Option<&str>) -> Result<UserPage, DomainError> {
+    pub async fn list(
+        &self,
+        limit: Option<u32>,
+        cursor: Option<&str>,
+        email: Option<&str>,
+    ) -> Result<UserPage, DomainError> {
         let limit = limit.unwrap_or(DEFAULT_PAGE);
         if !(1..=MAX_PAGE).contains(&limit) {
             return Err(DomainError::invalid_field("limit", "must be between 1 and 200"));
         }
         let after = match cursor.filter(|cursor| !cursor.is_empty()) {
-            Some(cursor) => Some(Uuid::parse_str(cursor).map_err(|_| DomainError::invalid_field("cursor", "is not a cursor from this API"))?),
+            Some(cursor) => Some(
+                Uuid::parse_str(cursor)
+                    .map_err(|_| DomainError::invalid_field("cursor", "is not a cursor from this API"))?,
+            ),
             None => None,
         };
         let prefix = email.map(Email::key_of).filter(|prefix| !prefix.is_empty());

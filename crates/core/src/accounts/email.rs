@@ -23,10 +23,7 @@ impl Email {
         if !email_address::EmailAddress::is_valid(address) || address.chars().any(char::is_control) {
             return Err(DomainError::invalid_field("email", "is not a valid email address"));
         }
-        Ok(Self {
-            address: address.to_owned(),
-            key: Self::key_of(address),
-        })
+        Ok(Self { address: address.to_owned(), key: Self::key_of(address) })
     }
 
     /// The normalised form used for uniqueness and look-ups.

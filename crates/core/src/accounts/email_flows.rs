@@ -54,7 +54,8 @@ impl EmailFlows {
         if user.email_verified {
             return Ok(());
         }
-        let token = self.issue(user.id, EmailTokenPurpose::VerifyEmail, Duration::hours(VERIFY_TOKEN_TTL_HOURS)).await?;
+        let token =
+            self.issue(user.id, EmailTokenPurpose::VerifyEmail, Duration::hours(VERIFY_TOKEN_TTL_HOURS)).await?;
         self.mailer.enqueue(OutgoingEmail {
             to: user.email,
             kind: EmailKind::VerifyEmail,
@@ -94,7 +95,8 @@ impl EmailFlows {
         if !user.is_active {
             return Ok(());
         }
-        let token = self.issue(user.id, EmailTokenPurpose::ResetPassword, Duration::hours(RESET_TOKEN_TTL_HOURS)).await?;
+        let token =
+            self.issue(user.id, EmailTokenPurpose::ResetPassword, Duration::hours(RESET_TOKEN_TTL_HOURS)).await?;
         tracing::info!(user_id = %user.id, "password reset requested");
         self.mailer.enqueue(OutgoingEmail {
             to: user.email,
@@ -121,7 +123,12 @@ impl EmailFlows {
         Ok(())
     }
 
-    async fn issue(&self, user_id: Uuid, purpose: EmailTokenPurpose, lifetime: Duration) -> Result<String, DomainError> {
+    async fn issue(
+        &self,
+        user_id: Uuid,
+        purpose: EmailTokenPurpose,
+        lifetime: Duration,
+    ) -> Result<String, DomainError> {
         let mut bytes = [0u8; 32];
         rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
         let token = URL_SAFE_NO_PAD.encode(bytes);

@@ -111,9 +111,7 @@ impl AccountService {
     #[tracing::instrument(name = "register account", skip_all)]
     pub async fn register(&self, registration: Registration) -> Result<User, DomainError> {
         let mut problems = Vec::new();
-        let email = Email::parse(&registration.email)
-            .map_err(|error| problems.extend(field_errors(error)))
-            .ok();
+        let email = Email::parse(&registration.email).map_err(|error| problems.extend(field_errors(error))).ok();
         if let Err(error) = check_password_rules("password", &registration.password) {
             problems.extend(field_errors(error));
         }
@@ -179,11 +177,7 @@ impl AccountService {
     /// Re-hashes with the configured algorithm. A failure only delays the upgrade.
     async fn upgrade_hash(&self, user_id: Uuid, password: &str) {
         let upgraded = match self.hasher.hash(password).await {
-            Ok(hash) => self
-                .store
-                .set_password_hash(user_id, &hash)
-                .await
-                .map_err(DomainError::from),
+            Ok(hash) => self.store.set_password_hash(user_id, &hash).await.map_err(DomainError::from),
             Err(error) => Err(error),
         };
         match upgraded {
@@ -201,23 +195,14 @@ fn field_errors(error: DomainError) -> Vec<crate::error::FieldError> {
 }
 
 pub(crate) fn normalise_full_name(full_name: Option<String>) -> Result<Option<String>, DomainError> {
-    let Some(name) = full_name
-        .map(|name| name.trim().to_owned())
-        .filter(|name| !name.is_empty())
-    else {
+    let Some(name) = full_name.map(|name| name.trim().to_owned()).filter(|name| !name.is_empty()) else {
         return Ok(None);
     };
     if name.chars().count() > MAX_FULL_NAME_CHARS {
-        return Err(DomainError::invalid_field(
-            "full_name",
-            "must be at most 200 characters",
-        ));
+        return Err(DomainError::invalid_field("full_name", "must be at most 200 characters"));
     }
     if name.chars().any(char::is_control) {
-        return Err(DomainError::invalid_field(
-            "full_name",
-            "must not contain control characters",
-        ));
+        return Err(DomainError::invalid_field("full_name", "must not contain control characters"));
     }
     Ok(Some(name))
 }

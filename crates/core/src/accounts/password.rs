@@ -86,8 +86,7 @@ impl PasswordHasher {
         let algorithm = self.algorithm;
         let password = password.to_owned();
         let stored = stored.to_owned();
-        self.run_blocking(move || verify_with(algorithm, &password, &stored))
-            .await
+        self.run_blocking(move || verify_with(algorithm, &password, &stored)).await
     }
 
     /// Spends the same work as a real verification, for accounts that do not exist, so their
@@ -164,35 +163,19 @@ fn verify_with(algorithm: PasswordAlgorithm, password: &str, stored: &str) -> Ve
     let (matches, same_kind) = if let Some(bcrypt_hash) = stored.strip_prefix(PREHASHED_BCRYPT_PREFIX) {
         let cost_matches =
             matches!(algorithm, PasswordAlgorithm::Bcrypt { cost } if bcrypt_cost(bcrypt_hash) == Some(cost));
-        (
-            bcrypt::verify(prehash(password), bcrypt_hash).unwrap_or(false),
-            cost_matches,
-        )
+        (bcrypt::verify(prehash(password), bcrypt_hash).unwrap_or(false), cost_matches)
     } else if stored.starts_with("$2") {
         // A plain bcrypt hash, as the FastAPI service (passlib) wrote them: always upgraded.
         (bcrypt::verify(password, stored).unwrap_or(false), false)
     } else if stored.starts_with("$argon2") {
         let matches = PasswordHash::new(stored)
-            .map(|parsed| {
-                argon2::Argon2::default()
-                    .verify_password(password.as_bytes(), &parsed)
-                    .is_ok()
-            })
+            .map(|parsed| argon2::Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
             .unwrap_or(false);
-        (
-            matches,
-            algorithm == PasswordAlgorithm::Argon2id && stored.starts_with("$argon2id$"),
-        )
+        (matches, algorithm == PasswordAlgorithm::Argon2id && stored.starts_with("$argon2id$"))
     } else {
         (false, false)
     };
-    if matches {
-        Verified::Yes {
-            needs_rehash: !same_kind,
-        }
-    } else {
-        Verified::No
-    }
+    if matches { Verified::Yes { needs_rehash: !same_kind } } else { Verified::No }
 }
 
 fn bcrypt_cost(hash: &str) -> Option<u32> {
@@ -209,10 +192,7 @@ mod tests {
     fn bcrypt_keeps_bytes_past_72_significant() {
         let base = "a".repeat(72);
         let hash = hash_with(CHEAP_BCRYPT, &format!("{base}first")).unwrap();
-        assert_eq!(
-            verify_with(CHEAP_BCRYPT, &format!("{base}first"), &hash),
-            Verified::Yes { needs_rehash: false }
-        );
+        assert_eq!(verify_with(CHEAP_BCRYPT, &format!("{base}first"), &hash), Verified::Yes { needs_rehash: false });
         assert_eq!(verify_with(CHEAP_BCRYPT, &format!("{base}second"), &hash), Verified::No);
     }
 
@@ -220,10 +200,7 @@ mod tests {
     fn passwords_with_nul_and_combining_marks_round_trip() {
         for password in ["pass\0word-123", "e\u{301}le\u{300}ve-pass"] {
             let hash = hash_with(CHEAP_BCRYPT, password).unwrap();
-            assert!(matches!(
-                verify_with(CHEAP_BCRYPT, password, &hash),
-                Verified::Yes { .. }
-            ));
+            assert!(matches!(verify_with(CHEAP_BCRYPT, password, &hash), Verified::Yes { .. }));
         }
         let with_nul = hash_with(CHEAP_BCRYPT, "pass\0word-123").unwrap();
         assert_eq!(verify_with(CHEAP_BCRYPT, "pass", &with_nul), Verified::No);
@@ -232,10 +209,7 @@ mod tests {
     #[test]
     fn a_hash_of_the_other_kind_verifies_and_asks_for_an_upgrade() {
         let argon = hash_with(PasswordAlgorithm::Argon2id, "correct horse").unwrap();
-        assert_eq!(
-            verify_with(CHEAP_BCRYPT, "correct horse", &argon),
-            Verified::Yes { needs_rehash: true }
-        );
+        assert_eq!(verify_with(CHEAP_BCRYPT, "correct horse", &argon), Verified::Yes { needs_rehash: true });
         let bcrypt_hash = hash_with(CHEAP_BCRYPT, "correct horse").unwrap();
         assert_eq!(
             verify_with(PasswordAlgorithm::Argon2id, "correct horse", &bcrypt_hash),
@@ -250,10 +224,7 @@ mod tests {
     #[test]
     fn legacy_plain_bcrypt_hashes_verify_and_are_upgraded() {
         let legacy = bcrypt::hash("legacy-password", 4).unwrap();
-        assert_eq!(
-            verify_with(CHEAP_BCRYPT, "legacy-password", &legacy),
-            Verified::Yes { needs_rehash: true }
-        );
+        assert_eq!(verify_with(CHEAP_BCRYPT, "legacy-password", &legacy), Verified::Yes { needs_rehash: true });
         assert_eq!(verify_with(CHEAP_BCRYPT, "wrong-password", &legacy), Verified::No);
     }
 

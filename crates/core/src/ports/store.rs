@@ -15,8 +15,12 @@ pub trait AccountStore: Send + Sync {
     async fn set_password_hash(&self, id: Uuid, password_hash: &str) -> Result<(), StoreError>;
     /// Users ordered by id, after `after`, optionally only those whose email key starts with
     /// `email_prefix`.
-    async fn list_users(&self, after: Option<Uuid>, limit: u32, email_prefix: Option<&str>)
-    -> Result<Vec<User>, StoreError>;
+    async fn list_users(
+        &self,
+        after: Option<Uuid>,
+        limit: u32,
+        email_prefix: Option<&str>,
+    ) -> Result<Vec<User>, StoreError>;
     /// Applies an administrative change. Refuses to leave no active admin (checked under a lock
     /// on the admins), and revokes the user's sessions when deactivating or demoting.
     async fn update_user(&self, id: Uuid, patch: UserPatch, now: DateTime<Utc>) -> Result<UserUpdate, StoreError>;

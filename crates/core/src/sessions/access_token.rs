@@ -46,12 +46,7 @@ pub struct AccessTokens {
 
 impl AccessTokens {
     pub fn new(keys: KeyRing, issuer: String, audience: Option<String>, ttl: Duration) -> Self {
-        Self {
-            keys,
-            issuer,
-            audience,
-            ttl,
-        }
+        Self { keys, issuer, audience, ttl }
     }
 
     pub fn keys(&self) -> &KeyRing {
@@ -81,10 +76,7 @@ impl AccessTokens {
             role: user.role,
             aud: self.audience.clone(),
         };
-        let header = Header {
-            kid: self.keys.kid().map(str::to_owned),
-            ..Header::new(self.keys.algorithm())
-        };
+        let header = Header { kid: self.keys.kid().map(str::to_owned), ..Header::new(self.keys.algorithm()) };
         let token = jsonwebtoken::encode(&header, &claims, self.keys.encoding())
             .map_err(|error| DomainError::Internal(format!("signing failed: {error}")))?;
         Ok((token, claims))
@@ -96,10 +88,7 @@ impl AccessTokens {
             return Err(DomainError::InvalidToken);
         }
         let header = jsonwebtoken::decode_header(token).map_err(|_| DomainError::InvalidToken)?;
-        let key = self
-            .keys
-            .verifying_key(header.kid.as_deref())
-            .ok_or(DomainError::InvalidToken)?;
+        let key = self.keys.verifying_key(header.kid.as_deref()).ok_or(DomainError::InvalidToken)?;
         if header.alg != key.algorithm {
             return Err(DomainError::InvalidToken);
         }

@@ -87,10 +87,7 @@ impl KeyRing {
             Algorithm::EdDSA => EncodingKey::from_ed_pem(private_pem),
             other => return Err(KeyError::UnsupportedAlgorithm(format!("{other:?}"))),
         }
-        .map_err(|error| KeyError::InvalidKey {
-            what: "private",
-            cause: error.to_string(),
-        })?;
+        .map_err(|error| KeyError::InvalidKey { what: "private", cause: error.to_string() })?;
         let current = verifying_key(algorithm, public_pem)?;
         let mut verifying = vec![current];
         for pem in retired_public_pems {
@@ -132,9 +129,7 @@ impl KeyRing {
 
     /// The public keys, for `/.well-known/jwks.json` (empty for HS256).
     pub fn jwks(&self) -> JwkSet {
-        JwkSet {
-            keys: self.verifying.iter().filter_map(|key| key.jwk.clone()).collect(),
-        }
+        JwkSet { keys: self.verifying.iter().filter_map(|key| key.jwk.clone()).collect() }
     }
 
     /// A key for deriving refresh-token successors, separated from the signing key by domain.
@@ -150,17 +145,9 @@ impl KeyRing {
     /// Signs and verifies a probe so a private key paired with the wrong public key fails at
     /// start-up rather than on the first request.
     fn check_pair(&self) -> Result<(), KeyError> {
-        let header = jsonwebtoken::Header {
-            kid: self.kid.clone(),
-            ..jsonwebtoken::Header::new(self.algorithm)
-        };
-        let probe =
-            jsonwebtoken::encode(&header, &serde_json::json!({"probe": true}), &self.encoding).map_err(|error| {
-                KeyError::InvalidKey {
-                    what: "private",
-                    cause: error.to_string(),
-                }
-            })?;
+        let header = jsonwebtoken::Header { kid: self.kid.clone(), ..jsonwebtoken::Header::new(self.algorithm) };
+        let probe = jsonwebtoken::encode(&header, &serde_json::json!({"probe": true}), &self.encoding)
+            .map_err(|error| KeyError::InvalidKey { what: "private", cause: error.to_string() })?;
         let mut validation = jsonwebtoken::Validation::new(self.algorithm);
         validation.required_spec_claims.clear();
         validation.validate_exp = false;
@@ -172,10 +159,8 @@ impl KeyRing {
 }
 
 fn verifying_key(algorithm: Algorithm, public_pem: &[u8]) -> Result<VerifyingKey, KeyError> {
-    let invalid = |error: jsonwebtoken::errors::Error| KeyError::InvalidKey {
-        what: "public",
-        cause: error.to_string(),
-    };
+    let invalid =
+        |error: jsonwebtoken::errors::Error| KeyError::InvalidKey { what: "public", cause: error.to_string() };
     let decoding = match algorithm {
         Algorithm::RS256 => DecodingKey::from_rsa_pem(public_pem),
         Algorithm::ES256 => DecodingKey::from_ec_pem(public_pem),
@@ -192,29 +177,16 @@ fn verifying_key(algorithm: Algorithm, public_pem: &[u8]) -> Result<VerifyingKey
         Algorithm::ES256 => KeyAlgorithm::ES256,
         _ => KeyAlgorithm::EdDSA,
     });
-    Ok(VerifyingKey {
-        kid: Some(kid),
-        algorithm,
-        decoding,
-        jwk: Some(jwk),
-    })
+    Ok(VerifyingKey { kid: Some(kid), algorithm, decoding, jwk: Some(jwk) })
 }
 
 /// A stable key id: the first 16 bytes of SHA-256 over the public key's DER, base64url.
 fn key_id(public_pem: &[u8]) -> Result<String, KeyError> {
-    let text = std::str::from_utf8(public_pem).map_err(|_| KeyError::InvalidKey {
-        what: "public",
-        cause: "not UTF-8 PEM".into(),
-    })?;
-    let body: String = text
-        .lines()
-        .filter(|line| !line.starts_with("-----"))
-        .map(str::trim)
-        .collect();
-    let der = STANDARD.decode(body).map_err(|error| KeyError::InvalidKey {
-        what: "public",
-        cause: error.to_string(),
-    })?;
+    let text = std::str::from_utf8(public_pem)
+        .map_err(|_| KeyError::InvalidKey { what: "public", cause: "not UTF-8 PEM".into() })?;
+    let body: String = text.lines().filter(|line| !line.starts_with("-----")).map(str::trim).collect();
+    let der =
+        STANDARD.decode(body).map_err(|error| KeyError::InvalidKey { what: "public", cause: error.to_string() })?;
     Ok(URL_SAFE_NO_PAD.encode(&Sha256::digest(der)[..16]))
 }
 
@@ -232,14 +204,9 @@ pub fn generate_key_pair(algorithm: Algorithm) -> Result<GeneratedKeyPair, KeyEr
         Algorithm::EdDSA => &rcgen::PKCS_ED25519,
         other => return Err(KeyError::UnsupportedAlgorithm(format!("{other:?}"))),
     };
-    let pair = rcgen::KeyPair::generate_for(signature_algorithm).map_err(|error| KeyError::InvalidKey {
-        what: "generated",
-        cause: error.to_string(),
-    })?;
-    Ok(GeneratedKeyPair {
-        private_pem: pair.serialize_pem(),
-        public_pem: pair.public_key_pem(),
-    })
+    let pair = rcgen::KeyPair::generate_for(signature_algorithm)
+        .map_err(|error| KeyError::InvalidKey { what: "generated", cause: error.to_string() })?;
+    Ok(GeneratedKeyPair { private_pem: pair.serialize_pem(), public_pem: pair.public_key_pem() })
 }
 
 /// A random HS256 secret, base64url encoded (48 bytes of entropy).

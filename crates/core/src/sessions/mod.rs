@@ -68,15 +68,7 @@ impl SessionService {
         settings: SessionSettings,
     ) -> Self {
         let refresh_tokens = RefreshTokens::new(access_tokens.keys().derive_secret("refresh-token-successor"));
-        Self {
-            store,
-            access_tokens,
-            refresh_tokens,
-            revocations,
-            broadcast,
-            clock,
-            settings,
-        }
+        Self { store, access_tokens, refresh_tokens, revocations, broadcast, clock, settings }
     }
 
     pub fn access_tokens(&self) -> &AccessTokens {
@@ -199,11 +191,8 @@ impl SessionService {
     /// Revokes one of the user's own sessions; someone else's is `NotFound`.
     #[tracing::instrument(name = "revoke session", skip(self))]
     pub async fn revoke(&self, user_id: Uuid, session_id: Uuid) -> Result<(), DomainError> {
-        let revocation = self
-            .store
-            .revoke_session(user_id, session_id, self.clock.now())
-            .await?
-            .ok_or(DomainError::NotFound)?;
+        let revocation =
+            self.store.revoke_session(user_id, session_id, self.clock.now()).await?.ok_or(DomainError::NotFound)?;
         self.publish_revocations(&[revocation]).await;
         Ok(())
     }
@@ -261,8 +250,5 @@ impl SessionService {
 
 /// Keeps a user agent printable and bounded, so it cannot inject lines into logs or headers.
 fn clean_user_agent(raw: &str) -> String {
-    raw.chars()
-        .filter(|character| !character.is_control())
-        .take(MAX_USER_AGENT_CHARS)
-        .collect()
+    raw.chars().filter(|character| !character.is_control()).take(MAX_USER_AGENT_CHARS).collect()
 }

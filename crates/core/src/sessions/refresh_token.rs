@@ -45,9 +45,7 @@ impl RefreshTokens {
     pub fn is_well_formed(token: &str) -> bool {
         !token.is_empty()
             && token.len() <= MAX_REFRESH_TOKEN_BYTES
-            && token
-                .bytes()
-                .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_')
+            && token.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_')
     }
 }
 
@@ -61,10 +59,7 @@ mod tests {
         let parent = tokens.generate();
         assert_eq!(tokens.successor(&parent), tokens.successor(&parent));
         assert_ne!(tokens.successor(&parent), tokens.successor(&tokens.generate()));
-        assert_ne!(
-            RefreshTokens::new([8; 32]).successor(&parent),
-            tokens.successor(&parent)
-        );
+        assert_ne!(RefreshTokens::new([8; 32]).successor(&parent), tokens.successor(&parent));
         assert!(RefreshTokens::is_well_formed(&tokens.successor(&parent)));
     }
 

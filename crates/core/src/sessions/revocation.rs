@@ -19,17 +19,11 @@ pub struct RevocationSet {
 
 impl RevocationSet {
     pub fn new(access_token_ttl: Duration) -> Self {
-        Self {
-            revoked: RwLock::new(HashMap::new()),
-            access_token_ttl,
-        }
+        Self { revoked: RwLock::new(HashMap::new()), access_token_ttl }
     }
 
     pub fn is_revoked(&self, session_id: Uuid) -> bool {
-        self.revoked
-            .read()
-            .map(|set| set.contains_key(&session_id))
-            .unwrap_or(true)
+        self.revoked.read().map(|set| set.contains_key(&session_id)).unwrap_or(true)
     }
 
     pub fn insert_all(&self, revocations: &[Revocation]) {
@@ -75,10 +69,7 @@ mod tests {
         let set = RevocationSet::new(Duration::minutes(15));
         let now = Utc::now();
         let session_id = Uuid::new_v4();
-        set.insert_all(&[Revocation {
-            session_id,
-            revoked_at: now,
-        }]);
+        set.insert_all(&[Revocation { session_id, revoked_at: now }]);
         set.prune(now + Duration::minutes(15));
         assert!(set.is_revoked(session_id));
         set.prune(now + Duration::minutes(17));

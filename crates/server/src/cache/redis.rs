@@ -55,10 +55,7 @@ impl RedisHandle {
 
     pub async fn ping(&self) -> Result<(), redis::RedisError> {
         let mut connection = self.connection().await?;
-        redis::cmd("PING")
-            .query_async::<String>(&mut connection)
-            .await
-            .map(|_| ())
+        redis::cmd("PING").query_async::<String>(&mut connection).await.map(|_| ())
     }
 
     /// Whether the revocation subscription is live; the database poll speeds up when not.

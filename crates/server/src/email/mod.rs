@@ -41,17 +41,13 @@ pub fn render(email: &OutgoingEmail) -> RenderedEmail {
     let (text_template, html_template) = templates(email.kind, &email.language);
     let (subject, text_body) = text_template.split_once('\n').unwrap_or((text_template, ""));
     let text = text_body.replace("{{email}}", &email.to).replace("{{link}}", &email.link);
-    let html = html_template.replace("{{email}}", &escape_html(&email.to)).replace("{{link}}", &escape_html(&email.link));
+    let html =
+        html_template.replace("{{email}}", &escape_html(&email.to)).replace("{{link}}", &escape_html(&email.link));
     RenderedEmail { subject: subject.trim().to_owned(), text, html }
 }
 
 fn escape_html(value: &str) -> String {
-    value
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
+    value.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
 }
 
 /// Development default: the message, link included, goes to the log at info level.

@@ -26,7 +26,8 @@ impl SmtpMailer {
             .map_err(|error| anyhow::anyhow!("SMTP_URL is not valid: {error}"))?
             .timeout(Some(SEND_TIMEOUT))
             .build();
-        let from: Mailbox = from.parse().map_err(|error| anyhow::anyhow!("EMAIL_FROM is not a valid address: {error}"))?;
+        let from: Mailbox =
+            from.parse().map_err(|error| anyhow::anyhow!("EMAIL_FROM is not a valid address: {error}"))?;
         let (queue, receiver) = mpsc::channel(QUEUE_CAPACITY);
         tokio::spawn(deliver(transport, from, receiver));
         Ok(Self { queue })
@@ -41,7 +42,11 @@ impl Mailer for SmtpMailer {
     }
 }
 
-async fn deliver(transport: AsyncSmtpTransport<Tokio1Executor>, from: Mailbox, mut queue: mpsc::Receiver<OutgoingEmail>) {
+async fn deliver(
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+    mut queue: mpsc::Receiver<OutgoingEmail>,
+) {
     while let Some(email) = queue.recv().await {
         let message = match build(&from, &email) {
             Ok(message) => message,

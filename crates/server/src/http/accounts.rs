@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::email::language_of;
 use super::error::{ApiError, Problem};
 use super::extract::{AppJson, AuthUser, ClientAddress, form_rejection, json_rejection, user_agent};
 use super::state::AppState;
@@ -114,28 +115,16 @@ impl<S: Send + Sync> FromRequest<S> for LoginCredentials {
             .is_some_and(|value| value.starts_with("application/x-www-form-urlencoded"));
         if is_form {
             let Form(form) = request.extract::<Form<LoginForm>, _>().await.map_err(form_rejection)?;
-            Ok(Self {
-                email: form.username,
-                password: form.password,
-            })
+            Ok(Self { email: form.username, password: form.password })
         } else {
-            let axum::Json(body) = request
-                .extract::<axum::Json<LoginRequest>, _>()
-                .await
-                .map_err(json_rejection)?;
-            Ok(Self {
-                email: body.email,
-                password: body.password,
-            })
+            let axum::Json(body) = request.extract::<axum::Json<LoginRequest>, _>().await.map_err(json_rejection)?;
+            Ok(Self { email: body.email, password: body.password })
         }
     }
 }
 
 pub fn client_info(headers: &HeaderMap, address: ClientAddress) -> ClientInfo {
-    ClientInfo {
-        user_agent: user_agent(headers),
-        ip_address: address.0.map(|address| address.to_string()),
-    }
+    ClientInfo { user_agent: user_agent(headers), ip_address: address.0.map(|address| address.to_string()) }
 }
 
 /// Create an account.
@@ -144,14 +133,16 @@ pub fn client_info(headers: &HeaderMap, address: ClientAddress) -> ClientInfo {
               (status = 422, body = Problem, description = "validation_failed")))]
 pub async fn register(
     State(state): State<AppState>,
+    headers: HeaderMap,
     AppJson(body): AppJson<RegisterRequest>,
 ) -> Result<(StatusCode, Json<UserResponse>), ApiError> {
-    let registration = Registration {
-        email: body.email,
-        password: body.password,
-        full_name: body.full_name,
-    };
+    let registration = Registration { email: body.email, password: body.password, full_name: body.full_name };
     let user = state.accounts.register(registration).await?;
+    // The welcome email carries the verification link; failing to queue it is not the
+    // client's problem (they can ask again with /auth/email/verify/request).
+    if let Err(error) = state.email_flows.request_verification(user.id, language_of(&headers)).await {
+        tracing::warn!(%error, "verification email not queued");
+    }
     Ok((StatusCode::CREATED, Json(user.into())))
 }
 
@@ -167,10 +158,7 @@ pub async fn login(
     headers: HeaderMap,
     credentials: LoginCredentials,
 ) -> Result<Json<TokenPairResponse>, ApiError> {
-    let user = state
-        .accounts
-        .authenticate(&credentials.email, &credentials.password)
-        .await?;
+    let user = state.accounts.authenticate(&credentials.email, &credentials.password).await?;
     let pair = state.sessions.start(&user, client_info(&headers, address)).await?;
     Ok(Json(pair.into()))
 }

@@ -62,7 +62,9 @@ pub async fn list_users(
 ) -> Result<Json<UserPageResponse>, ApiError> {
     let limit = match query.limit.as_deref() {
         None | Some("") => None,
-        Some(raw) => Some(raw.parse::<u32>().map_err(|_| DomainError::invalid_field("limit", "must be between 1 and 200"))?),
+        Some(raw) => {
+            Some(raw.parse::<u32>().map_err(|_| DomainError::invalid_field("limit", "must be between 1 and 200"))?)
+        }
     };
     let page = state.admin.list(limit, query.cursor.as_deref(), query.email.as_deref()).await?;
     Ok(Json(UserPageResponse {
@@ -96,7 +98,9 @@ pub async fn update_user(
     let id = user_id(&id)?;
     let role = match body.role.as_deref() {
         None => None,
-        Some(name) => Some(Role::parse(name).ok_or_else(|| DomainError::invalid_field("role", "must be user or admin"))?),
+        Some(name) => {
+            Some(Role::parse(name).ok_or_else(|| DomainError::invalid_field("role", "must be user or admin"))?)
+        }
     };
     let patch = UserPatch { role, is_active: body.is_active, full_name: body.full_name };
     Ok(Json(state.admin.update(admin.sub, id, patch).await?.into()))

@@ -37,12 +37,7 @@ impl Modify for BearerSecurity {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .build(),
-            ),
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
         );
     }
 }
@@ -56,11 +51,9 @@ const DOCS_CSP: &str = "default-src 'self'; script-src 'self' 'unsafe-inline'; s
                         frame-ancestors 'none'";
 
 pub fn routes() -> Router<AppState> {
-    let swagger = SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()).config(
-        Config::new(["/openapi.json"])
-            .validator_url("none")
-            .persist_authorization(false),
-    );
+    let swagger = SwaggerUi::new("/docs")
+        .url("/openapi.json", ApiDoc::openapi())
+        .config(Config::new(["/openapi.json"]).validator_url("none").persist_authorization(false));
     Router::new()
         .merge(swagger)
         .route("/redoc", get(redoc_page))
@@ -75,10 +68,7 @@ async fn redoc_page() -> Html<&'static str> {
 async fn redoc_script() -> Response {
     (
         [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/javascript; charset=utf-8"),
-            ),
+            (header::CONTENT_TYPE, HeaderValue::from_static("application/javascript; charset=utf-8")),
             (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400")),
         ],
         REDOC_SCRIPT,

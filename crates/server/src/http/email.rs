@@ -32,7 +32,7 @@ pub struct VerifyEmailRequest {
     pub token: String,
 }
 
-fn language(headers: &HeaderMap) -> &'static str {
+pub fn language_of(headers: &HeaderMap) -> &'static str {
     language_from_accept_language(headers.get(header::ACCEPT_LANGUAGE).and_then(|value| value.to_str().ok()))
 }
 
@@ -44,7 +44,7 @@ pub async fn forgot_password(
     headers: HeaderMap,
     AppJson(body): AppJson<ForgotPasswordRequest>,
 ) -> StatusCode {
-    state.email_flows.forgot(&body.email, language(&headers));
+    state.email_flows.forgot(&body.email, language_of(&headers));
     StatusCode::ACCEPTED
 }
 
@@ -82,7 +82,7 @@ pub async fn request_verification(
     AuthUser(claims): AuthUser,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    state.email_flows.request_verification(claims.sub, language(&headers)).await?;
+    state.email_flows.request_verification(claims.sub, language_of(&headers)).await?;
     Ok(StatusCode::ACCEPTED)
 }
 

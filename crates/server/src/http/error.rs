@@ -59,32 +59,18 @@ pub struct InternalCause(pub String);
 /// Status, code and a client-safe detail for every domain failure.
 fn status_and_code(error: &DomainError) -> (StatusCode, &'static str, &'static str) {
     match error {
-        DomainError::Validation(_) => (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation_failed",
-            "The request is not valid.",
-        ),
-        DomainError::EmailTaken => (
-            StatusCode::CONFLICT,
-            "email_taken",
-            "An account with this email already exists.",
-        ),
-        DomainError::InvalidCredentials => (
-            StatusCode::UNAUTHORIZED,
-            "invalid_credentials",
-            "The email or password is incorrect.",
-        ),
+        DomainError::Validation(_) => {
+            (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", "The request is not valid.")
+        }
+        DomainError::EmailTaken => (StatusCode::CONFLICT, "email_taken", "An account with this email already exists."),
+        DomainError::InvalidCredentials => {
+            (StatusCode::UNAUTHORIZED, "invalid_credentials", "The email or password is incorrect.")
+        }
         DomainError::AccountDisabled => (StatusCode::FORBIDDEN, "account_disabled", "This account is disabled."),
-        DomainError::EmailNotVerified => (
-            StatusCode::FORBIDDEN,
-            "email_not_verified",
-            "The email address of this account is not verified.",
-        ),
-        DomainError::InvalidToken => (
-            StatusCode::UNAUTHORIZED,
-            "invalid_token",
-            "The token is missing or not valid.",
-        ),
+        DomainError::EmailNotVerified => {
+            (StatusCode::FORBIDDEN, "email_not_verified", "The email address of this account is not verified.")
+        }
+        DomainError::InvalidToken => (StatusCode::UNAUTHORIZED, "invalid_token", "The token is missing or not valid."),
         DomainError::TokenExpired => (StatusCode::UNAUTHORIZED, "token_expired", "The token has expired."),
         DomainError::TokenRevoked => (StatusCode::UNAUTHORIZED, "token_revoked", "The token has been revoked."),
         DomainError::RefreshTokenReused => (
@@ -96,22 +82,16 @@ fn status_and_code(error: &DomainError) -> (StatusCode, &'static str, &'static s
         DomainError::InvalidEmailToken => {
             (StatusCode::BAD_REQUEST, "invalid_email_token", "The link is unknown, expired or already used.")
         }
-        DomainError::InsufficientRole => (
-            StatusCode::FORBIDDEN,
-            "insufficient_role",
-            "Your role does not allow this request.",
-        ),
+        DomainError::InsufficientRole => {
+            (StatusCode::FORBIDDEN, "insufficient_role", "Your role does not allow this request.")
+        }
         DomainError::NotFound => (StatusCode::NOT_FOUND, "not_found", "No such resource."),
-        DomainError::Overloaded => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "The service is busy; try again shortly.",
-        ),
-        DomainError::Unavailable(_) | DomainError::Internal(_) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "The service is temporarily unavailable.",
-        ),
+        DomainError::Overloaded => {
+            (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "The service is busy; try again shortly.")
+        }
+        DomainError::Unavailable(_) | DomainError::Internal(_) => {
+            (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "The service is temporarily unavailable.")
+        }
     }
 }
 
@@ -123,22 +103,14 @@ impl ApiError {
                 (status, code, detail.to_owned())
             }
             ApiError::MalformedRequest(detail) => (StatusCode::BAD_REQUEST, "malformed_request", detail.clone()),
-            ApiError::PayloadTooLarge => (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                "The request body is too large.".into(),
-            ),
+            ApiError::PayloadTooLarge => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "The request body is too large.".into())
+            }
             ApiError::RouteNotFound => (StatusCode::NOT_FOUND, "not_found", "No such resource.".into()),
-            ApiError::MethodNotAllowed => (
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                "This method is not allowed here.".into(),
-            ),
-            ApiError::Timeout => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                "The request took too long.".into(),
-            ),
+            ApiError::MethodNotAllowed => {
+                (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "This method is not allowed here.".into())
+            }
+            ApiError::Timeout => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "The request took too long.".into()),
         }
     }
 }
@@ -156,10 +128,7 @@ pub fn problem_response(status: StatusCode, code: &str, detail: String, errors: 
     };
     let mut response = (status, Json(body)).into_response();
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/problem+json"),
-    );
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     if status == StatusCode::UNAUTHORIZED {
         let challenge = match code {
@@ -190,10 +159,7 @@ impl IntoResponse for ApiError {
 }
 
 fn problem_field(field: &FieldError) -> ProblemField {
-    ProblemField {
-        field: field.field.clone(),
-        message: field.message.clone(),
-    }
+    ProblemField { field: field.field.clone(), message: field.message.clone() }
 }
 
 #[cfg(test)]

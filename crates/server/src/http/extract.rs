@@ -88,10 +88,7 @@ fn describe_data_error(message: &str) -> String {
 pub fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
-        .filter(|token| !token.is_empty())
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|token| !token.is_empty())
 }
 
 /// A signed-in user: a valid, unrevoked access token.
@@ -127,13 +124,8 @@ impl FromRequestParts<AppState> for ClientAddress {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(address)| address.ip());
-        Ok(Self(peer.map(|peer| {
-            client_address(peer, &parts.headers, &state.trusted_proxies)
-        })))
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(address)| address.ip());
+        Ok(Self(peer.map(|peer| client_address(peer, &parts.headers, &state.trusted_proxies))))
     }
 }
 
@@ -187,10 +179,7 @@ fn forwarded_for(headers: &HeaderMap) -> Vec<IpAddr> {
 
 /// The `User-Agent` header as text.
 pub fn user_agent(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get(header::USER_AGENT)
-        .and_then(|value| value.to_str().ok())
-        .map(str::to_owned)
+    headers.get(header::USER_AGENT).and_then(|value| value.to_str().ok()).map(str::to_owned)
 }
 
 #[cfg(test)]
@@ -214,29 +203,17 @@ mod tests {
     #[test]
     fn the_rightmost_untrusted_hop_is_the_client() {
         let mut headers = HeaderMap::new();
-        headers.insert(
-            "x-forwarded-for",
-            HeaderValue::from_static("6.6.6.6, 198.51.100.7, 10.1.1.1"),
-        );
+        headers.insert("x-forwarded-for", HeaderValue::from_static("6.6.6.6, 198.51.100.7, 10.1.1.1"));
         let peer: IpAddr = "10.0.0.2".parse().unwrap();
-        assert_eq!(
-            client_address(peer, &headers, &trusted()),
-            "198.51.100.7".parse::<IpAddr>().unwrap()
-        );
+        assert_eq!(client_address(peer, &headers, &trusted()), "198.51.100.7".parse::<IpAddr>().unwrap());
     }
 
     #[test]
     fn forwarded_header_is_understood() {
         let mut headers = HeaderMap::new();
-        headers.insert(
-            header::FORWARDED,
-            HeaderValue::from_static("for=\"[2001:db8::1]:4711\";proto=https"),
-        );
+        headers.insert(header::FORWARDED, HeaderValue::from_static("for=\"[2001:db8::1]:4711\";proto=https"));
         let peer: IpAddr = "10.0.0.2".parse().unwrap();
-        assert_eq!(
-            client_address(peer, &headers, &trusted()),
-            "2001:db8::1".parse::<IpAddr>().unwrap()
-        );
+        assert_eq!(client_address(peer, &headers, &trusted()), "2001:db8::1".parse::<IpAddr>().unwrap());
     }
 
     #[test]

@@ -19,9 +19,7 @@ const READINESS_TIMEOUT: Duration = Duration::from_secs(2);
 pub async fn jwks(State(state): State<AppState>) -> Response {
     let mut response = Json(state.sessions.access_tokens().keys().jwks()).into_response();
     // Gateways may cache keys briefly; rotation keeps the old key published for a token lifetime.
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
     response
 }
 
@@ -38,10 +36,7 @@ pub async fn ready(State(state): State<AppState>) -> Response {
     let database_ok = matches!(database, Ok(Ok(())));
     let redis_ok = match &state.redis {
         None => None,
-        Some(redis) => Some(matches!(
-            tokio::time::timeout(READINESS_TIMEOUT, redis.ping()).await,
-            Ok(Ok(()))
-        )),
+        Some(redis) => Some(matches!(tokio::time::timeout(READINESS_TIMEOUT, redis.ping()).await, Ok(Ok(())))),
     };
     let status = |ok: bool| if ok { "ok" } else { "unavailable" };
     let mut checks = json!({"database": status(database_ok)});
@@ -51,13 +46,10 @@ pub async fn ready(State(state): State<AppState>) -> Response {
     if database_ok && redis_ok.unwrap_or(true) {
         return Json(json!({"status": "ready", "checks": checks})).into_response();
     }
-    let failed: Vec<&str> = [
-        (!database_ok).then_some("database"),
-        (redis_ok == Some(false)).then_some("redis"),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
+    let failed: Vec<&str> = [(!database_ok).then_some("database"), (redis_ok == Some(false)).then_some("redis")]
+        .into_iter()
+        .flatten()
+        .collect();
     let mut response = problem_response(
         StatusCode::SERVICE_UNAVAILABLE,
         "unavailable",
@@ -79,12 +71,6 @@ pub async fn ready(State(state): State<AppState>) -> Response {
 /// Prometheus text format.
 #[utoipa::path(get, path = "/metrics", tag = "health", responses((status = 200, content_type = "text/plain")))]
 pub async fn metrics(State(state): State<AppState>) -> Response {
-    (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; version=0.0.4"),
-        )],
-        state.metrics.render(),
-    )
+    ([(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"))], state.metrics.render())
         .into_response()
 }

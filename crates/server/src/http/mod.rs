@@ -66,10 +66,7 @@ fn auth_routes() -> Router<AppState> {
         .route("/auth/logout-all", post(sessions::logout_all))
         .route("/auth/sessions", get(sessions::list_sessions))
         .route("/auth/sessions/{id}", delete(sessions::revoke_session))
-        .route(
-            "/auth/validate",
-            post(validate::validate_post).get(validate::validate_get),
-        )
+        .route("/auth/validate", post(validate::validate_post).get(validate::validate_get))
 }
 
 /// The same handlers under the FastAPI service's layout, so its clients work unchanged.
@@ -106,29 +103,18 @@ pub fn router(state: AppState, settings: HttpSettings) -> Router {
         ServiceBuilder::new()
             .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
             .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-            .layer(
-                TraceLayer::new_for_http()
-                    .make_span_with(request_span)
-                    .on_response(())
-                    .on_request(()),
-            )
+            .layer(TraceLayer::new_for_http().make_span_with(request_span).on_response(()).on_request(()))
             .layer(middleware::from_fn(observe))
             .layer(middleware::from_fn(problem_for_bare_errors))
-            .layer(TimeoutLayer::with_status_code(
-                StatusCode::SERVICE_UNAVAILABLE,
-                settings.request_timeout,
-            )),
+            .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, settings.request_timeout)),
     )
     .with_state(state)
 }
 
 /// One span per request: request id, method, route. Never headers or bodies (they hold secrets).
 fn request_span(request: &Request) -> tracing::Span {
-    let request_id = request
-        .extensions()
-        .get::<RequestId>()
-        .and_then(|id| id.header_value().to_str().ok())
-        .unwrap_or("-");
+    let request_id =
+        request.extensions().get::<RequestId>().and_then(|id| id.header_value().to_str().ok()).unwrap_or("-");
     tracing::info_span!("request", request_id, method = %request.method(), path = %request.uri().path())
 }
 
@@ -137,10 +123,7 @@ fn request_span(request: &Request) -> tracing::Span {
 struct RouteLabel(String);
 
 async fn label_route(request: Request, next: Next) -> Response {
-    let label = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|path| RouteLabel(path.as_str().to_owned()));
+    let label = request.extensions().get::<MatchedPath>().map(|path| RouteLabel(path.as_str().to_owned()));
     let mut response = next.run(request).await;
     if let Some(label) = label {
         response.extensions_mut().insert(label);
@@ -153,22 +136,14 @@ async fn observe(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
     let response = next.run(request).await;
-    let route = response
-        .extensions()
-        .get::<RouteLabel>()
-        .map_or("unmatched", |label| label.0.as_str())
-        .to_owned();
+    let route = response.extensions().get::<RouteLabel>().map_or("unmatched", |label| label.0.as_str()).to_owned();
     let latency = started.elapsed();
     let status = response.status().as_u16();
     if let Some(InternalCause(cause)) = response.extensions().get::<InternalCause>() {
         tracing::error!(status, cause = %cause, "request failed on a dependency");
     }
     tracing::info!(status, latency_ms = latency.as_secs_f64() * 1000.0, "request served");
-    let labels = [
-        ("method", method.to_string()),
-        ("route", route),
-        ("status", status.to_string()),
-    ];
+    let labels = [("method", method.to_string()), ("route", route), ("status", status.to_string())];
     metrics::counter!("http_requests_total", &labels).increment(1);
     metrics::histogram!("http_request_duration_seconds", &labels).record(latency.as_secs_f64());
     response
@@ -198,12 +173,7 @@ async fn problem_for_bare_errors(request: Request, next: Next) -> Response {
             "The service is temporarily unavailable.".into(),
             None,
         ),
-        status => problem_response(
-            status,
-            "malformed_request",
-            "The request could not be processed.".into(),
-            None,
-        ),
+        status => problem_response(status, "malformed_request", "The request could not be processed.".into(), None),
     };
     let (mut parts, _) = response.into_parts();
     let (replacement_parts, body) = replacement.into_parts();

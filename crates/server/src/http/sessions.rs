@@ -46,26 +46,19 @@ impl<const BODY_FIELD: char, S: Send + Sync> FromRequest<S> for PresentedToken<B
         if let Some(token) = bearer_token(request.headers()) {
             return Ok(Self(token.to_owned()));
         }
-        let body: Bytes = request
-            .extract()
-            .await
-            .map_err(|rejection: axum::extract::rejection::BytesRejection| {
-                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::PayloadTooLarge
-                } else {
-                    ApiError::MalformedRequest("The request body could not be read.".into())
-                }
-            })?;
+        let body: Bytes = request.extract().await.map_err(|rejection: axum::extract::rejection::BytesRejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge
+            } else {
+                ApiError::MalformedRequest("The request body could not be read.".into())
+            }
+        })?;
         if body.iter().all(u8::is_ascii_whitespace) {
             return Err(DomainError::InvalidToken.into());
         }
         let value: serde_json::Value = serde_json::from_slice(&body)
             .map_err(|_| ApiError::MalformedRequest("The request body is not valid JSON.".into()))?;
-        let field = if BODY_FIELD == REFRESH_FIELD {
-            "refresh_token"
-        } else {
-            "token"
-        };
+        let field = if BODY_FIELD == REFRESH_FIELD { "refresh_token" } else { "token" };
         match value.get(field).and_then(serde_json::Value::as_str) {
             Some(token) if !token.is_empty() => Ok(Self(token.to_owned())),
             _ => Err(DomainError::InvalidToken.into()),

@@ -26,10 +26,7 @@ async fn registering_returns_the_user_object_without_secrets(backend: Backend) {
     let email = unique_email();
 
     let response = app
-        .post_json(
-            "/auth/register",
-            json!({"email": email, "password": PASSWORD, "full_name": "Alice Liddell"}),
-        )
+        .post_json("/auth/register", json!({"email": email, "password": PASSWORD, "full_name": "Alice Liddell"}))
         .await;
 
     assert_eq!(response.status(), StatusCode::CREATED);
@@ -65,16 +62,10 @@ async fn invalid_registrations_name_the_fields_and_change_nothing(backend: Backe
     let cases = [
         (json!({"email": "not-an-email", "password": PASSWORD}), "email"),
         (json!({"email": unique_email(), "password": "short"}), "password"),
-        (
-            json!({"email": unique_email(), "password": "x".repeat(129)}),
-            "password",
-        ),
+        (json!({"email": unique_email(), "password": "x".repeat(129)}), "password"),
         (json!({"password": PASSWORD}), "email"),
         (json!({"email": unique_email(), "password": 12345678}), "password"),
-        (
-            json!({"email": format!("{}@example.com", "a".repeat(10_000)), "password": PASSWORD}),
-            "email",
-        ),
+        (json!({"email": format!("{}@example.com", "a".repeat(10_000)), "password": PASSWORD}), "email"),
     ];
     for (body, field) in cases {
         let email = body["email"].as_str().map(str::to_owned);
@@ -84,26 +75,15 @@ async fn invalid_registrations_name_the_fields_and_change_nothing(backend: Backe
             "validation_failed",
         )
         .await;
-        let fields: Vec<&str> = problem["errors"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|error| error["field"].as_str().unwrap())
-            .collect();
+        let fields: Vec<&str> =
+            problem["errors"].as_array().unwrap().iter().map(|error| error["field"].as_str().unwrap()).collect();
         assert!(fields.contains(&field), "{fields:?} should name {field}");
         if let Some(email) = email {
-            assert_eq!(
-                app.login(&email, PASSWORD).await.status(),
-                StatusCode::UNAUTHORIZED,
-                "nothing was created"
-            );
+            assert_eq!(app.login(&email, PASSWORD).await.status(), StatusCode::UNAUTHORIZED, "nothing was created");
         }
     }
     // 128 characters of a multi-byte letter is within the limit.
-    assert_eq!(
-        app.register(&unique_email(), &"é".repeat(128)).await.status(),
-        StatusCode::CREATED
-    );
+    assert_eq!(app.register(&unique_email(), &"é".repeat(128)).await.status(), StatusCode::CREATED);
 }
 
 async fn a_body_that_is_not_json_is_a_malformed_request(backend: Backend) {
@@ -152,11 +132,7 @@ async fn login_accepts_the_oauth2_password_form(backend: Backend) {
     let response = app
         .client
         .post(app.url("/auth/login"))
-        .form(&[
-            ("username", email.as_str()),
-            ("password", PASSWORD),
-            ("grant_type", "password"),
-        ])
+        .form(&[("username", email.as_str()), ("password", PASSWORD), ("grant_type", "password")])
         .send()
         .await
         .unwrap();
@@ -169,18 +145,12 @@ async fn unknown_email_and_wrong_password_get_the_same_answer(backend: Backend) 
     let email = unique_email();
     app.register(&email, PASSWORD).await;
 
-    let wrong_password = assert_problem(
-        app.login(&email, "wrong password!").await,
-        StatusCode::UNAUTHORIZED,
-        "invalid_credentials",
-    )
-    .await;
-    let unknown_email = assert_problem(
-        app.login(&unique_email(), PASSWORD).await,
-        StatusCode::UNAUTHORIZED,
-        "invalid_credentials",
-    )
-    .await;
+    let wrong_password =
+        assert_problem(app.login(&email, "wrong password!").await, StatusCode::UNAUTHORIZED, "invalid_credentials")
+            .await;
+    let unknown_email =
+        assert_problem(app.login(&unique_email(), PASSWORD).await, StatusCode::UNAUTHORIZED, "invalid_credentials")
+            .await;
 
     assert_eq!(wrong_password, unknown_email);
 }
@@ -193,11 +163,7 @@ async fn unknown_email_and_wrong_password_take_comparable_time(backend: Backend)
     let mut known = Vec::new();
     let mut unknown = Vec::new();
     for round in 0..15 {
-        let (first, second) = if round % 2 == 0 {
-            (&mut known, &mut unknown)
-        } else {
-            (&mut unknown, &mut known)
-        };
+        let (first, second) = if round % 2 == 0 { (&mut known, &mut unknown) } else { (&mut unknown, &mut known) };
         let first_email = if round % 2 == 0 { email.clone() } else { unique_email() };
         let second_email = if round % 2 == 0 { unique_email() } else { email.clone() };
         first.push(timed_login(&app, &first_email).await);
@@ -205,11 +171,7 @@ async fn unknown_email_and_wrong_password_take_comparable_time(backend: Backend)
     }
     let (known, unknown) = (median(known), median(unknown));
     let gap = (known.as_secs_f64() - unknown.as_secs_f64()).abs() / known.as_secs_f64().max(unknown.as_secs_f64());
-    assert!(
-        gap < 0.2,
-        "median login time differs by {:.0}% (known {known:?}, unknown {unknown:?})",
-        gap * 100.0
-    );
+    assert!(gap < 0.2, "median login time differs by {:.0}% (known {known:?}, unknown {unknown:?})", gap * 100.0);
 }
 
 async fn timed_login(app: &TestApp, email: &str) -> Duration {
@@ -231,12 +193,7 @@ async fn me_requires_an_access_token(backend: Backend) {
     let me: Value = app.get_bearer("/auth/me", &tokens.access).await.json().await.unwrap();
     assert_eq!(me["email"], email);
 
-    assert_problem(
-        app.get_bearer("/auth/me", &tokens.refresh).await,
-        StatusCode::UNAUTHORIZED,
-        "invalid_token",
-    )
-    .await;
+    assert_problem(app.get_bearer("/auth/me", &tokens.refresh).await, StatusCode::UNAUTHORIZED, "invalid_token").await;
     let anonymous = app.client.get(app.url("/auth/me")).send().await.unwrap();
     assert!(anonymous.headers().contains_key("www-authenticate"));
     assert_problem(anonymous, StatusCode::UNAUTHORIZED, "invalid_token").await;
@@ -254,10 +211,7 @@ async fn bytes_past_72_of_a_password_still_count(backend: Backend) {
         "invalid_credentials",
     )
     .await;
-    assert_eq!(
-        app.login(&email, &format!("{prefix}-the-real-ending")).await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(app.login(&email, &format!("{prefix}-the-real-ending")).await.status(), StatusCode::OK);
 }
 
 async fn argon2id_is_selectable_and_bcrypt_hashes_are_upgraded_at_login(backend: Backend) {
@@ -266,39 +220,18 @@ async fn argon2id_is_selectable_and_bcrypt_hashes_are_upgraded_at_login(backend:
     bcrypt_app.register(&email, PASSWORD).await;
     let settings = bcrypt_app.settings.clone();
     bcrypt_app.stop().await;
-    assert!(
-        stored_hash(&settings.database_url, &email)
-            .await
-            .starts_with("bcrypt-sha256$")
-    );
+    assert!(stored_hash(&settings.database_url, &email).await.starts_with("bcrypt-sha256$"));
 
-    let argon_app = TestApp::start(
-        auth_service::Settings {
-            password_hash: "argon2id".into(),
-            ..settings.clone()
-        },
-        backend,
-    )
-    .await;
+    let argon_app =
+        TestApp::start(auth_service::Settings { password_hash: "argon2id".into(), ..settings.clone() }, backend).await;
     assert_eq!(argon_app.login(&email, PASSWORD).await.status(), StatusCode::OK);
-    assert!(
-        stored_hash(&settings.database_url, &email)
-            .await
-            .starts_with("$argon2id$")
-    );
+    assert!(stored_hash(&settings.database_url, &email).await.starts_with("$argon2id$"));
     assert_eq!(argon_app.login(&email, PASSWORD).await.status(), StatusCode::OK);
-    assert_eq!(
-        argon_app.login(&email, "wrong password").await.status(),
-        StatusCode::UNAUTHORIZED
-    );
+    assert_eq!(argon_app.login(&email, "wrong password").await.status(), StatusCode::UNAUTHORIZED);
 
     let newcomer = unique_email();
     argon_app.register(&newcomer, PASSWORD).await;
-    assert!(
-        stored_hash(&settings.database_url, &newcomer)
-            .await
-            .starts_with("$argon2id$")
-    );
+    assert!(stored_hash(&settings.database_url, &newcomer).await.starts_with("$argon2id$"));
 }
 
 /// Reads a stored hash straight from the database (the API never shows it).
@@ -321,13 +254,9 @@ async fn a_login_burst_does_not_stall_token_validation(backend: Backend) {
             let client = app.client.clone();
             let url = app.url("/auth/login");
             let email = email.clone();
-            tokio::spawn(async move {
-                client
-                    .post(url)
-                    .json(&json!({"email": email, "password": PASSWORD}))
-                    .send()
-                    .await
-            })
+            tokio::spawn(
+                async move { client.post(url).json(&json!({"email": email, "password": PASSWORD})).send().await },
+            )
         })
         .collect();
     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -339,10 +268,7 @@ async fn a_login_burst_does_not_stall_token_validation(backend: Backend) {
         slowest = slowest.max(started.elapsed());
     }
 
-    assert!(
-        slowest < Duration::from_millis(250),
-        "validation took {slowest:?} during a login burst"
-    );
+    assert!(slowest < Duration::from_millis(250), "validation took {slowest:?} during a login burst");
     for login in burst {
         assert_eq!(login.await.unwrap().unwrap().status(), StatusCode::OK);
     }

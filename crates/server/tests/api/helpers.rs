@@ -119,18 +119,10 @@ async fn create_database() -> String {
     use sqlx::Connection;
     let admin_url = std::env::var("TEST_DATABASE_URL").unwrap_or_default();
     let name = format!("auth_test_{}", Uuid::new_v4().simple());
-    let mut connection = sqlx::PgConnection::connect(&admin_url)
-        .await
-        .expect("connect to TEST_DATABASE_URL");
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut connection)
-        .await
-        .expect("create test database");
+    let mut connection = sqlx::PgConnection::connect(&admin_url).await.expect("connect to TEST_DATABASE_URL");
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut connection).await.expect("create test database");
     let (base, _) = admin_url.rsplit_once('/').expect("TEST_DATABASE_URL names a database");
-    let query = admin_url
-        .split_once('?')
-        .map(|(_, query)| format!("?{query}"))
-        .unwrap_or_default();
+    let query = admin_url.split_once('?').map(|(_, query)| format!("?{query}")).unwrap_or_default();
     format!("{base}/{name}{query}")
 }
 
@@ -166,13 +158,7 @@ impl TestApp {
             .timeout(Duration::from_secs(30))
             .build()
             .expect("http client");
-        Self {
-            address,
-            client,
-            settings,
-            stop: Some(stop),
-            server: Some(server),
-        }
+        Self { address, client, settings, stop: Some(stop), server: Some(server) }
     }
 
     /// Stops serving (graceful), as SIGTERM would.
@@ -190,45 +176,27 @@ impl TestApp {
     }
 
     pub async fn post_json(&self, path: &str, body: Value) -> Response {
-        self.client
-            .post(self.url(path))
-            .json(&body)
-            .send()
-            .await
-            .expect("request sent")
+        self.client.post(self.url(path)).json(&body).send().await.expect("request sent")
     }
 
     pub async fn post_bearer(&self, path: &str, token: &str) -> Response {
-        self.client
-            .post(self.url(path))
-            .bearer_auth(token)
-            .send()
-            .await
-            .expect("request sent")
+        self.client.post(self.url(path)).bearer_auth(token).send().await.expect("request sent")
     }
 
     pub async fn get_bearer(&self, path: &str, token: &str) -> Response {
-        self.client
-            .get(self.url(path))
-            .bearer_auth(token)
-            .send()
-            .await
-            .expect("request sent")
+        self.client.get(self.url(path)).bearer_auth(token).send().await.expect("request sent")
     }
 
     pub async fn register(&self, email: &str, password: &str) -> Response {
-        self.post_json("/auth/register", json!({"email": email, "password": password}))
-            .await
+        self.post_json("/auth/register", json!({"email": email, "password": password})).await
     }
 
     pub async fn login(&self, email: &str, password: &str) -> Response {
-        self.post_json("/auth/login", json!({"email": email, "password": password}))
-            .await
+        self.post_json("/auth/login", json!({"email": email, "password": password})).await
     }
 
     pub async fn refresh(&self, refresh_token: &str) -> Response {
-        self.post_json("/auth/refresh", json!({"refresh_token": refresh_token}))
-            .await
+        self.post_json("/auth/refresh", json!({"refresh_token": refresh_token})).await
     }
 
     pub async fn validate(&self, access_token: &str) -> Response {
@@ -277,16 +245,9 @@ pub fn unique_email() -> String {
 /// Asserts a problem-JSON answer with `status` and `code`; returns the body.
 pub async fn assert_problem(response: Response, status: StatusCode, code: &str) -> Value {
     assert_eq!(response.status(), status, "status for expected code {code}");
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
-    assert!(
-        content_type.starts_with("application/problem+json"),
-        "content type {content_type}"
-    );
+    let content_type =
+        response.headers().get("content-type").and_then(|value| value.to_str().ok()).unwrap_or("").to_owned();
+    assert!(content_type.starts_with("application/problem+json"), "content type {content_type}");
     let body: Value = response.json().await.expect("problem body");
     assert_eq!(body["code"], code, "body: {body}");
     assert_eq!(body["status"], status.as_u16());
@@ -297,8 +258,6 @@ pub async fn assert_problem(response: Response, status: StatusCode, code: &str) 
 pub fn claims_of(token: &str) -> Value {
     use base64::Engine as _;
     let payload = token.split('.').nth(1).expect("a JWT");
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload)
-        .expect("base64url payload");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).expect("base64url payload");
     serde_json::from_slice(&bytes).expect("json claims")
 }

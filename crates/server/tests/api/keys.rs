@@ -38,15 +38,7 @@ async fn signs_with_kid_and_publishes_the_key(algorithm: Algorithm, name: &str) 
     let (_, tokens) = app.signed_in_user().await;
 
     let header = jsonwebtoken::decode_header(&tokens.access).unwrap();
-    let jwks: JwkSet = app
-        .client
-        .get(app.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: JwkSet = app.client.get(app.url("/.well-known/jwks.json")).send().await.unwrap().json().await.unwrap();
 
     assert_eq!(header.alg, algorithm);
     let kid = header.kid.expect("asymmetric tokens carry kid");
@@ -76,15 +68,7 @@ async fn eddsa_tokens_carry_a_kid_published_in_the_jwks() {
 #[tokio::test]
 async fn hs256_publishes_no_keys() {
     let app = TestApp::spawn(Backend::Sqlite).await;
-    let jwks: Value = app
-        .client
-        .get(app.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: Value = app.client.get(app.url("/.well-known/jwks.json")).send().await.unwrap().json().await.unwrap();
     assert_eq!(jwks, json!({"keys": []}));
 }
 
@@ -97,10 +81,7 @@ async fn an_hs256_token_signed_with_the_rs256_public_key_is_refused() {
     let public_pem = std::fs::read(public).unwrap();
 
     let confused = jsonwebtoken::encode(
-        &Header {
-            kid,
-            ..Header::new(Algorithm::HS256)
-        },
+        &Header { kid, ..Header::new(Algorithm::HS256) },
         &claims,
         &EncodingKey::from_secret(&public_pem),
     )
@@ -129,15 +110,7 @@ async fn a_retired_key_still_verifies_its_tokens_after_rotation() {
     settings.jwt_retired_public_key_paths = vec![old_public];
     let app = TestApp::start(settings, Backend::Sqlite).await;
 
-    let jwks: JwkSet = app
-        .client
-        .get(app.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: JwkSet = app.client.get(app.url("/.well-known/jwks.json")).send().await.unwrap().json().await.unwrap();
     assert_eq!(jwks.keys.len(), 2);
     assert_eq!(app.validate(&old_tokens.access).await.status(), StatusCode::OK);
     let (_, new_tokens) = app.signed_in_user().await;
@@ -151,10 +124,7 @@ async fn a_retired_key_still_verifies_its_tokens_after_rotation() {
 async fn short_hs256_secrets_are_refused_at_start_up() {
     let mut settings = fresh_settings(Backend::Sqlite).await;
     settings.jwt_secret = Some(auth_service::config::Secret::new("only-31-bytes-long-secret-value"));
-    let error = auth_service::Application::build(settings)
-        .await
-        .err()
-        .expect("start-up refused");
+    let error = auth_service::Application::build(settings).await.err().expect("start-up refused");
     assert!(format!("{error:#}").contains("32 bytes"));
     assert!(TEST_SECRET.len() >= 32);
 }
@@ -170,23 +140,10 @@ async fn without_a_secret_a_development_key_is_generated_once_and_kept_private()
 
     let key_file = database.with_file_name(format!("{}.jwt-key", database.file_name().unwrap().to_string_lossy()));
     use std::os::unix::fs::PermissionsExt as _;
-    assert_eq!(
-        std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777,
-        0o600
-    );
+    assert_eq!(std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777, 0o600);
     let restarted = TestApp::start(settings.clone(), Backend::Sqlite).await;
-    assert_eq!(
-        restarted.validate(&tokens.access).await.status(),
-        StatusCode::OK,
-        "tokens survive a restart"
-    );
+    assert_eq!(restarted.validate(&tokens.access).await.status(), StatusCode::OK, "tokens survive a restart");
 
-    let production = auth_service::Settings {
-        app_env: "production".into(),
-        ..settings
-    };
-    assert!(
-        auth_service::Application::build(production).await.is_err(),
-        "production refuses the shortcut"
-    );
+    let production = auth_service::Settings { app_env: "production".into(), ..settings };
+    assert!(auth_service::Application::build(production).await.is_err(), "production refuses the shortcut");
 }

@@ -3,9 +3,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod helpers;
+mod smtp;
 
 mod accounts;
+mod admin;
 mod compatibility;
+mod email;
 mod keys;
 mod meta;
 mod sessions;

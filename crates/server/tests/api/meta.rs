@@ -13,19 +13,8 @@ on_both_backends!(
 
 async fn health_endpoints_answer_and_readiness_names_its_checks(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    assert_eq!(
-        app.client.get(app.url("/health/live")).send().await.unwrap().status(),
-        StatusCode::OK
-    );
-    let ready: Value = app
-        .client
-        .get(app.url("/health/ready"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    assert_eq!(app.client.get(app.url("/health/live")).send().await.unwrap().status(), StatusCode::OK);
+    let ready: Value = app.client.get(app.url("/health/ready")).send().await.unwrap().json().await.unwrap();
     assert_eq!(ready["checks"]["database"], "ok");
     if backend == Backend::Postgres {
         assert_eq!(ready["checks"]["redis"], "ok");
@@ -36,24 +25,14 @@ async fn every_response_carries_a_request_id(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let generated = app.client.get(app.url("/health/live")).send().await.unwrap();
     assert!(!generated.headers()["x-request-id"].is_empty());
-    let echoed = app
-        .client
-        .get(app.url("/nope"))
-        .header("x-request-id", "trace-42")
-        .send()
-        .await
-        .unwrap();
+    let echoed = app.client.get(app.url("/nope")).header("x-request-id", "trace-42").send().await.unwrap();
     assert_eq!(echoed.headers()["x-request-id"], "trace-42");
 }
 
 async fn unknown_routes_wrong_methods_and_large_bodies_are_problem_json(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    assert_problem(
-        app.client.get(app.url("/no/such/route")).send().await.unwrap(),
-        StatusCode::NOT_FOUND,
-        "not_found",
-    )
-    .await;
+    assert_problem(app.client.get(app.url("/no/such/route")).send().await.unwrap(), StatusCode::NOT_FOUND, "not_found")
+        .await;
     assert_problem(
         app.client.get(app.url("/auth/login")).send().await.unwrap(),
         StatusCode::METHOD_NOT_ALLOWED,
@@ -61,33 +40,17 @@ async fn unknown_routes_wrong_methods_and_large_bodies_are_problem_json(backend:
     )
     .await;
     let huge = json!({"email": "a@example.com", "password": "x".repeat(1024 * 1024)});
-    assert_problem(
-        app.post_json("/auth/register", huge).await,
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "payload_too_large",
-    )
-    .await;
+    assert_problem(app.post_json("/auth/register", huge).await, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
+        .await;
     let huge_login = json!({"email": "a@example.com", "password": "x".repeat(70 * 1024)});
-    assert_problem(
-        app.post_json("/auth/login", huge_login).await,
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "payload_too_large",
-    )
-    .await;
+    assert_problem(app.post_json("/auth/login", huge_login).await, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
+        .await;
 }
 
 async fn metrics_count_requests_by_route_and_status(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     app.client.get(app.url("/health/live")).send().await.unwrap();
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains("http_requests_total"), "{metrics}");
     assert!(metrics.contains("route=\"/health/live\""), "{metrics}");
 }
@@ -126,15 +89,7 @@ async fn readiness_names_redis_when_it_is_down() {
 #[tokio::test]
 async fn the_openapi_document_lists_every_endpoint_and_the_docs_render_offline() {
     let app = TestApp::spawn(Backend::Sqlite).await;
-    let document: Value = app
-        .client
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let document: Value = app.client.get(app.url("/openapi.json")).send().await.unwrap().json().await.unwrap();
     assert!(document["openapi"].as_str().unwrap().starts_with("3."));
     for path in [
         "/auth/register",
@@ -156,24 +111,11 @@ async fn the_openapi_document_lists_every_endpoint_and_the_docs_render_offline()
     for page in ["/docs/", "/redoc"] {
         let response = app.client.get(app.url(page)).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::OK, "{page}");
-        assert!(
-            response.headers()["content-security-policy"]
-                .to_str()
-                .unwrap()
-                .contains("default-src 'self'")
-        );
+        assert!(response.headers()["content-security-policy"].to_str().unwrap().contains("default-src 'self'"));
         let html = response.text().await.unwrap();
-        assert!(
-            !html.contains("https://"),
-            "{page} references nothing outside this origin"
-        );
+        assert!(!html.contains("https://"), "{page} references nothing outside this origin");
     }
-    let script = app
-        .client
-        .get(app.url("/assets/redoc.standalone.js"))
-        .send()
-        .await
-        .unwrap();
+    let script = app.client.get(app.url("/assets/redoc.standalone.js")).send().await.unwrap();
     assert_eq!(script.status(), StatusCode::OK);
     assert!(script.bytes().await.unwrap().len() > 100_000, "ReDoc is vendored");
 }

@@ -33,10 +33,7 @@ async fn refresh_rotates_the_pair_in_the_same_session(backend: Backend) {
 
     assert_ne!(second.refresh, first.refresh);
     assert_ne!(second.access, first.access);
-    let (old, new) = (
-        crate::helpers::claims_of(&first.access),
-        crate::helpers::claims_of(&second.access),
-    );
+    let (old, new) = (crate::helpers::claims_of(&first.access), crate::helpers::claims_of(&second.access));
     assert_eq!(old["sid"], new["sid"]);
     assert_ne!(old["jti"], new["jti"]);
     assert_eq!(app.validate(&second.access).await.status(), StatusCode::OK);
@@ -69,25 +66,10 @@ async fn a_parent_replayed_after_its_successor_was_used_is_reuse(backend: Backen
     let third = Tokens::from(app.refresh(&second.refresh).await).await;
 
     // `first` is now the grandparent of the live token; `second` the parent, but used.
-    assert_problem(
-        app.refresh(&first.refresh).await,
-        StatusCode::UNAUTHORIZED,
-        "refresh_token_reused",
-    )
-    .await;
+    assert_problem(app.refresh(&first.refresh).await, StatusCode::UNAUTHORIZED, "refresh_token_reused").await;
 
-    assert_problem(
-        app.refresh(&third.refresh).await,
-        StatusCode::UNAUTHORIZED,
-        "token_revoked",
-    )
-    .await;
-    assert_problem(
-        app.validate(&third.access).await,
-        StatusCode::UNAUTHORIZED,
-        "token_revoked",
-    )
-    .await;
+    assert_problem(app.refresh(&third.refresh).await, StatusCode::UNAUTHORIZED, "token_revoked").await;
+    assert_problem(app.validate(&third.access).await, StatusCode::UNAUTHORIZED, "token_revoked").await;
 }
 
 async fn a_grandparent_replay_revokes_the_whole_session(backend: Backend) {
@@ -97,19 +79,9 @@ async fn a_grandparent_replay_revokes_the_whole_session(backend: Backend) {
     let third = Tokens::from(app.refresh(&second.refresh).await).await;
     let fourth = Tokens::from(app.refresh(&third.refresh).await).await;
 
-    assert_problem(
-        app.refresh(&second.refresh).await,
-        StatusCode::UNAUTHORIZED,
-        "refresh_token_reused",
-    )
-    .await;
+    assert_problem(app.refresh(&second.refresh).await, StatusCode::UNAUTHORIZED, "refresh_token_reused").await;
 
-    assert_problem(
-        app.refresh(&fourth.refresh).await,
-        StatusCode::UNAUTHORIZED,
-        "token_revoked",
-    )
-    .await;
+    assert_problem(app.refresh(&fourth.refresh).await, StatusCode::UNAUTHORIZED, "token_revoked").await;
     for access in [&second.access, &third.access, &fourth.access] {
         assert_problem(app.validate(access).await, StatusCode::UNAUTHORIZED, "token_revoked").await;
     }
@@ -121,18 +93,8 @@ async fn a_parent_replayed_after_the_interval_is_reuse(backend: Backend) {
     let second = Tokens::from(app.refresh(&first.refresh).await).await;
     tokio::time::sleep(Duration::from_millis(2100)).await;
 
-    assert_problem(
-        app.refresh(&first.refresh).await,
-        StatusCode::UNAUTHORIZED,
-        "refresh_token_reused",
-    )
-    .await;
-    assert_problem(
-        app.refresh(&second.refresh).await,
-        StatusCode::UNAUTHORIZED,
-        "token_revoked",
-    )
-    .await;
+    assert_problem(app.refresh(&first.refresh).await, StatusCode::UNAUTHORIZED, "refresh_token_reused").await;
+    assert_problem(app.refresh(&second.refresh).await, StatusCode::UNAUTHORIZED, "token_revoked").await;
 }
 
 async fn with_interval_zero_any_replay_is_reuse(backend: Backend) {
@@ -140,24 +102,9 @@ async fn with_interval_zero_any_replay_is_reuse(backend: Backend) {
     let (_, first) = app.signed_in_user().await;
     let second = Tokens::from(app.refresh(&first.refresh).await).await;
 
-    assert_problem(
-        app.refresh(&first.refresh).await,
-        StatusCode::UNAUTHORIZED,
-        "refresh_token_reused",
-    )
-    .await;
-    assert_problem(
-        app.refresh(&second.refresh).await,
-        StatusCode::UNAUTHORIZED,
-        "token_revoked",
-    )
-    .await;
-    assert_problem(
-        app.validate(&second.access).await,
-        StatusCode::UNAUTHORIZED,
-        "token_revoked",
-    )
-    .await;
+    assert_problem(app.refresh(&first.refresh).await, StatusCode::UNAUTHORIZED, "refresh_token_reused").await;
+    assert_problem(app.refresh(&second.refresh).await, StatusCode::UNAUTHORIZED, "token_revoked").await;
+    assert_problem(app.validate(&second.access).await, StatusCode::UNAUTHORIZED, "token_revoked").await;
 }
 
 /// Sends 50 refreshes of one token at once; returns (status, refresh token) of each.
@@ -199,10 +146,7 @@ async fn fifty_racing_refreshes_leave_at_most_one_live_successor(backend: Backen
 
     let results = race(&app, &tokens.refresh).await;
 
-    assert!(
-        results.iter().all(|(status, _)| *status == StatusCode::OK),
-        "{results:?}"
-    );
+    assert!(results.iter().all(|(status, _)| *status == StatusCode::OK), "{results:?}");
     let successors: HashSet<String> = results.into_iter().filter_map(|(_, token)| token).collect();
     assert_eq!(successors.len(), 1, "every racer got the same successor");
     assert_eq!(live_count(&app, &successors).await, 1);
@@ -216,11 +160,7 @@ async fn fifty_racing_refreshes_in_strict_mode_leave_no_two_successors(backend: 
 
     let winners = results.iter().filter(|(status, _)| *status == StatusCode::OK).count();
     assert_eq!(winners, 1, "{results:?}");
-    assert!(
-        results
-            .iter()
-            .all(|(status, _)| *status == StatusCode::OK || *status == StatusCode::UNAUTHORIZED)
-    );
+    assert!(results.iter().all(|(status, _)| *status == StatusCode::OK || *status == StatusCode::UNAUTHORIZED));
     let successors: HashSet<String> = results.into_iter().filter_map(|(_, token)| token).collect();
     assert!(live_count(&app, &successors).await <= 1);
 }
@@ -241,23 +181,11 @@ async fn logout_with_the_refresh_token_revokes_the_session(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let (_, tokens) = app.signed_in_user().await;
 
-    let response = app
-        .post_json("/auth/logout", json!({"refresh_token": tokens.refresh}))
-        .await;
+    let response = app.post_json("/auth/logout", json!({"refresh_token": tokens.refresh})).await;
 
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
-    assert_problem(
-        app.validate(&tokens.access).await,
-        StatusCode::UNAUTHORIZED,
-        "token_revoked",
-    )
-    .await;
-    assert_problem(
-        app.refresh(&tokens.refresh).await,
-        StatusCode::UNAUTHORIZED,
-        "token_revoked",
-    )
-    .await;
+    assert_problem(app.validate(&tokens.access).await, StatusCode::UNAUTHORIZED, "token_revoked").await;
+    assert_problem(app.refresh(&tokens.refresh).await, StatusCode::UNAUTHORIZED, "token_revoked").await;
 }
 
 async fn logout_with_the_access_token_revokes_the_session(backend: Backend) {
@@ -265,28 +193,11 @@ async fn logout_with_the_access_token_revokes_the_session(backend: Backend) {
     let (email, tokens) = app.signed_in_user().await;
     let other = Tokens::from(app.login(&email, PASSWORD).await).await;
 
-    assert_eq!(
-        app.post_bearer("/auth/logout", &tokens.access).await.status(),
-        StatusCode::NO_CONTENT
-    );
+    assert_eq!(app.post_bearer("/auth/logout", &tokens.access).await.status(), StatusCode::NO_CONTENT);
 
-    assert_problem(
-        app.get_bearer("/auth/me", &tokens.access).await,
-        StatusCode::UNAUTHORIZED,
-        "token_revoked",
-    )
-    .await;
-    assert_problem(
-        app.refresh(&tokens.refresh).await,
-        StatusCode::UNAUTHORIZED,
-        "token_revoked",
-    )
-    .await;
-    assert_eq!(
-        app.validate(&other.access).await.status(),
-        StatusCode::OK,
-        "other sessions live on"
-    );
+    assert_problem(app.get_bearer("/auth/me", &tokens.access).await, StatusCode::UNAUTHORIZED, "token_revoked").await;
+    assert_problem(app.refresh(&tokens.refresh).await, StatusCode::UNAUTHORIZED, "token_revoked").await;
+    assert_eq!(app.validate(&other.access).await.status(), StatusCode::OK, "other sessions live on");
 }
 
 async fn logout_all_revokes_every_session_of_the_user(backend: Backend) {
@@ -295,24 +206,11 @@ async fn logout_all_revokes_every_session_of_the_user(backend: Backend) {
     let second = Tokens::from(app.login(&email, PASSWORD).await).await;
     let (_, bystander) = app.signed_in_user().await;
 
-    assert_eq!(
-        app.post_bearer("/auth/logout-all", &first.access).await.status(),
-        StatusCode::NO_CONTENT
-    );
+    assert_eq!(app.post_bearer("/auth/logout-all", &first.access).await.status(), StatusCode::NO_CONTENT);
 
     for tokens in [&first, &second] {
-        assert_problem(
-            app.validate(&tokens.access).await,
-            StatusCode::UNAUTHORIZED,
-            "token_revoked",
-        )
-        .await;
-        assert_problem(
-            app.refresh(&tokens.refresh).await,
-            StatusCode::UNAUTHORIZED,
-            "token_revoked",
-        )
-        .await;
+        assert_problem(app.validate(&tokens.access).await, StatusCode::UNAUTHORIZED, "token_revoked").await;
+        assert_problem(app.refresh(&tokens.refresh).await, StatusCode::UNAUTHORIZED, "token_revoked").await;
     }
     assert_eq!(app.validate(&bystander.access).await.status(), StatusCode::OK);
     // A fresh login still works.
@@ -358,12 +256,7 @@ async fn sessions_are_listed_newest_first_with_the_current_one_marked(backend: B
             .unwrap(),
     )
     .await;
-    let sessions: Vec<Value> = app
-        .get_bearer("/auth/sessions", &flooded.access)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let sessions: Vec<Value> = app.get_bearer("/auth/sessions", &flooded.access).await.json().await.unwrap();
     assert_eq!(sessions[0]["user_agent"].as_str().unwrap().len(), 512);
 }
 
@@ -372,47 +265,18 @@ async fn a_user_can_revoke_only_their_own_sessions(backend: Backend) {
     let (email, mine) = app.signed_in_user().await;
     let other_device = Tokens::from(app.login(&email, PASSWORD).await).await;
     let (_, stranger) = app.signed_in_user().await;
-    let stranger_session = crate::helpers::claims_of(&stranger.access)["sid"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let other_session = crate::helpers::claims_of(&other_device.access)["sid"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let stranger_session = crate::helpers::claims_of(&stranger.access)["sid"].as_str().unwrap().to_owned();
+    let other_session = crate::helpers::claims_of(&other_device.access)["sid"].as_str().unwrap().to_owned();
 
     let delete = |session: String| {
-        app.client
-            .delete(app.url(&format!("/auth/sessions/{session}")))
-            .bearer_auth(&mine.access)
-            .send()
+        app.client.delete(app.url(&format!("/auth/sessions/{session}"))).bearer_auth(&mine.access).send()
     };
-    assert_problem(
-        delete(stranger_session).await.unwrap(),
-        StatusCode::NOT_FOUND,
-        "not_found",
-    )
-    .await;
-    assert_problem(
-        delete(uuid::Uuid::new_v4().to_string()).await.unwrap(),
-        StatusCode::NOT_FOUND,
-        "not_found",
-    )
-    .await;
-    assert_problem(
-        delete("not-a-uuid".into()).await.unwrap(),
-        StatusCode::NOT_FOUND,
-        "not_found",
-    )
-    .await;
+    assert_problem(delete(stranger_session).await.unwrap(), StatusCode::NOT_FOUND, "not_found").await;
+    assert_problem(delete(uuid::Uuid::new_v4().to_string()).await.unwrap(), StatusCode::NOT_FOUND, "not_found").await;
+    assert_problem(delete("not-a-uuid".into()).await.unwrap(), StatusCode::NOT_FOUND, "not_found").await;
     assert_eq!(app.validate(&stranger.access).await.status(), StatusCode::OK);
 
     assert_eq!(delete(other_session).await.unwrap().status(), StatusCode::NO_CONTENT);
-    assert_problem(
-        app.validate(&other_device.access).await,
-        StatusCode::UNAUTHORIZED,
-        "token_revoked",
-    )
-    .await;
+    assert_problem(app.validate(&other_device.access).await, StatusCode::UNAUTHORIZED, "token_revoked").await;
     assert_eq!(app.validate(&mine.access).await.status(), StatusCode::OK);
 }

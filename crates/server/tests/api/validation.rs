@@ -62,13 +62,7 @@ async fn get_and_head_serve_forward_auth_gateways(backend: Backend) {
     let get = app.get_bearer("/auth/validate", &tokens.access).await;
     assert_eq!(get.status(), StatusCode::OK);
     assert!(get.headers().contains_key("x-user-id"));
-    let head = app
-        .client
-        .head(app.url("/auth/validate"))
-        .bearer_auth(&tokens.access)
-        .send()
-        .await
-        .unwrap();
+    let head = app.client.head(app.url("/auth/validate")).bearer_auth(&tokens.access).send().await.unwrap();
     assert_eq!(head.status(), StatusCode::OK);
     assert!(head.headers().contains_key("x-user-role"));
     let anonymous = app.client.head(app.url("/auth/validate")).send().await.unwrap();
@@ -84,12 +78,7 @@ async fn a_role_requirement_above_the_token_is_forbidden(backend: Backend) {
         "insufficient_role",
     )
     .await;
-    assert_eq!(
-        app.post_bearer("/auth/validate?role=user", &tokens.access)
-            .await
-            .status(),
-        StatusCode::OK
-    );
+    assert_eq!(app.post_bearer("/auth/validate?role=user", &tokens.access).await.status(), StatusCode::OK);
     assert_problem(
         app.get_bearer("/auth/validate?role=admin", &tokens.access).await,
         StatusCode::FORBIDDEN,
@@ -110,12 +99,7 @@ async fn missing_malformed_and_forged_tokens_are_invalid(backend: Backend) {
     let none_header = base64url(br#"{"alg":"none","typ":"JWT"}"#);
     let mut tampered_claims = claims.clone();
     tampered_claims["role"] = json!("admin");
-    let tampered = format!(
-        "{}.{}.{}",
-        parts[0],
-        base64url(tampered_claims.to_string().as_bytes()),
-        parts[2]
-    );
+    let tampered = format!("{}.{}.{}", parts[0], base64url(tampered_claims.to_string().as_bytes()), parts[2]);
     let mut refresh_typed = claims.clone();
     refresh_typed["type"] = json!("refresh");
 
@@ -123,18 +107,11 @@ async fn missing_malformed_and_forged_tokens_are_invalid(backend: Backend) {
         format!("{none_header}.{}.", parts[1]),
         format!("{}.{}.", parts[0], parts[1]),
         tampered,
-        sign(
-            &claims,
-            Header::new(Algorithm::HS256),
-            b"another-secret-that-is-long-enough-too",
-        ),
+        sign(&claims, Header::new(Algorithm::HS256), b"another-secret-that-is-long-enough-too"),
         sign(&claims, Header::new(Algorithm::HS384), TEST_SECRET.as_bytes()),
         sign(
             &claims,
-            Header {
-                kid: Some("../../etc/passwd".into()),
-                ..Header::new(Algorithm::HS256)
-            },
+            Header { kid: Some("../../etc/passwd".into()), ..Header::new(Algorithm::HS256) },
             TEST_SECRET.as_bytes(),
         ),
         sign(&refresh_typed, Header::new(Algorithm::HS256), TEST_SECRET.as_bytes()),
@@ -143,29 +120,16 @@ async fn missing_malformed_and_forged_tokens_are_invalid(backend: Backend) {
         "a".repeat(60 * 1024),
     ];
     for token in forged {
-        let response = app
-            .client
-            .post(app.url("/auth/validate"))
-            .json(&json!({"token": token}))
-            .send()
-            .await
-            .unwrap();
+        let response = app.client.post(app.url("/auth/validate")).json(&json!({"token": token})).send().await.unwrap();
         assert_problem(response, StatusCode::UNAUTHORIZED, "invalid_token").await;
     }
     let anonymous = app.client.post(app.url("/auth/validate")).send().await.unwrap();
     assert_problem(anonymous, StatusCode::UNAUTHORIZED, "invalid_token").await;
     let huge_header = format!("{}.{}.{}", parts[0], "a".repeat(100 * 1024), parts[2]);
-    assert_problem(
-        app.validate(&huge_header).await,
-        StatusCode::UNAUTHORIZED,
-        "invalid_token",
-    )
-    .await;
+    assert_problem(app.validate(&huge_header).await, StatusCode::UNAUTHORIZED, "invalid_token").await;
     // Our own HS256 signature over the same claims passes: the cases above fail for their flaw.
     assert_eq!(
-        app.validate(&sign(&claims, Header::new(Algorithm::HS256), TEST_SECRET.as_bytes()))
-            .await
-            .status(),
+        app.validate(&sign(&claims, Header::new(Algorithm::HS256), TEST_SECRET.as_bytes())).await.status(),
         StatusCode::OK
     );
 }
@@ -191,11 +155,7 @@ async fn a_token_from_the_future_or_another_issuer_is_invalid(backend: Backend) 
     let (_, tokens) = app.signed_in_user().await;
     let claims = claims_of(&tokens.access);
     let now = chrono::Utc::now().timestamp();
-    let variants = [
-        ("iat", json!(now + 3600)),
-        ("nbf", json!(now + 3600)),
-        ("iss", json!("someone-else")),
-    ];
+    let variants = [("iat", json!(now + 3600)), ("nbf", json!(now + 3600)), ("iss", json!("someone-else"))];
     for (claim, value) in variants {
         let mut changed = claims.clone();
         changed[claim] = value;
@@ -234,16 +194,10 @@ async fn a_logout_on_one_instance_is_seen_by_another_within_a_second() {
     let (_, tokens) = first.signed_in_user().await;
     assert_eq!(second.validate(&tokens.access).await.status(), StatusCode::OK);
 
-    assert_eq!(
-        first.post_bearer("/auth/logout", &tokens.access).await.status(),
-        StatusCode::NO_CONTENT
-    );
+    assert_eq!(first.post_bearer("/auth/logout", &tokens.access).await.status(), StatusCode::NO_CONTENT);
 
     let seen_after = time_until_rejected(&second, &tokens.access, Duration::from_secs(3)).await;
-    assert!(
-        seen_after.is_some_and(|elapsed| elapsed < Duration::from_secs(1)),
-        "seen after {seen_after:?}"
-    );
+    assert!(seen_after.is_some_and(|elapsed| elapsed < Duration::from_secs(1)), "seen after {seen_after:?}");
 }
 
 async fn a_revocation_survives_a_redis_flush_and_a_restart() {
@@ -264,23 +218,9 @@ async fn a_revocation_survives_a_redis_flush_and_a_restart() {
     app.stop().await;
     let restarted = TestApp::start(settings, Backend::Postgres).await;
 
-    assert_problem(
-        restarted.validate(&revoked.access).await,
-        StatusCode::UNAUTHORIZED,
-        "token_revoked",
-    )
-    .await;
-    assert_problem(
-        restarted.refresh(&revoked.refresh).await,
-        StatusCode::UNAUTHORIZED,
-        "token_revoked",
-    )
-    .await;
-    assert_eq!(
-        restarted.validate(&kept.access).await.status(),
-        StatusCode::OK,
-        "nobody else is logged out"
-    );
+    assert_problem(restarted.validate(&revoked.access).await, StatusCode::UNAUTHORIZED, "token_revoked").await;
+    assert_problem(restarted.refresh(&revoked.refresh).await, StatusCode::UNAUTHORIZED, "token_revoked").await;
+    assert_eq!(restarted.validate(&kept.access).await.status(), StatusCode::OK, "nobody else is logged out");
     crate::helpers::Tokens::from(restarted.refresh(&kept.refresh).await).await;
 }
 
@@ -294,15 +234,9 @@ async fn validation_keeps_working_while_redis_is_down() {
     let (_, tokens) = first.signed_in_user().await;
     assert_eq!(second.validate(&tokens.access).await.status(), StatusCode::OK);
 
-    assert_eq!(
-        first.post_bearer("/auth/logout", &tokens.access).await.status(),
-        StatusCode::NO_CONTENT
-    );
+    assert_eq!(first.post_bearer("/auth/logout", &tokens.access).await.status(), StatusCode::NO_CONTENT);
 
     // The database poll carries the revocation to the other instance.
     let seen_after = time_until_rejected(&second, &tokens.access, Duration::from_secs(3)).await;
-    assert!(
-        seen_after.is_some_and(|elapsed| elapsed < Duration::from_secs(1)),
-        "seen after {seen_after:?}"
-    );
+    assert!(seen_after.is_some_and(|elapsed| elapsed < Duration::from_secs(1)), "seen after {seen_after:?}");
 }
