@@ -42,6 +42,9 @@ pub enum DomainError {
     InsufficientRole,
     #[error("not found")]
     NotFound,
+    /// Too many attempts; try again after this many seconds.
+    #[error("rate limited")]
+    RateLimited { retry_after_seconds: u64 },
     /// The password-hashing queue is full: shed load instead of stalling everything else.
     #[error("overloaded")]
     Overloaded,

@@ -17,6 +17,8 @@ pub const DEFAULT_REUSE_INTERVAL_SECONDS: i64 = 10;
 pub const DEFAULT_MAX_BODY_BYTES: usize = 65_536;
 pub const DEFAULT_RATE_LIMIT_PER_MINUTE: u32 = 100;
 pub const DEFAULT_BCRYPT_COST: u32 = 12;
+pub const DEFAULT_LOGIN_FAILURE_LIMIT: u32 = 10;
+pub const DEFAULT_LOGIN_FAILURE_WINDOW_SECONDS: u64 = 900;
 pub const DEFAULT_REQUEST_TIMEOUT_SECONDS: u64 = 10;
 pub const DEFAULT_SHUTDOWN_TIMEOUT_SECONDS: u64 = 15;
 pub const DEFAULT_DATABASE_MAX_CONNECTIONS: u32 = 20;
@@ -108,6 +110,19 @@ pub struct Settings {
     /// Per-client budget on the public auth endpoints; 0 turns it off.
     #[arg(global = true, long, env = "RATE_LIMIT_PER_MINUTE", default_value_t = DEFAULT_RATE_LIMIT_PER_MINUTE)]
     pub rate_limit_per_minute: u32,
+    /// Also limit `/auth/validate` (exempt by default: gateways call it for every request).
+    #[arg(global = true, long, env = "RATE_LIMIT_VALIDATE", action = ArgAction::Set, default_value_t = false)]
+    pub rate_limit_validate: bool,
+    /// Failed password logins per account (known or not) within the window before it cools off;
+    /// 0 turns it off.
+    #[arg(global = true, long, env = "LOGIN_FAILURE_LIMIT", default_value_t = DEFAULT_LOGIN_FAILURE_LIMIT)]
+    pub login_failure_limit: u32,
+    /// Window of LOGIN_FAILURE_LIMIT, seconds.
+    #[arg(global = true, long, env = "LOGIN_FAILURE_WINDOW", default_value_t = DEFAULT_LOGIN_FAILURE_WINDOW_SECONDS)]
+    pub login_failure_window: u64,
+    /// Browser origins allowed by CORS (comma-separated); empty: CORS off.
+    #[arg(global = true, long, env = "CORS_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub cors_allowed_origins: Vec<String>,
     /// CIDRs whose X-Forwarded-For / Forwarded headers are believed.
     #[arg(global = true, long, env = "TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_network)]
     pub trusted_proxies: Vec<IpNet>,
@@ -182,6 +197,10 @@ impl Default for Settings {
             refresh_reuse_interval: DEFAULT_REUSE_INTERVAL_SECONDS,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             rate_limit_per_minute: DEFAULT_RATE_LIMIT_PER_MINUTE,
+            rate_limit_validate: false,
+            login_failure_limit: DEFAULT_LOGIN_FAILURE_LIMIT,
+            login_failure_window: DEFAULT_LOGIN_FAILURE_WINDOW_SECONDS,
+            cors_allowed_origins: Vec::new(),
             trusted_proxies: Vec::new(),
             password_hash: "bcrypt".into(),
             bcrypt_cost: DEFAULT_BCRYPT_COST,

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use auth_core::ports::Quota;
 use auth_core::sessions::SessionService;
 use axum::Router;
 use tokio::net::TcpListener;
@@ -68,12 +69,17 @@ impl Application {
             redis: components.redis.clone(),
             metrics: wiring::metrics_handle(),
             trusted_proxies: Arc::new(settings.trusted_proxies.clone()),
+            limiter: components.limiter,
+            client_quota: (settings.rate_limit_per_minute > 0)
+                .then(|| Quota::per_minute(settings.rate_limit_per_minute)),
         };
         let router = http::router(
             state,
             HttpSettings {
                 max_body_bytes: settings.max_body_bytes,
                 request_timeout: Duration::from_secs(settings.request_timeout),
+                rate_limit_validate: settings.rate_limit_validate,
+                cors_allowed_origins: settings.cors_allowed_origins.clone(),
             },
         );
         let address = settings.listen_address();

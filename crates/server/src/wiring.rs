@@ -12,14 +12,15 @@ use auth_core::accounts::admin::AdminService;
 use auth_core::accounts::email_flows::{EmailFlows, EmailLinks};
 use auth_core::accounts::{AccountPolicy, AccountService, PasswordAlgorithm, PasswordHasher};
 use auth_core::clock::{Clock, SystemClock};
-use auth_core::ports::{Mailer, NoBroadcast, RevocationBroadcast, Store};
+use auth_core::ports::{Mailer, NoBroadcast, Quota, RateLimiter, RevocationBroadcast, Store};
 use auth_core::sessions::keys::{self, KeyRing};
 use auth_core::sessions::{AccessTokens, RevocationSet, SessionService, SessionSettings};
 use auth_store_postgres::PgStore;
 use auth_store_sqlite::SqliteStore;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
-use crate::cache::redis::{RedisHandle, RedisRevocationBroadcast};
+use crate::cache::memory::InProcessLimiter;
+use crate::cache::redis::{RedisHandle, RedisLimiter, RedisRevocationBroadcast};
 use crate::config::Settings;
 use crate::email::{LogMailer, SmtpMailer};
 
@@ -34,6 +35,7 @@ pub struct Components {
     pub admin: Arc<AdminService>,
     pub email_flows: Arc<EmailFlows>,
     pub redis: Option<Arc<RedisHandle>>,
+    pub limiter: Arc<dyn RateLimiter>,
     /// Development shortcuts in use, said once at start-up.
     pub shortcuts: Vec<String>,
 }
@@ -92,12 +94,21 @@ pub fn build(settings: &Settings) -> anyhow::Result<Components> {
             refresh_reuse_interval: chrono::Duration::seconds(settings.refresh_reuse_interval),
         },
     ));
+    let limiter: Arc<dyn RateLimiter> = match &redis {
+        Some(redis) => Arc::new(RedisLimiter::new(redis.clone())),
+        None => Arc::new(InProcessLimiter::default()),
+    };
+    let login_failures = (settings.login_failure_limit > 0).then(|| Quota {
+        limit: settings.login_failure_limit,
+        period: Duration::from_secs(settings.login_failure_window.max(1)),
+    });
     let accounts = Arc::new(AccountService::new(
         store.clone(),
         hasher.clone(),
         sessions.clone(),
+        limiter.clone(),
         clock.clone(),
-        AccountPolicy { require_email_verification: settings.require_email_verification },
+        AccountPolicy { require_email_verification: settings.require_email_verification, login_failures },
     ));
     let admin = Arc::new(AdminService::new(store.clone(), sessions.clone(), clock.clone()));
     let links = EmailLinks {
@@ -111,7 +122,7 @@ pub fn build(settings: &Settings) -> anyhow::Result<Components> {
             .unwrap_or_else(|| format!("{public_url}/auth/password/reset?token=")),
     };
     let email_flows = Arc::new(EmailFlows::new(store.clone(), hasher, sessions.clone(), mailer, clock, links));
-    Ok(Components { store, accounts, sessions, admin, email_flows, redis, shortcuts })
+    Ok(Components { store, accounts, sessions, admin, email_flows, redis, limiter, shortcuts })
 }
 
 fn is_local_url(url: &str) -> bool {

@@ -15,7 +15,7 @@ pub use password::{PasswordAlgorithm, PasswordHasher, Verified, check_password_r
 use crate::clock::Clock;
 use crate::error::DomainError;
 use crate::model::{NewUser, Role, User};
-use crate::ports::Store;
+use crate::ports::{Quota, RateLimiter, Store};
 use crate::sessions::SessionService;
 
 const MAX_FULL_NAME_CHARS: usize = 200;
@@ -33,6 +33,8 @@ pub struct Registration {
 pub struct AccountPolicy {
     /// Password login of an unverified account is refused (`email_not_verified`).
     pub require_email_verification: bool,
+    /// Failed logins allowed per account (known or not) before it cools off; `None`: no limit.
+    pub login_failures: Option<Quota>,
 }
 
 /// How recent a sign-in must be to delete an account that has no password to confirm with.
@@ -42,6 +44,7 @@ pub struct AccountService {
     store: Arc<dyn Store>,
     hasher: Arc<PasswordHasher>,
     sessions: Arc<SessionService>,
+    limiter: Arc<dyn RateLimiter>,
     clock: Arc<dyn Clock>,
     policy: AccountPolicy,
 }
@@ -51,10 +54,11 @@ impl AccountService {
         store: Arc<dyn Store>,
         hasher: Arc<PasswordHasher>,
         sessions: Arc<SessionService>,
+        limiter: Arc<dyn RateLimiter>,
         clock: Arc<dyn Clock>,
         policy: AccountPolicy,
     ) -> Self {
-        Self { store, hasher, sessions, clock, policy }
+        Self { store, hasher, sessions, limiter, clock, policy }
     }
 
     /// Changes the password after checking the current one; revokes the user's other sessions.
@@ -139,9 +143,26 @@ impl AccountService {
     }
 
     /// Checks an email and password. Unknown emails, social-only accounts and wrong passwords
-    /// all cost one hash verification and give the same error.
+    /// all cost one hash verification and give the same error, and all count as failures of
+    /// that email: past the quota, its password login cools off whatever the client address.
     #[tracing::instrument(name = "authenticate password", skip_all)]
     pub async fn authenticate(&self, email: &str, password: &str) -> Result<User, DomainError> {
+        let failures =
+            self.policy.login_failures.map(|quota| (format!("login-failures:{}", Email::key_of(email)), quota));
+        if let Some((key, quota)) = &failures {
+            let decision = self.limiter.peek(key, *quota).await;
+            if !decision.allowed {
+                return Err(DomainError::RateLimited { retry_after_seconds: decision.retry_after.as_secs().max(1) });
+            }
+        }
+        let result = self.check_credentials(email, password).await;
+        if let (Err(DomainError::InvalidCredentials), Some((key, quota))) = (&result, &failures) {
+            self.limiter.check(key, *quota).await;
+        }
+        result
+    }
+
+    async fn check_credentials(&self, email: &str, password: &str) -> Result<User, DomainError> {
         let user = match Email::parse(email) {
             Ok(email) => self.store.find_user_by_email(email.key()).await?,
             Err(_) => None,

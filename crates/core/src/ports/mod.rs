@@ -1,6 +1,9 @@
 //! The traits the outside world implements, and nothing else.
 
+mod limiter;
 mod store;
+
+pub use limiter::{Quota, RateDecision, RateLimiter, gcra};
 
 pub use store::{AccountStore, EmailTokenStore, RefreshRotation, RotationOutcome, SessionStore, Store};
 

@@ -1,3 +1,4 @@
-//! Shared fast state: Redis when configured, else nothing beyond this process.
+//! Shared fast state: Redis when configured, else this process's memory.
 
+pub mod memory;
 pub mod redis;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use auth_core::model::Revocation;
-use auth_core::ports::RevocationBroadcast;
+use auth_core::ports::{Quota, RateDecision, RateLimiter, RevocationBroadcast};
 use auth_core::sessions::SessionService;
 use futures::StreamExt;
 use redis::aio::ConnectionManager;
@@ -152,4 +152,97 @@ async fn subscribe(redis: &RedisHandle) -> Result<redis::aio::PubSub, redis::Red
     tokio::time::timeout(Duration::from_secs(2), connect)
         .await
         .unwrap_or_else(|_| Err(redis::RedisError::from((redis::ErrorKind::Io, "subscribe timed out"))))
+}
+
+/// GCRA in one atomic script, on Redis' own clock so every instance agrees. The key holds the
+/// theoretical arrival time (microseconds) and expires when the budget is whole again.
+const GCRA_SCRIPT: &str = r"
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+local period = tonumber(ARGV[1])
+local interval = tonumber(ARGV[2])
+local spend = ARGV[3] == '1'
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then tat = now end
+local new_tat = tat + interval
+if new_tat <= now + period then
+  if spend then
+    redis.call('SET', KEYS[1], new_tat, 'PX', math.ceil((new_tat - now) / 1000))
+    return {1, new_tat - now, 0}
+  end
+  return {1, tat - now, 0}
+end
+return {0, tat - now, new_tat - period - now}
+";
+
+/// Limits shared by every instance through Redis; falls back to this instance's own budget
+/// while Redis does not answer, and returns to Redis by itself.
+pub struct RedisLimiter {
+    redis: Arc<RedisHandle>,
+    script: redis::Script,
+    fallback: crate::cache::memory::InProcessLimiter,
+    degraded: AtomicBool,
+}
+
+impl RedisLimiter {
+    pub fn new(redis: Arc<RedisHandle>) -> Self {
+        Self {
+            redis,
+            script: redis::Script::new(GCRA_SCRIPT),
+            fallback: crate::cache::memory::InProcessLimiter::default(),
+            degraded: AtomicBool::new(false),
+        }
+    }
+
+    async fn decide(&self, key: &str, quota: Quota, spend: bool) -> RateDecision {
+        let period = quota.period.as_micros() as u64;
+        let interval = quota.emission_interval().as_micros().max(1) as u64;
+        let call = async {
+            let mut connection = self.redis.connection().await?;
+            self.script
+                .key(self.redis.key(&format!("rl:{key}")))
+                .arg(period)
+                .arg(interval)
+                .arg(if spend { "1" } else { "0" })
+                .invoke_async::<(i64, i64, i64)>(&mut connection)
+                .await
+        };
+        match tokio::time::timeout(COMMAND_TIMEOUT, call).await {
+            Ok(Ok((allowed, used, retry))) => {
+                if self.degraded.swap(false, Ordering::Relaxed) {
+                    tracing::info!("rate limiting is shared through Redis again");
+                }
+                let used = used.max(0) as u64;
+                let remaining = (period.saturating_sub(used) / interval) as u32;
+                RateDecision {
+                    allowed: allowed == 1,
+                    limit: quota.limit,
+                    remaining: remaining.min(quota.limit),
+                    reset_after: Duration::from_micros(used),
+                    retry_after: Duration::from_micros(retry.max(0) as u64),
+                }
+            }
+            failed => {
+                if !self.degraded.swap(true, Ordering::Relaxed) {
+                    let cause = match failed {
+                        Ok(Err(error)) => error.to_string(),
+                        _ => "timed out".to_owned(),
+                    };
+                    tracing::warn!(%cause, "Redis unavailable: rate limits fall back to this instance's own budget");
+                }
+                if spend { self.fallback.check(key, quota).await } else { self.fallback.peek(key, quota).await }
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl RateLimiter for RedisLimiter {
+    async fn check(&self, key: &str, quota: Quota) -> RateDecision {
+        self.decide(key, quota, true).await
+    }
+
+    async fn peek(&self, key: &str, quota: Quota) -> RateDecision {
+        self.decide(key, quota, false).await
+    }
 }

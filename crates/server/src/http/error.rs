@@ -86,6 +86,9 @@ fn status_and_code(error: &DomainError) -> (StatusCode, &'static str, &'static s
             (StatusCode::FORBIDDEN, "insufficient_role", "Your role does not allow this request.")
         }
         DomainError::NotFound => (StatusCode::NOT_FOUND, "not_found", "No such resource."),
+        DomainError::RateLimited { .. } => {
+            (StatusCode::TOO_MANY_REQUESTS, "rate_limited", "Too many requests; try again later.")
+        }
         DomainError::Overloaded => {
             (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "The service is busy; try again shortly.")
         }
@@ -151,6 +154,11 @@ impl IntoResponse for ApiError {
             _ => None,
         };
         let mut response = problem_response(status, code, detail, errors);
+        if let ApiError::Domain(DomainError::RateLimited { retry_after_seconds }) = &self
+            && let Ok(value) = HeaderValue::from_str(&retry_after_seconds.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
         if let ApiError::Domain(DomainError::Unavailable(cause) | DomainError::Internal(cause)) = &self {
             response.extensions_mut().insert(InternalCause(cause.clone()));
         }
@@ -182,6 +190,7 @@ mod tests {
             (DomainError::LastAdmin, 409, "last_admin"),
             (DomainError::InvalidEmailToken, 400, "invalid_email_token"),
             (DomainError::NotFound, 404, "not_found"),
+            (DomainError::RateLimited { retry_after_seconds: 3 }, 429, "rate_limited"),
             (DomainError::Overloaded, 503, "unavailable"),
             (DomainError::Unavailable("db down".into()), 503, "unavailable"),
             (DomainError::Internal("bug".into()), 503, "unavailable"),

@@ -12,6 +12,8 @@ pub mod email;
 pub mod error;
 /// Typed request inputs: JSON, bearer tokens, authenticated users, client address.
 pub mod extract;
+/// Per-client rate limits.
+pub mod limits;
 /// JWKS, health, metrics.
 pub mod meta;
 /// Refresh, logout, sessions.
@@ -25,11 +27,12 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
-use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use tower::ServiceBuilder;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -41,44 +44,50 @@ use self::state::AppState;
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Routing and transport limits.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct HttpSettings {
     pub max_body_bytes: usize,
     pub request_timeout: Duration,
+    pub rate_limit_validate: bool,
+    pub cors_allowed_origins: Vec<String>,
 }
 
-/// The account and session routes, mounted at their canonical paths.
-fn auth_routes() -> Router<AppState> {
+/// The public auth endpoints: anyone may call them, so each client has a budget.
+fn public_auth_routes() -> Router<AppState> {
     Router::new()
         .route("/auth/register", post(accounts::register))
         .route("/auth/login", post(accounts::login))
-        .route("/auth/me", get(accounts::me).delete(accounts::delete_me))
+        .route("/auth/refresh", post(sessions::refresh))
         .route("/auth/password/forgot", post(email::forgot_password))
         .route("/auth/password/reset", post(email::reset_password))
-        .route("/auth/password/change", post(email::change_password))
-        .route("/auth/email/verify/request", post(email::request_verification))
         .route("/auth/email/verify", post(email::verify_email))
-        .route("/admin/users", get(admin::list_users))
-        .route("/admin/users/{id}", get(admin::get_user).patch(admin::update_user))
-        .route("/admin/users/{id}/logout-all", post(admin::logout_user))
-        .route("/auth/refresh", post(sessions::refresh))
+        // The same handlers under the FastAPI service's layout, so its clients work unchanged.
+        .route("/auth_api/v1/users/register", post(accounts::register))
+        .route("/auth_api/v1/auth/login", post(accounts::login))
+        .route("/auth_api/v1/auth/refresh", post(sessions::refresh))
+}
+
+/// Endpoints for signed-in users and administrators.
+fn signed_in_routes() -> Router<AppState> {
+    Router::new()
+        .route("/auth/me", get(accounts::me).delete(accounts::delete_me))
         .route("/auth/logout", post(sessions::logout))
         .route("/auth/logout-all", post(sessions::logout_all))
         .route("/auth/sessions", get(sessions::list_sessions))
         .route("/auth/sessions/{id}", delete(sessions::revoke_session))
-        .route("/auth/validate", post(validate::validate_post).get(validate::validate_get))
-}
-
-/// The same handlers under the FastAPI service's layout, so its clients work unchanged.
-fn compatibility_routes() -> Router<AppState> {
-    Router::new()
-        .route("/auth_api/v1/users/register", post(accounts::register))
+        .route("/auth/password/change", post(email::change_password))
+        .route("/auth/email/verify/request", post(email::request_verification))
+        .route("/admin/users", get(admin::list_users))
+        .route("/admin/users/{id}", get(admin::get_user).patch(admin::update_user))
+        .route("/admin/users/{id}/logout-all", post(admin::logout_user))
         .route("/auth_api/v1/users/me", get(accounts::me))
-        .route("/auth_api/v1/auth/login", post(accounts::login))
-        .route("/auth_api/v1/auth/refresh", post(sessions::refresh))
         .route("/auth_api/v1/auth/logout", post(sessions::logout))
         .route("/auth_api/v1/auth/logout-all", post(sessions::logout_all))
         .route("/auth_api/v1/auth/sessions", get(sessions::list_sessions))
+}
+
+fn validation_routes() -> Router<AppState> {
+    Router::new().route("/auth/validate", post(validate::validate_post).get(validate::validate_get))
 }
 
 fn meta_routes() -> Router<AppState> {
@@ -90,9 +99,17 @@ fn meta_routes() -> Router<AppState> {
 }
 
 pub fn router(state: AppState, settings: HttpSettings) -> Router {
+    let limited = middleware::from_fn_with_state(state.clone(), limits::limit_per_client);
+    let validation = if settings.rate_limit_validate {
+        validation_routes().route_layer(limited.clone())
+    } else {
+        validation_routes()
+    };
     let no_store = SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    let api = auth_routes()
-        .merge(compatibility_routes())
+    let api = public_auth_routes()
+        .route_layer(limited)
+        .merge(signed_in_routes())
+        .merge(validation)
         .merge(meta_routes())
         .layer(no_store)
         .merge(docs::routes())
@@ -106,9 +123,28 @@ pub fn router(state: AppState, settings: HttpSettings) -> Router {
             .layer(TraceLayer::new_for_http().make_span_with(request_span).on_response(()).on_request(()))
             .layer(middleware::from_fn(observe))
             .layer(middleware::from_fn(problem_for_bare_errors))
+            .layer(cors(&settings.cors_allowed_origins))
             .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, settings.request_timeout)),
     )
     .with_state(state)
+}
+
+/// CORS is off unless origins are listed; then only those origins, no wildcard.
+fn cors(origins: &[String]) -> CorsLayer {
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter(|origin| !origin.is_empty())
+        .filter_map(|origin| HeaderValue::from_str(origin).ok())
+        .collect();
+    if origins.is_empty() {
+        return CorsLayer::new();
+    }
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT_LANGUAGE, REQUEST_ID])
+        .expose_headers([REQUEST_ID, header::RETRY_AFTER])
+        .max_age(Duration::from_secs(600))
 }
 
 /// One span per request: request id, method, route. Never headers or bodies (they hold secrets).

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use auth_core::accounts::AccountService;
 use auth_core::accounts::admin::AdminService;
 use auth_core::accounts::email_flows::EmailFlows;
-use auth_core::ports::Store;
+use auth_core::ports::{Quota, RateLimiter, Store};
 use auth_core::sessions::SessionService;
 use ipnet::IpNet;
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -22,4 +22,7 @@ pub struct AppState {
     pub redis: Option<Arc<RedisHandle>>,
     pub metrics: PrometheusHandle,
     pub trusted_proxies: Arc<Vec<IpNet>>,
+    pub limiter: Arc<dyn RateLimiter>,
+    /// Per-client budget on the public auth endpoints; `None`: off.
+    pub client_quota: Option<Quota>,
 }

@@ -97,6 +97,9 @@ pub async fn fresh_settings(backend: Backend) -> Settings {
         jwt_secret: Some(Secret::new(TEST_SECRET)),
         bcrypt_cost: 4,
         log_format: Some("pretty".into()),
+        // Tests send many requests from one address; the limit tests set these back.
+        rate_limit_per_minute: 10_000,
+        login_failure_limit: 10_000,
         ..Settings::default()
     };
     match backend {

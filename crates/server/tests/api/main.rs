@@ -11,5 +11,6 @@ mod compatibility;
 mod email;
 mod keys;
 mod meta;
+mod security;
 mod sessions;
 mod validation;
