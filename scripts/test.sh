@@ -104,3 +104,8 @@ fi
 if [[ -n "${AUTH_TEST_DRY_RUN:-}" ]]; then env | grep -E '^(TEST_|AUTH_TEST_)' || true; exit 0; fi
 
 cargo test --workspace --all-targets "$@"
+
+# A full run (no filter given) also fuzzes the API from its OpenAPI document.
+if [[ $# -eq 0 && -z "${AUTH_TEST_SKIP_FUZZ:-}" ]]; then
+  bash scripts/fuzz.sh
+fi

@@ -64,13 +64,13 @@ impl std::str::FromStr for Secret {
 #[derive(Debug, Clone, Args)]
 pub struct Settings {
     /// postgres://, postgresql://, postgresql+asyncpg:// or sqlite:// URL.
-    #[arg(global = true, long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+    #[arg(global = true, long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, hide_env_values = true)]
     pub database_url: String,
     /// Pool size per instance.
     #[arg(global = true, long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = DEFAULT_DATABASE_MAX_CONNECTIONS)]
     pub database_max_connections: u32,
     /// redis:// or rediss:// URL; unset means in-process cache (single instance only).
-    #[arg(global = true, long, env = "REDIS_URL")]
+    #[arg(global = true, long, env = "REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<Secret>,
     /// Prefix of every Redis key and channel, so several deployments can share one Redis.
     #[arg(global = true, long, env = "REDIS_KEY_PREFIX", default_value = DEFAULT_REDIS_PREFIX)]
