@@ -38,6 +38,21 @@ pub enum DomainError {
     LastAdmin,
     #[error("invalid email token")]
     InvalidEmailToken,
+    #[error("unknown provider")]
+    UnknownProvider,
+    #[error("redirect target not allowed")]
+    InvalidRedirect,
+    #[error("invalid or expired state")]
+    InvalidState,
+    #[error("the provider or the user refused")]
+    ProviderDenied,
+    #[error("the provider failed")]
+    ProviderError,
+    /// The provider's email belongs to an account it may not be linked to automatically.
+    #[error("email already registered")]
+    EmailTakenLinkable { provider: String },
+    #[error("the last way to sign in cannot be removed")]
+    LastLoginMethod,
     #[error("insufficient role")]
     InsufficientRole,
     #[error("not found")]
@@ -80,6 +95,7 @@ impl From<StoreError> for DomainError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::Conflict("email") => DomainError::EmailTaken,
+            StoreError::Conflict("identity") => DomainError::EmailTaken,
             StoreError::Conflict(what) => DomainError::Internal(format!("unexpected conflict on {what}")),
             StoreError::Unavailable(cause) => DomainError::Unavailable(cause),
             StoreError::Other(cause) => DomainError::Internal(cause),

@@ -10,6 +10,8 @@ pub mod clock;
 pub mod error;
 /// Users, sessions and the other records the domain works on.
 pub mod model;
+/// Social sign-in: pending logins, provider adapters' trait, linking rules.
+pub mod oauth;
 /// Traits the outside world implements: storage and the revocation broadcast.
 pub mod ports;
 /// Sessions: token pairs, refresh rotation, revocation, access-token validation.

@@ -148,3 +148,13 @@ pub struct NewEmailToken {
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
 }
+
+/// A provider account to attach to a user.
+#[derive(Debug, Clone)]
+pub struct NewIdentity {
+    pub provider: String,
+    pub subject: String,
+    /// The provider's email at link time, for the record.
+    pub email: Option<String>,
+    pub created_at: DateTime<Utc>,
+}

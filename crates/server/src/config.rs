@@ -159,6 +159,34 @@ pub struct Settings {
     pub smtp_url: Option<Secret>,
     #[arg(global = true, long, env = "EMAIL_FROM", default_value = DEFAULT_EMAIL_FROM)]
     pub email_from: String,
+    /// Comma-separated allow-list for `redirect_to` after social sign-in (exact match).
+    #[arg(global = true, long, env = "ALLOWED_REDIRECT_URLS", value_delimiter = ',')]
+    pub allowed_redirect_urls: Vec<String>,
+    #[arg(global = true, long, env = "GOOGLE_CLIENT_ID")]
+    pub google_client_id: Option<String>,
+    #[arg(global = true, long, env = "GOOGLE_CLIENT_SECRET", hide_env_values = true)]
+    pub google_client_secret: Option<Secret>,
+    #[arg(global = true, long, env = "GOOGLE_ISSUER_URL", default_value = "https://accounts.google.com")]
+    pub google_issuer_url: String,
+    /// More Google client ids (Android, iOS) accepted as `aud` of app-flow ID tokens.
+    #[arg(global = true, long, env = "GOOGLE_EXTRA_CLIENT_IDS", value_delimiter = ',')]
+    pub google_extra_client_ids: Vec<String>,
+    #[arg(global = true, long, env = "VK_CLIENT_ID")]
+    pub vk_client_id: Option<String>,
+    #[arg(global = true, long, env = "VK_CLIENT_SECRET", hide_env_values = true)]
+    pub vk_client_secret: Option<Secret>,
+    #[arg(global = true, long, env = "VK_ID_BASE_URL", default_value = "https://id.vk.com")]
+    pub vk_id_base_url: String,
+    #[arg(global = true, long, env = "FACEBOOK_CLIENT_ID")]
+    pub facebook_client_id: Option<String>,
+    #[arg(global = true, long, env = "FACEBOOK_CLIENT_SECRET", hide_env_values = true)]
+    pub facebook_client_secret: Option<Secret>,
+    #[arg(global = true, long, env = "FACEBOOK_GRAPH_URL", default_value = "https://graph.facebook.com")]
+    pub facebook_graph_url: String,
+    #[arg(global = true, long, env = "FACEBOOK_DIALOG_URL", default_value = "https://www.facebook.com")]
+    pub facebook_dialog_url: String,
+    #[arg(global = true, long, env = "FACEBOOK_API_VERSION", default_value = "v21.0")]
+    pub facebook_api_version: String,
     /// At start-up, this existing or new account gets role admin.
     #[arg(global = true, long, env = "ADMIN_EMAIL")]
     pub admin_email: Option<String>,
@@ -214,6 +242,19 @@ impl Default for Settings {
             smtp_url: None,
             email_from: DEFAULT_EMAIL_FROM.into(),
             admin_email: None,
+            allowed_redirect_urls: Vec::new(),
+            google_client_id: None,
+            google_client_secret: None,
+            google_issuer_url: "https://accounts.google.com".into(),
+            google_extra_client_ids: Vec::new(),
+            vk_client_id: None,
+            vk_client_secret: None,
+            vk_id_base_url: "https://id.vk.com".into(),
+            facebook_client_id: None,
+            facebook_client_secret: None,
+            facebook_graph_url: "https://graph.facebook.com".into(),
+            facebook_dialog_url: "https://www.facebook.com".into(),
+            facebook_api_version: "v21.0".into(),
             app_env: "development".into(),
             auto_migrate: true,
             request_timeout: DEFAULT_REQUEST_TIMEOUT_SECONDS,

@@ -10,6 +10,8 @@ pub mod config;
 pub mod email;
 /// Routes, middleware, extractors and the error mapping.
 pub mod http;
+/// Sign-in provider adapters (Google, VK ID, Facebook).
+pub mod providers;
 /// Building, serving and stopping the application.
 pub mod startup;
 /// Logging set-up.

@@ -65,6 +65,7 @@ impl Application {
             sessions: components.sessions.clone(),
             admin: components.admin.clone(),
             email_flows: components.email_flows,
+            oauth: components.oauth,
             store: components.store,
             redis: components.redis.clone(),
             metrics: wiring::metrics_handle(),

@@ -12,15 +12,17 @@ use auth_core::accounts::admin::AdminService;
 use auth_core::accounts::email_flows::{EmailFlows, EmailLinks};
 use auth_core::accounts::{AccountPolicy, AccountService, PasswordAlgorithm, PasswordHasher};
 use auth_core::clock::{Clock, SystemClock};
-use auth_core::ports::{Mailer, NoBroadcast, Quota, RateLimiter, RevocationBroadcast, Store};
+use auth_core::oauth::{IdentityProvider, OAuthService};
+use auth_core::ports::{EphemeralStore, Mailer, NoBroadcast, Quota, RateLimiter, RevocationBroadcast, Store};
 use auth_core::sessions::keys::{self, KeyRing};
 use auth_core::sessions::{AccessTokens, RevocationSet, SessionService, SessionSettings};
 use auth_store_postgres::PgStore;
 use auth_store_sqlite::SqliteStore;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
-use crate::cache::memory::InProcessLimiter;
-use crate::cache::redis::{RedisHandle, RedisLimiter, RedisRevocationBroadcast};
+use crate::cache::memory::{InProcessEphemeralStore, InProcessLimiter};
+use crate::cache::redis::{RedisEphemeralStore, RedisHandle, RedisLimiter, RedisRevocationBroadcast};
+use crate::providers::{FacebookConfig, FacebookProvider, GoogleConfig, GoogleProvider, VkConfig, VkProvider};
 use crate::config::Settings;
 use crate::email::{LogMailer, SmtpMailer};
 
@@ -34,6 +36,7 @@ pub struct Components {
     pub sessions: Arc<SessionService>,
     pub admin: Arc<AdminService>,
     pub email_flows: Arc<EmailFlows>,
+    pub oauth: Arc<OAuthService>,
     pub redis: Option<Arc<RedisHandle>>,
     pub limiter: Arc<dyn RateLimiter>,
     /// Development shortcuts in use, said once at start-up.
@@ -121,8 +124,61 @@ pub fn build(settings: &Settings) -> anyhow::Result<Components> {
             .clone()
             .unwrap_or_else(|| format!("{public_url}/auth/password/reset?token=")),
     };
-    let email_flows = Arc::new(EmailFlows::new(store.clone(), hasher, sessions.clone(), mailer, clock, links));
-    Ok(Components { store, accounts, sessions, admin, email_flows, redis, limiter, shortcuts })
+    let email_flows = Arc::new(EmailFlows::new(store.clone(), hasher, sessions.clone(), mailer, clock.clone(), links));
+    let pending: Arc<dyn EphemeralStore> = match &redis {
+        Some(redis) => Arc::new(RedisEphemeralStore::new(redis.clone())),
+        None => Arc::new(InProcessEphemeralStore::default()),
+    };
+    let oauth = Arc::new(OAuthService::new(
+        identity_providers(settings)?,
+        store.clone(),
+        pending,
+        sessions.clone(),
+        clock,
+        public_url,
+        settings.allowed_redirect_urls.iter().filter(|url| !url.is_empty()).cloned().collect(),
+    ));
+    Ok(Components { store, accounts, sessions, admin, email_flows, oauth, redis, limiter, shortcuts })
+}
+
+/// The providers whose client id and secret are configured.
+fn identity_providers(settings: &Settings) -> anyhow::Result<Vec<Arc<dyn IdentityProvider>>> {
+    let http = crate::providers::http_client().context("could not build the HTTP client for providers")?;
+    let mut providers: Vec<Arc<dyn IdentityProvider>> = Vec::new();
+    if let (Some(client_id), Some(secret)) = (&settings.google_client_id, &settings.google_client_secret) {
+        providers.push(Arc::new(GoogleProvider::new(
+            GoogleConfig {
+                issuer: settings.google_issuer_url.clone(),
+                client_id: client_id.clone(),
+                client_secret: secret.expose().to_owned(),
+                extra_client_ids: settings.google_extra_client_ids.iter().filter(|id| !id.is_empty()).cloned().collect(),
+            },
+            http.clone(),
+        )));
+    }
+    if let Some(client_id) = &settings.vk_client_id {
+        providers.push(Arc::new(VkProvider::new(
+            VkConfig {
+                base_url: settings.vk_id_base_url.clone(),
+                client_id: client_id.clone(),
+                client_secret: settings.vk_client_secret.as_ref().map(|secret| secret.expose().to_owned()),
+            },
+            http.clone(),
+        )));
+    }
+    if let (Some(client_id), Some(secret)) = (&settings.facebook_client_id, &settings.facebook_client_secret) {
+        providers.push(Arc::new(FacebookProvider::new(
+            FacebookConfig {
+                dialog_url: settings.facebook_dialog_url.clone(),
+                graph_url: settings.facebook_graph_url.clone(),
+                api_version: settings.facebook_api_version.clone(),
+                client_id: client_id.clone(),
+                client_secret: secret.expose().to_owned(),
+            },
+            http,
+        )));
+    }
+    Ok(providers)
 }
 
 fn is_local_url(url: &str) -> bool {

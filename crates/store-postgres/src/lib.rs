@@ -5,6 +5,7 @@ mod accounts;
 mod admin;
 mod email_tokens;
 mod errors;
+mod identities;
 mod sessions;
 
 use std::time::Duration;
@@ -27,7 +28,7 @@ pub struct PoolSettings {
 
 #[derive(Clone)]
 pub struct PgStore {
-    pool: PgPool,
+    pub(crate) pool: PgPool,
 }
 
 impl PgStore {

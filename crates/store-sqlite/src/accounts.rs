@@ -1,6 +1,6 @@
 use async_trait::async_trait;
 use auth_core::error::StoreError;
-use auth_core::model::{NewUser, Revocation, Role, User, UserPatch, UserUpdate};
+use auth_core::model::{NewIdentity, NewUser, Revocation, Role, User, UserPatch, UserUpdate};
 use auth_core::ports::AccountStore;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
@@ -174,6 +174,22 @@ impl AccountStore for SqliteStore {
         let revocations = revoke_where(&mut transaction, "($2 IS NULL OR id <> $2)", id, keep_session, now).await?;
         transaction.commit().await.map_err(store_error)?;
         Ok(revocations)
+    }
+
+    async fn find_user_by_identity(&self, provider: &str, subject: &str) -> Result<Option<User>, StoreError> {
+        crate::identities::find_user_by_identity(self, provider, subject).await
+    }
+
+    async fn create_user_with_identity(&self, user: NewUser, identity: NewIdentity) -> Result<User, StoreError> {
+        crate::identities::create_user_with_identity(self, user, identity).await
+    }
+
+    async fn link_identity(&self, user_id: Uuid, identity: NewIdentity, verify_email_and_drop_password: bool) -> Result<(), StoreError> {
+        crate::identities::link_identity(self, user_id, identity, verify_email_and_drop_password).await
+    }
+
+    async fn unlink_identity(&self, user_id: Uuid, provider: &str) -> Result<(), StoreError> {
+        crate::identities::unlink_identity(self, user_id, provider).await
     }
 }
 

@@ -11,6 +11,14 @@ use async_trait::async_trait;
 
 use crate::model::Revocation;
 
+/// Short-lived values shared by every instance (pending OAuth logins): Redis when configured.
+#[async_trait]
+pub trait EphemeralStore: Send + Sync {
+    async fn put(&self, key: &str, value: &str, ttl: std::time::Duration) -> Result<(), crate::error::StoreError>;
+    /// Reads and deletes in one step, so a value is used at most once.
+    async fn take(&self, key: &str) -> Result<Option<String>, crate::error::StoreError>;
+}
+
 /// Tells the other instances about revocations so their hot path sees them within a second.
 /// Delivery is best effort: every instance also polls the database, which stays the truth.
 #[async_trait]

@@ -3,7 +3,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::error::StoreError;
-use crate::model::{NewEmailToken, NewSession, NewUser, Revocation, Session, User, UserPatch, UserUpdate};
+use crate::model::{NewEmailToken, NewIdentity, NewSession, NewUser, Revocation, Session, User, UserPatch, UserUpdate};
 
 /// Accounts. Each method is one atomic use case; the backend owns its transactions.
 #[async_trait]
@@ -37,6 +37,15 @@ pub trait AccountStore: Send + Sync {
         keep_session: Option<Uuid>,
         now: DateTime<Utc>,
     ) -> Result<Vec<Revocation>, StoreError>;
+    async fn find_user_by_identity(&self, provider: &str, subject: &str) -> Result<Option<User>, StoreError>;
+    /// Creates an account and its first identity together.
+    async fn create_user_with_identity(&self, user: NewUser, identity: NewIdentity) -> Result<User, StoreError>;
+    /// Attaches an identity (`Conflict("identity")` if it belongs to someone). With
+    /// `verify_email_and_drop_password`, the account's email becomes verified and any password set
+    /// before the provider proved the mailbox is removed, in the same transaction.
+    async fn link_identity(&self, user_id: Uuid, identity: NewIdentity, verify_email_and_drop_password: bool)
+    -> Result<(), StoreError>;
+    async fn unlink_identity(&self, user_id: Uuid, provider: &str) -> Result<(), StoreError>;
 }
 
 /// Single-use emailed tokens, each consumed atomically with the change it allows.

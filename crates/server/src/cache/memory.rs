@@ -49,3 +49,27 @@ impl RateLimiter for InProcessLimiter {
         self.decide(key, quota, false)
     }
 }
+
+/// Short-lived values in this process (single instance only).
+#[derive(Default)]
+pub struct InProcessEphemeralStore {
+    values: Mutex<HashMap<String, (String, std::time::Instant)>>,
+}
+
+#[async_trait]
+impl auth_core::ports::EphemeralStore for InProcessEphemeralStore {
+    async fn put(&self, key: &str, value: &str, ttl: std::time::Duration) -> Result<(), auth_core::error::StoreError> {
+        let now = std::time::Instant::now();
+        if let Ok(mut values) = self.values.lock() {
+            values.retain(|_, (_, expires)| *expires > now);
+            values.insert(key.to_owned(), (value.to_owned(), now + ttl));
+        }
+        Ok(())
+    }
+
+    async fn take(&self, key: &str) -> Result<Option<String>, auth_core::error::StoreError> {
+        let now = std::time::Instant::now();
+        let taken = self.values.lock().ok().and_then(|mut values| values.remove(key));
+        Ok(taken.filter(|(_, expires)| *expires > now).map(|(value, _)| value))
+    }
+}

@@ -9,7 +9,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use super::state::AppState;
-use super::{accounts, admin, email, error, meta, sessions, validate};
+use super::{accounts, admin, email, error, meta, oauth, sessions, validate};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -19,6 +19,7 @@ use super::{accounts, admin, email, error, meta, sessions, validate};
         accounts::register, accounts::login, accounts::me, accounts::delete_me,
         email::forgot_password, email::reset_password, email::change_password, email::request_verification,
         email::verify_email,
+        oauth::list_providers, oauth::authorize, oauth::callback, oauth::app_token, oauth::link, oauth::unlink,
         admin::list_users, admin::get_user, admin::update_user, admin::logout_user,
         sessions::refresh, sessions::logout, sessions::logout_all, sessions::list_sessions, sessions::revoke_session,
         validate::validate_post, validate::validate_get,
@@ -26,7 +27,7 @@ use super::{accounts, admin, email, error, meta, sessions, validate};
     ),
     components(schemas(error::Problem, error::ProblemField)),
     modifiers(&BearerSecurity),
-    tags((name = "accounts"), (name = "email"), (name = "admin"), (name = "sessions"), (name = "validation"), (name = "keys"), (name = "health")),
+    tags((name = "accounts"), (name = "email"), (name = "admin"), (name = "social"), (name = "sessions"), (name = "validation"), (name = "keys"), (name = "health")),
 )]
 pub struct ApiDoc;
 

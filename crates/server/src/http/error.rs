@@ -82,6 +82,27 @@ fn status_and_code(error: &DomainError) -> (StatusCode, &'static str, &'static s
         DomainError::InvalidEmailToken => {
             (StatusCode::BAD_REQUEST, "invalid_email_token", "The link is unknown, expired or already used.")
         }
+        DomainError::UnknownProvider => {
+            (StatusCode::NOT_FOUND, "unknown_provider", "No such sign-in provider is configured.")
+        }
+        DomainError::InvalidRedirect => {
+            (StatusCode::BAD_REQUEST, "invalid_redirect", "redirect_to is not on the allow-list.")
+        }
+        DomainError::InvalidState => {
+            (StatusCode::BAD_REQUEST, "invalid_state", "The sign-in state is unknown, expired or already used.")
+        }
+        DomainError::ProviderDenied => {
+            (StatusCode::UNAUTHORIZED, "provider_denied", "The provider did not confirm the sign-in.")
+        }
+        DomainError::ProviderError => {
+            (StatusCode::BAD_GATEWAY, "provider_error", "The sign-in provider could not be reached or answered wrongly.")
+        }
+        DomainError::EmailTakenLinkable { .. } => {
+            (StatusCode::CONFLICT, "email_taken", "An account with this email already exists.")
+        }
+        DomainError::LastLoginMethod => {
+            (StatusCode::CONFLICT, "last_login_method", "This is the account's last way to sign in.")
+        }
         DomainError::InsufficientRole => {
             (StatusCode::FORBIDDEN, "insufficient_role", "Your role does not allow this request.")
         }
@@ -101,6 +122,14 @@ fn status_and_code(error: &DomainError) -> (StatusCode, &'static str, &'static s
 impl ApiError {
     fn parts(&self) -> (StatusCode, &'static str, String) {
         match self {
+            ApiError::Domain(DomainError::EmailTakenLinkable { provider }) => (
+                StatusCode::CONFLICT,
+                "email_taken",
+                format!(
+                    "An account with this email already exists. Sign in to it, then link {provider} with \
+                     POST /auth/oauth/{provider}/link."
+                ),
+            ),
             ApiError::Domain(error) => {
                 let (status, code, detail) = status_and_code(error);
                 (status, code, detail.to_owned())
@@ -190,6 +219,13 @@ mod tests {
             (DomainError::LastAdmin, 409, "last_admin"),
             (DomainError::InvalidEmailToken, 400, "invalid_email_token"),
             (DomainError::NotFound, 404, "not_found"),
+            (DomainError::UnknownProvider, 404, "unknown_provider"),
+            (DomainError::InvalidRedirect, 400, "invalid_redirect"),
+            (DomainError::InvalidState, 400, "invalid_state"),
+            (DomainError::ProviderDenied, 401, "provider_denied"),
+            (DomainError::ProviderError, 502, "provider_error"),
+            (DomainError::EmailTakenLinkable { provider: "vk".into() }, 409, "email_taken"),
+            (DomainError::LastLoginMethod, 409, "last_login_method"),
             (DomainError::RateLimited { retry_after_seconds: 3 }, 429, "rate_limited"),
             (DomainError::Overloaded, 503, "unavailable"),
             (DomainError::Unavailable("db down".into()), 503, "unavailable"),

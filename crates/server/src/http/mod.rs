@@ -18,6 +18,8 @@ pub mod limits;
 pub mod meta;
 /// Refresh, logout, sessions.
 pub mod sessions;
+/// Social sign-in.
+pub mod oauth;
 /// Handler state.
 pub mod state;
 /// Gateway validation.
@@ -61,6 +63,9 @@ fn public_auth_routes() -> Router<AppState> {
         .route("/auth/password/forgot", post(email::forgot_password))
         .route("/auth/password/reset", post(email::reset_password))
         .route("/auth/email/verify", post(email::verify_email))
+        .route("/auth/oauth/{provider}/authorize", get(oauth::authorize))
+        .route("/auth/oauth/{provider}/callback", get(oauth::callback))
+        .route("/auth/oauth/{provider}/token", post(oauth::app_token))
         // The same handlers under the FastAPI service's layout, so its clients work unchanged.
         .route("/auth_api/v1/users/register", post(accounts::register))
         .route("/auth_api/v1/auth/login", post(accounts::login))
@@ -77,6 +82,8 @@ fn signed_in_routes() -> Router<AppState> {
         .route("/auth/sessions/{id}", delete(sessions::revoke_session))
         .route("/auth/password/change", post(email::change_password))
         .route("/auth/email/verify/request", post(email::request_verification))
+        .route("/auth/oauth/{provider}/link", post(oauth::link))
+        .route("/auth/oauth/{provider}", delete(oauth::unlink))
         .route("/admin/users", get(admin::list_users))
         .route("/admin/users/{id}", get(admin::get_user).patch(admin::update_user))
         .route("/admin/users/{id}/logout-all", post(admin::logout_user))
@@ -93,6 +100,7 @@ fn validation_routes() -> Router<AppState> {
 fn meta_routes() -> Router<AppState> {
     Router::new()
         .route("/.well-known/jwks.json", get(meta::jwks))
+        .route("/auth/providers", get(oauth::list_providers))
         .route("/health/live", get(meta::live))
         .route("/health/ready", get(meta::ready))
         .route("/metrics", get(meta::metrics))

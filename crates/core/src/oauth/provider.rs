@@ -1,0 +1,69 @@
+use async_trait::async_trait;
+use serde::Deserialize;
+
+use super::PendingLogin;
+
+/// What the service sends the user to the provider with.
+#[derive(Debug)]
+pub struct AuthorizationRequest<'a> {
+    pub state: &'a str,
+    pub code_challenge: &'a str,
+    pub nonce: &'a str,
+    pub redirect_uri: &'a str,
+}
+
+/// The query of a provider's redirect back to us.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct CallbackParameters {
+    pub state: Option<String>,
+    pub code: Option<String>,
+    pub error: Option<String>,
+    /// VK ID: the device the code was issued for.
+    pub device_id: Option<String>,
+}
+
+/// What a mobile or single-page app hands over after doing the provider step itself.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct AppCredentials {
+    /// Google Identity Services / One Tap.
+    pub id_token: Option<String>,
+    /// VK ID SDK.
+    pub code: Option<String>,
+    pub code_verifier: Option<String>,
+    pub device_id: Option<String>,
+    pub redirect_uri: Option<String>,
+    /// Facebook SDK.
+    pub access_token: Option<String>,
+}
+
+/// A provider's account, normalised. Identified by `(provider, subject)`, never by email.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExternalProfile {
+    pub provider: String,
+    pub subject: String,
+    pub email: Option<String>,
+    /// The provider says the email is verified *and* it is authoritative for that mailbox.
+    pub email_verified_authoritative: bool,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    /// The user or the provider said no, or what the provider gave failed verification.
+    #[error("denied: {0}")]
+    Denied(String),
+    /// The provider could not be reached or answered something malformed.
+    #[error("provider failure: {0}")]
+    Failed(String),
+}
+
+/// One sign-in provider. Adapters live outside the domain (they speak HTTP).
+#[async_trait]
+pub trait IdentityProvider: Send + Sync {
+    fn name(&self) -> &'static str;
+    fn display_name(&self) -> &'static str;
+    async fn authorization_url(&self, request: &AuthorizationRequest<'_>) -> Result<String, ProviderError>;
+    /// Exchanges the callback's code and returns the verified profile.
+    async fn finish(&self, callback: &CallbackParameters, pending: &PendingLogin) -> Result<ExternalProfile, ProviderError>;
+    async fn from_app(&self, credentials: &AppCredentials) -> Result<ExternalProfile, ProviderError>;
+}

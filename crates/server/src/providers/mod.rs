@@ -1,0 +1,39 @@
+//! Sign-in provider adapters: Google (OpenID Connect), VK ID and Facebook (OAuth 2.0). Each
+//! base URL is configurable so tests point them at local stand-ins.
+
+mod facebook;
+mod google;
+mod vk;
+
+use std::time::Duration;
+
+use auth_core::oauth::ProviderError;
+use serde::de::DeserializeOwned;
+
+pub use facebook::{FacebookConfig, FacebookProvider};
+pub use google::{GoogleConfig, GoogleProvider};
+pub use vk::{VkConfig, VkProvider};
+
+/// Provider calls never follow redirects and never wait long.
+pub fn http_client() -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(10))
+        .connect_timeout(Duration::from_secs(5))
+        .user_agent("auth-service")
+        .build()
+}
+
+/// Sends a request and reads its JSON body, whatever the status: providers put errors there.
+async fn json_of<T: DeserializeOwned>(request: reqwest::RequestBuilder, what: &str) -> Result<(u16, T), ProviderError> {
+    let response = request.send().await.map_err(|error| ProviderError::Failed(format!("{what}: {error}")))?;
+    let status = response.status().as_u16();
+    let body = response.bytes().await.map_err(|error| ProviderError::Failed(format!("{what}: {error}")))?;
+    let parsed = serde_json::from_slice(&body)
+        .map_err(|error| ProviderError::Failed(format!("{what}: malformed answer (HTTP {status}): {error}")))?;
+    Ok((status, parsed))
+}
+
+fn required<'a>(value: &'a Option<String>, what: &str) -> Result<&'a str, ProviderError> {
+    value.as_deref().filter(|value| !value.is_empty()).ok_or_else(|| ProviderError::Denied(format!("{what} is missing")))
+}
