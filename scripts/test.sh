@@ -101,6 +101,13 @@ else
 fi
 [[ "${CI:-}" == "true" ]] && export AUTH_TEST_REQUIRE_BACKENDS=1
 
+# The social sign-in tests run a real OpenID Provider (oidc-provider, from npm) as Google's stand-in.
+standin=crates/server/tests/oidc-standin
+if [[ ! -d "$standin/node_modules/oidc-provider" ]]; then
+  command -v npm >/dev/null || apt_install nodejs npm || { say "Node.js and npm are needed for the social sign-in tests"; exit 1; }
+  (cd "$standin" && npm ci --no-audit --no-fund --silent)
+fi
+
 if [[ -n "${AUTH_TEST_DRY_RUN:-}" ]]; then env | grep -E '^(TEST_|AUTH_TEST_)' || true; exit 0; fi
 
 cargo test --workspace --all-targets "$@"

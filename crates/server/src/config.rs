@@ -159,6 +159,9 @@ pub struct Settings {
     pub smtp_url: Option<Secret>,
     #[arg(global = true, long, env = "EMAIL_FROM", default_value = DEFAULT_EMAIL_FROM)]
     pub email_from: String,
+    /// Seconds a social sign-in may take between the redirect to the provider and the callback.
+    #[arg(global = true, long, env = "OAUTH_STATE_TTL", default_value_t = 600)]
+    pub oauth_state_ttl: u64,
     /// Comma-separated allow-list for `redirect_to` after social sign-in (exact match).
     #[arg(global = true, long, env = "ALLOWED_REDIRECT_URLS", value_delimiter = ',')]
     pub allowed_redirect_urls: Vec<String>,
@@ -242,6 +245,7 @@ impl Default for Settings {
             smtp_url: None,
             email_from: DEFAULT_EMAIL_FROM.into(),
             admin_email: None,
+            oauth_state_ttl: 600,
             allowed_redirect_urls: Vec::new(),
             google_client_id: None,
             google_client_secret: None,

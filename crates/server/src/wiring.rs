@@ -12,7 +12,7 @@ use auth_core::accounts::admin::AdminService;
 use auth_core::accounts::email_flows::{EmailFlows, EmailLinks};
 use auth_core::accounts::{AccountPolicy, AccountService, PasswordAlgorithm, PasswordHasher};
 use auth_core::clock::{Clock, SystemClock};
-use auth_core::oauth::{IdentityProvider, OAuthService};
+use auth_core::oauth::{IdentityProvider, OAuthService, OAuthSettings};
 use auth_core::ports::{EphemeralStore, Mailer, NoBroadcast, Quota, RateLimiter, RevocationBroadcast, Store};
 use auth_core::sessions::keys::{self, KeyRing};
 use auth_core::sessions::{AccessTokens, RevocationSet, SessionService, SessionSettings};
@@ -22,9 +22,9 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use crate::cache::memory::{InProcessEphemeralStore, InProcessLimiter};
 use crate::cache::redis::{RedisEphemeralStore, RedisHandle, RedisLimiter, RedisRevocationBroadcast};
-use crate::providers::{FacebookConfig, FacebookProvider, GoogleConfig, GoogleProvider, VkConfig, VkProvider};
 use crate::config::Settings;
 use crate::email::{LogMailer, SmtpMailer};
+use crate::providers::{FacebookConfig, FacebookProvider, GoogleConfig, GoogleProvider, VkConfig, VkProvider};
 
 /// How long a request waits for a database connection before answering 503.
 const DATABASE_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
@@ -135,8 +135,11 @@ pub fn build(settings: &Settings) -> anyhow::Result<Components> {
         pending,
         sessions.clone(),
         clock,
-        public_url,
-        settings.allowed_redirect_urls.iter().filter(|url| !url.is_empty()).cloned().collect(),
+        OAuthSettings {
+            public_url,
+            allowed_redirects: settings.allowed_redirect_urls.iter().filter(|url| !url.is_empty()).cloned().collect(),
+            pending_ttl: Duration::from_secs(settings.oauth_state_ttl.max(1)),
+        },
     ));
     Ok(Components { store, accounts, sessions, admin, email_flows, oauth, redis, limiter, shortcuts })
 }
@@ -151,7 +154,12 @@ fn identity_providers(settings: &Settings) -> anyhow::Result<Vec<Arc<dyn Identit
                 issuer: settings.google_issuer_url.clone(),
                 client_id: client_id.clone(),
                 client_secret: secret.expose().to_owned(),
-                extra_client_ids: settings.google_extra_client_ids.iter().filter(|id| !id.is_empty()).cloned().collect(),
+                extra_client_ids: settings
+                    .google_extra_client_ids
+                    .iter()
+                    .filter(|id| !id.is_empty())
+                    .cloned()
+                    .collect(),
             },
             http.clone(),
         )));

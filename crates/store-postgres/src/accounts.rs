@@ -174,7 +174,12 @@ impl AccountStore for PgStore {
         crate::identities::create_user_with_identity(self, user, identity).await
     }
 
-    async fn link_identity(&self, user_id: Uuid, identity: NewIdentity, verify_email_and_drop_password: bool) -> Result<(), StoreError> {
+    async fn link_identity(
+        &self,
+        user_id: Uuid,
+        identity: NewIdentity,
+        verify_email_and_drop_password: bool,
+    ) -> Result<(), StoreError> {
         crate::identities::link_identity(self, user_id, identity, verify_email_and_drop_password).await
     }
 

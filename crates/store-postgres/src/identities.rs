@@ -10,7 +10,11 @@ use crate::PgStore;
 use crate::accounts::{USER_COLUMNS, user_from_row};
 use crate::errors::store_error;
 
-async fn insert_identity(connection: &mut PgConnection, user_id: Uuid, identity: &NewIdentity) -> Result<(), StoreError> {
+async fn insert_identity(
+    connection: &mut PgConnection,
+    user_id: Uuid,
+    identity: &NewIdentity,
+) -> Result<(), StoreError> {
     sqlx::query("INSERT INTO identities (provider, subject, user_id, email, created_at) VALUES ($1, $2, $3, $4, $5)")
         .bind(&identity.provider)
         .bind(&identity.subject)
@@ -23,7 +27,11 @@ async fn insert_identity(connection: &mut PgConnection, user_id: Uuid, identity:
         .map_err(store_error)
 }
 
-pub(crate) async fn find_user_by_identity(store: &PgStore, provider: &str, subject: &str) -> Result<Option<User>, StoreError> {
+pub(crate) async fn find_user_by_identity(
+    store: &PgStore,
+    provider: &str,
+    subject: &str,
+) -> Result<Option<User>, StoreError> {
     let row = sqlx::query(&format!(
         "SELECT {USER_COLUMNS} FROM users u JOIN identities i ON i.user_id = u.id WHERE i.provider = $1 AND i.subject = $2"
     ))
@@ -35,7 +43,11 @@ pub(crate) async fn find_user_by_identity(store: &PgStore, provider: &str, subje
     row.as_ref().map(user_from_row).transpose()
 }
 
-pub(crate) async fn create_user_with_identity(store: &PgStore, user: NewUser, identity: NewIdentity) -> Result<User, StoreError> {
+pub(crate) async fn create_user_with_identity(
+    store: &PgStore,
+    user: NewUser,
+    identity: NewIdentity,
+) -> Result<User, StoreError> {
     let mut transaction = store.pool.begin().await.map_err(store_error)?;
     sqlx::query(
         "INSERT INTO users (id, email, email_key, full_name, role, password_hash, email_verified, created_at, updated_at) \

@@ -6,11 +6,15 @@ use auth_core::ports::AccountStore;
 use sqlx::SqliteConnection;
 use uuid::Uuid;
 
-use crate::{SqliteStore, micros};
 use crate::accounts::{USER_COLUMNS, user_from_row};
 use crate::errors::store_error;
+use crate::{SqliteStore, micros};
 
-async fn insert_identity(connection: &mut SqliteConnection, user_id: Uuid, identity: &NewIdentity) -> Result<(), StoreError> {
+async fn insert_identity(
+    connection: &mut SqliteConnection,
+    user_id: Uuid,
+    identity: &NewIdentity,
+) -> Result<(), StoreError> {
     sqlx::query("INSERT INTO identities (provider, subject, user_id, email, created_at) VALUES ($1, $2, $3, $4, $5)")
         .bind(&identity.provider)
         .bind(&identity.subject)
@@ -23,7 +27,11 @@ async fn insert_identity(connection: &mut SqliteConnection, user_id: Uuid, ident
         .map_err(store_error)
 }
 
-pub(crate) async fn find_user_by_identity(store: &SqliteStore, provider: &str, subject: &str) -> Result<Option<User>, StoreError> {
+pub(crate) async fn find_user_by_identity(
+    store: &SqliteStore,
+    provider: &str,
+    subject: &str,
+) -> Result<Option<User>, StoreError> {
     let row = sqlx::query(&format!(
         "SELECT {USER_COLUMNS} FROM users u JOIN identities i ON i.user_id = u.id WHERE i.provider = $1 AND i.subject = $2"
     ))
@@ -35,7 +43,11 @@ pub(crate) async fn find_user_by_identity(store: &SqliteStore, provider: &str, s
     row.as_ref().map(user_from_row).transpose()
 }
 
-pub(crate) async fn create_user_with_identity(store: &SqliteStore, user: NewUser, identity: NewIdentity) -> Result<User, StoreError> {
+pub(crate) async fn create_user_with_identity(
+    store: &SqliteStore,
+    user: NewUser,
+    identity: NewIdentity,
+) -> Result<User, StoreError> {
     let writing = store.write_lock.lock().await;
     let mut transaction = store.pool.begin().await.map_err(store_error)?;
     sqlx::query(

@@ -14,7 +14,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-pub use provider::{AppCredentials, AuthorizationRequest, CallbackParameters, ExternalProfile, IdentityProvider, ProviderError};
+pub use provider::{
+    AppCredentials, AuthorizationRequest, CallbackParameters, ExternalProfile, IdentityProvider, ProviderError,
+};
 
 use crate::accounts::Email;
 use crate::clock::Clock;
@@ -22,9 +24,6 @@ use crate::error::DomainError;
 use crate::model::{NewIdentity, NewUser, Role, User};
 use crate::ports::{EphemeralStore, Store};
 use crate::sessions::SessionService;
-
-/// How long a sign-in may take between the redirect to the provider and the callback.
-pub const PENDING_LOGIN_TTL: Duration = Duration::from_secs(600);
 
 /// What is kept server-side between `start` and `finish`, keyed by `state`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -46,14 +45,24 @@ pub struct SignedIn {
     pub redirect_to: Option<String>,
 }
 
+/// Where sign-ins come back to and may go afterwards.
+#[derive(Debug, Clone)]
+pub struct OAuthSettings {
+    /// Base of the per-provider callback URLs.
+    pub public_url: String,
+    /// Exact `redirect_to` values allowed after a browser sign-in.
+    pub allowed_redirects: Vec<String>,
+    /// How long a sign-in may take between the redirect to the provider and the callback.
+    pub pending_ttl: Duration,
+}
+
 pub struct OAuthService {
     providers: HashMap<&'static str, Arc<dyn IdentityProvider>>,
     store: Arc<dyn Store>,
     pending: Arc<dyn EphemeralStore>,
     sessions: Arc<SessionService>,
     clock: Arc<dyn Clock>,
-    public_url: String,
-    allowed_redirects: Vec<String>,
+    settings: OAuthSettings,
 }
 
 impl OAuthService {
@@ -63,16 +72,16 @@ impl OAuthService {
         pending: Arc<dyn EphemeralStore>,
         sessions: Arc<SessionService>,
         clock: Arc<dyn Clock>,
-        public_url: String,
-        allowed_redirects: Vec<String>,
+        settings: OAuthSettings,
     ) -> Self {
         let providers = providers.into_iter().map(|provider| (provider.name(), provider)).collect();
-        Self { providers, store, pending, sessions, clock, public_url, allowed_redirects }
+        Self { providers, store, pending, sessions, clock, settings }
     }
 
     /// The configured providers, as `(name, display name)`, in a stable order.
     pub fn providers(&self) -> Vec<(&'static str, &'static str)> {
-        let mut listed: Vec<_> = self.providers.values().map(|provider| (provider.name(), provider.display_name())).collect();
+        let mut listed: Vec<_> =
+            self.providers.values().map(|provider| (provider.name(), provider.display_name())).collect();
         listed.sort();
         listed
     }
@@ -83,14 +92,21 @@ impl OAuthService {
 
     /// Each provider has its own callback path: the mix-up defence of RFC 9700 §4.4.
     pub fn callback_url(&self, provider: &str) -> String {
-        format!("{}/auth/oauth/{provider}/callback", self.public_url)
+        format!("{}/auth/oauth/{provider}/callback", self.settings.public_url)
     }
 
     /// Creates the pending login and returns the provider's authorization URL.
-    pub async fn start(&self, provider_name: &str, redirect_to: Option<&str>, link_user: Option<Uuid>) -> Result<String, DomainError> {
+    pub async fn start(
+        &self,
+        provider_name: &str,
+        redirect_to: Option<&str>,
+        link_user: Option<Uuid>,
+    ) -> Result<String, DomainError> {
         let provider = self.provider(provider_name)?;
         let redirect_to = match redirect_to.filter(|target| !target.is_empty()) {
-            Some(target) if self.allowed_redirects.iter().any(|allowed| allowed == target) => Some(target.to_owned()),
+            Some(target) if self.settings.allowed_redirects.iter().any(|allowed| allowed == target) => {
+                Some(target.to_owned())
+            }
             Some(_) => return Err(DomainError::InvalidRedirect),
             None => None,
         };
@@ -113,7 +129,7 @@ impl OAuthService {
             .await
             .map_err(provider_failure)?;
         let value = serde_json::to_string(&pending).map_err(|error| DomainError::Internal(error.to_string()))?;
-        self.pending.put(&pending_key(&state), &value, PENDING_LOGIN_TTL).await?;
+        self.pending.put(&pending_key(&state), &value, self.settings.pending_ttl).await?;
         Ok(url)
     }
 
@@ -121,7 +137,11 @@ impl OAuthService {
     #[tracing::instrument(name = "oauth callback", skip_all, fields(provider = provider_name))]
     pub async fn finish(&self, provider_name: &str, callback: CallbackParameters) -> Result<SignedIn, DomainError> {
         let provider = self.provider(provider_name)?;
-        let state = callback.state.as_deref().filter(|state| !state.is_empty() && state.len() <= 256).ok_or(DomainError::InvalidState)?;
+        let state = callback
+            .state
+            .as_deref()
+            .filter(|state| !state.is_empty() && state.len() <= 256)
+            .ok_or(DomainError::InvalidState)?;
         // Taken, not read: a state works once, whatever happens next.
         let pending = self.pending.take(&pending_key(state)).await?.ok_or(DomainError::InvalidState)?;
         let pending: PendingLogin = serde_json::from_str(&pending).map_err(|_| DomainError::InvalidState)?;
@@ -139,9 +159,13 @@ impl OAuthService {
 
     /// Signs in with what a mobile or single-page app obtained from the provider itself.
     #[tracing::instrument(name = "oauth app token", skip_all, fields(provider = provider_name))]
-    pub async fn sign_in_with_app_credentials(&self, provider_name: &str, credentials: AppCredentials) -> Result<User, DomainError> {
+    pub async fn sign_in_with_app_credentials(
+        &self,
+        provider_name: &str,
+        credentials: AppCredentials,
+    ) -> Result<User, DomainError> {
         let provider = self.provider(provider_name)?;
-        let profile = provider.from_app(&credentials).await.map_err(provider_failure)?;
+        let profile = provider.profile_from_app(&credentials).await.map_err(provider_failure)?;
         self.resolve(profile, None).await
     }
 
@@ -265,6 +289,9 @@ mod tests {
 
     #[test]
     fn the_pkce_challenge_matches_rfc_7636_appendix_b() {
-        assert_eq!(pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"), "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
+        assert_eq!(
+            pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        );
     }
 }

@@ -64,6 +64,10 @@ pub trait IdentityProvider: Send + Sync {
     fn display_name(&self) -> &'static str;
     async fn authorization_url(&self, request: &AuthorizationRequest<'_>) -> Result<String, ProviderError>;
     /// Exchanges the callback's code and returns the verified profile.
-    async fn finish(&self, callback: &CallbackParameters, pending: &PendingLogin) -> Result<ExternalProfile, ProviderError>;
-    async fn from_app(&self, credentials: &AppCredentials) -> Result<ExternalProfile, ProviderError>;
+    async fn finish(
+        &self,
+        callback: &CallbackParameters,
+        pending: &PendingLogin,
+    ) -> Result<ExternalProfile, ProviderError>;
+    async fn profile_from_app(&self, credentials: &AppCredentials) -> Result<ExternalProfile, ProviderError>;
 }

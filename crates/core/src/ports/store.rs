@@ -43,8 +43,12 @@ pub trait AccountStore: Send + Sync {
     /// Attaches an identity (`Conflict("identity")` if it belongs to someone). With
     /// `verify_email_and_drop_password`, the account's email becomes verified and any password set
     /// before the provider proved the mailbox is removed, in the same transaction.
-    async fn link_identity(&self, user_id: Uuid, identity: NewIdentity, verify_email_and_drop_password: bool)
-    -> Result<(), StoreError>;
+    async fn link_identity(
+        &self,
+        user_id: Uuid,
+        identity: NewIdentity,
+        verify_email_and_drop_password: bool,
+    ) -> Result<(), StoreError>;
     async fn unlink_identity(&self, user_id: Uuid, provider: &str) -> Result<(), StoreError>;
 }
 

@@ -94,9 +94,11 @@ fn status_and_code(error: &DomainError) -> (StatusCode, &'static str, &'static s
         DomainError::ProviderDenied => {
             (StatusCode::UNAUTHORIZED, "provider_denied", "The provider did not confirm the sign-in.")
         }
-        DomainError::ProviderError => {
-            (StatusCode::BAD_GATEWAY, "provider_error", "The sign-in provider could not be reached or answered wrongly.")
-        }
+        DomainError::ProviderError => (
+            StatusCode::BAD_GATEWAY,
+            "provider_error",
+            "The sign-in provider could not be reached or answered wrongly.",
+        ),
         DomainError::EmailTakenLinkable { .. } => {
             (StatusCode::CONFLICT, "email_taken", "An account with this email already exists.")
         }

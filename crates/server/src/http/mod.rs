@@ -16,10 +16,10 @@ pub mod extract;
 pub mod limits;
 /// JWKS, health, metrics.
 pub mod meta;
-/// Refresh, logout, sessions.
-pub mod sessions;
 /// Social sign-in.
 pub mod oauth;
+/// Refresh, logout, sessions.
+pub mod sessions;
 /// Handler state.
 pub mod state;
 /// Gateway validation.

@@ -77,7 +77,11 @@ struct MeAnswer {
 /// Graph error codes that mean "this code or token is not good", not "Facebook is broken".
 fn graph_failure(what: &str, error: GraphError) -> ProviderError {
     let message = format!("{what}: {} (code {})", error.message, error.code);
-    if matches!(error.code, 1 | 100 | 101 | 190) { ProviderError::Denied(message) } else { ProviderError::Failed(message) }
+    if matches!(error.code, 1 | 100 | 101 | 190) {
+        ProviderError::Denied(message)
+    } else {
+        ProviderError::Failed(message)
+    }
 }
 
 impl FacebookProvider {
@@ -94,17 +98,21 @@ impl FacebookProvider {
         let app_token = format!("{}|{}", self.config.client_id, self.config.client_secret);
         let debug_url = format!("{}/debug_token", self.config.graph_url.trim_end_matches('/'));
         let query = [("input_token", user_token), ("access_token", app_token.as_str())];
-        let (_, debug): (u16, DebugAnswer) = json_of(self.http.get(&debug_url).query(&query), "Facebook debug_token").await?;
+        let (_, debug): (u16, DebugAnswer) =
+            json_of(self.http.get(&debug_url).query(&query), "Facebook debug_token").await?;
         if let Some(error) = debug.error {
             return Err(graph_failure("debug_token", error));
         }
         let data = debug.data.ok_or_else(|| ProviderError::Failed("debug_token has no data".into()))?;
-        if !data.is_valid || data.app_id != self.config.client_id || data.token_type != "USER" || data.user_id.is_empty() {
+        if !data.is_valid
+            || data.app_id != self.config.client_id
+            || data.token_type != "USER"
+            || data.user_id.is_empty()
+        {
             return Err(ProviderError::Denied("the token is not a valid user token of this app".into()));
         }
         let proof = appsecret_proof(&self.config.client_secret, user_token);
-        let query =
-            [("fields", "id,name,email"), ("access_token", user_token), ("appsecret_proof", proof.as_str())];
+        let query = [("fields", "id,name,email"), ("access_token", user_token), ("appsecret_proof", proof.as_str())];
         let (_, me): (u16, MeAnswer) = json_of(self.http.get(self.graph("/me")).query(&query), "Facebook /me").await?;
         if let Some(error) = me.error {
             return Err(graph_failure("/me", error));
@@ -145,8 +153,10 @@ impl IdentityProvider for FacebookProvider {
     }
 
     async fn authorization_url(&self, request: &AuthorizationRequest<'_>) -> Result<String, ProviderError> {
-        let dialog = format!("{}/{}/dialog/oauth", self.config.dialog_url.trim_end_matches('/'), self.config.api_version);
-        let mut url = reqwest::Url::parse(&dialog).map_err(|error| ProviderError::Failed(format!("dialog URL: {error}")))?;
+        let dialog =
+            format!("{}/{}/dialog/oauth", self.config.dialog_url.trim_end_matches('/'), self.config.api_version);
+        let mut url =
+            reqwest::Url::parse(&dialog).map_err(|error| ProviderError::Failed(format!("dialog URL: {error}")))?;
         url.query_pairs_mut()
             .append_pair("client_id", &self.config.client_id)
             .append_pair("redirect_uri", request.redirect_uri)
@@ -158,7 +168,11 @@ impl IdentityProvider for FacebookProvider {
         Ok(url.into())
     }
 
-    async fn finish(&self, callback: &CallbackParameters, pending: &PendingLogin) -> Result<ExternalProfile, ProviderError> {
+    async fn finish(
+        &self,
+        callback: &CallbackParameters,
+        pending: &PendingLogin,
+    ) -> Result<ExternalProfile, ProviderError> {
         let code = required(&callback.code, "code")?;
         let query = [
             ("client_id", self.config.client_id.as_str()),
@@ -176,7 +190,7 @@ impl IdentityProvider for FacebookProvider {
         self.profile(&token).await
     }
 
-    async fn from_app(&self, credentials: &AppCredentials) -> Result<ExternalProfile, ProviderError> {
+    async fn profile_from_app(&self, credentials: &AppCredentials) -> Result<ExternalProfile, ProviderError> {
         self.profile(required(&credentials.access_token, "access_token")?).await
     }
 }

@@ -108,8 +108,13 @@ impl GoogleProvider {
     }
 
     /// OIDC Core §3.1.3.7 plus Google's rules (oauth-providers.md §1.4).
-    async fn verify_id_token(&self, id_token: &str, expected_nonce: Option<&str>) -> Result<ExternalProfile, ProviderError> {
-        let header = jsonwebtoken::decode_header(id_token).map_err(|_| ProviderError::Denied("malformed id_token".into()))?;
+    async fn verify_id_token(
+        &self,
+        id_token: &str,
+        expected_nonce: Option<&str>,
+    ) -> Result<ExternalProfile, ProviderError> {
+        let header =
+            jsonwebtoken::decode_header(id_token).map_err(|_| ProviderError::Denied("malformed id_token".into()))?;
         if header.alg != Algorithm::RS256 {
             return Err(ProviderError::Denied(format!("id_token algorithm {:?} is not RS256", header.alg)));
         }
@@ -119,7 +124,8 @@ impl GoogleProvider {
             keys = self.key_set(true).await?;
         }
         let jwk = keys.find(&kid).ok_or_else(|| ProviderError::Denied("id_token signed by an unknown key".into()))?;
-        let key = DecodingKey::from_jwk(jwk).map_err(|error| ProviderError::Failed(format!("unusable jwk: {error}")))?;
+        let key =
+            DecodingKey::from_jwk(jwk).map_err(|error| ProviderError::Failed(format!("unusable jwk: {error}")))?;
         let mut audiences = vec![self.config.client_id.clone()];
         audiences.extend(self.config.extra_client_ids.iter().cloned());
         let mut validation = Validation::new(Algorithm::RS256);
@@ -130,9 +136,8 @@ impl GoogleProvider {
         let claims = jsonwebtoken::decode::<IdTokenClaims>(id_token, &key, &validation)
             .map_err(|error| ProviderError::Denied(format!("id_token rejected: {error}")))?
             .claims;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |elapsed| elapsed.as_secs());
+        let now =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs());
         if claims.iat > now + CLOCK_SKEW_SECONDS {
             return Err(ProviderError::Denied("id_token issued in the future".into()));
         }
@@ -151,7 +156,8 @@ impl GoogleProvider {
         // Google is authoritative for a verified address only on gmail.com or a Workspace domain.
         let authoritative = verified
             && claims.email.as_deref().is_some_and(|email| {
-                email.to_ascii_lowercase().ends_with("@gmail.com") || claims.hd.as_deref().is_some_and(|hd| !hd.is_empty())
+                email.to_ascii_lowercase().ends_with("@gmail.com")
+                    || claims.hd.as_deref().is_some_and(|hd| !hd.is_empty())
             });
         Ok(ExternalProfile {
             provider: "google".into(),
@@ -197,7 +203,11 @@ impl IdentityProvider for GoogleProvider {
         Ok(url.into())
     }
 
-    async fn finish(&self, callback: &CallbackParameters, pending: &PendingLogin) -> Result<ExternalProfile, ProviderError> {
+    async fn finish(
+        &self,
+        callback: &CallbackParameters,
+        pending: &PendingLogin,
+    ) -> Result<ExternalProfile, ProviderError> {
         let code = required(&callback.code, "code")?;
         let metadata = self.metadata().await?;
         let form = [
@@ -221,7 +231,7 @@ impl IdentityProvider for GoogleProvider {
         self.verify_id_token(&id_token, Some(&pending.nonce)).await
     }
 
-    async fn from_app(&self, credentials: &AppCredentials) -> Result<ExternalProfile, ProviderError> {
+    async fn profile_from_app(&self, credentials: &AppCredentials) -> Result<ExternalProfile, ProviderError> {
         let id_token = required(&credentials.id_token, "id_token")?;
         self.verify_id_token(id_token, None).await
     }

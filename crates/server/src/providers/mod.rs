@@ -26,7 +26,7 @@ pub fn http_client() -> Result<reqwest::Client, reqwest::Error> {
 
 /// Sends a request and reads its JSON body, whatever the status: providers put errors there.
 async fn json_of<T: DeserializeOwned>(request: reqwest::RequestBuilder, what: &str) -> Result<(u16, T), ProviderError> {
-    let response = request.send().await.map_err(|error| ProviderError::Failed(format!("{what}: {error}")))?;
+    let response = request.send().await.map_err(|error| ProviderError::Failed(format!("{what}: {}", chain(&error))))?;
     let status = response.status().as_u16();
     let body = response.bytes().await.map_err(|error| ProviderError::Failed(format!("{what}: {error}")))?;
     let parsed = serde_json::from_slice(&body)
@@ -35,5 +35,20 @@ async fn json_of<T: DeserializeOwned>(request: reqwest::RequestBuilder, what: &s
 }
 
 fn required<'a>(value: &'a Option<String>, what: &str) -> Result<&'a str, ProviderError> {
-    value.as_deref().filter(|value| !value.is_empty()).ok_or_else(|| ProviderError::Denied(format!("{what} is missing")))
+    value
+        .as_deref()
+        .filter(|value| !value.is_empty())
+        .ok_or_else(|| ProviderError::Denied(format!("{what} is missing")))
+}
+
+/// An error with its causes, for the log ("error sending request" alone says little).
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }

@@ -80,7 +80,13 @@ impl VkProvider {
         format!("{}{path}", self.config.base_url.trim_end_matches('/'))
     }
 
-    async fn exchange(&self, code: &str, code_verifier: &str, device_id: &str, redirect_uri: &str) -> Result<ExternalProfile, ProviderError> {
+    async fn exchange(
+        &self,
+        code: &str,
+        code_verifier: &str,
+        device_id: &str,
+        redirect_uri: &str,
+    ) -> Result<ExternalProfile, ProviderError> {
         // VK echoes `state` in the answer; a different echo means an answer to someone else.
         let state = random_token();
         let mut form = vec![
@@ -104,7 +110,8 @@ impl VkProvider {
         if answer.state.as_deref() != Some(state.as_str()) {
             return Err(ProviderError::Failed(format!("VK answered (HTTP {status}) with another state")));
         }
-        let access_token = answer.access_token.ok_or_else(|| ProviderError::Failed("VK gave no access_token".into()))?;
+        let access_token =
+            answer.access_token.ok_or_else(|| ProviderError::Failed("VK gave no access_token".into()))?;
         let token_user = answer.user_id.map(VkUserId::into_string);
         let form = [("client_id", self.config.client_id.as_str()), ("access_token", access_token.as_str())];
         let (_, info): (u16, UserInfoAnswer) =
@@ -153,13 +160,17 @@ impl IdentityProvider for VkProvider {
         Ok(url.into())
     }
 
-    async fn finish(&self, callback: &CallbackParameters, pending: &PendingLogin) -> Result<ExternalProfile, ProviderError> {
+    async fn finish(
+        &self,
+        callback: &CallbackParameters,
+        pending: &PendingLogin,
+    ) -> Result<ExternalProfile, ProviderError> {
         let code = required(&callback.code, "code")?;
         let device_id = required(&callback.device_id, "device_id")?;
         self.exchange(code, &pending.code_verifier, device_id, &pending.redirect_uri).await
     }
 
-    async fn from_app(&self, credentials: &AppCredentials) -> Result<ExternalProfile, ProviderError> {
+    async fn profile_from_app(&self, credentials: &AppCredentials) -> Result<ExternalProfile, ProviderError> {
         self.exchange(
             required(&credentials.code, "code")?,
             required(&credentials.code_verifier, "code_verifier")?,

@@ -2,6 +2,7 @@
 //! (SQLite + in-process cache, and PostgreSQL + Redis).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod fakes;
 mod helpers;
 mod smtp;
 
@@ -11,6 +12,7 @@ mod compatibility;
 mod email;
 mod keys;
 mod meta;
+mod oauth;
 mod security;
 mod sessions;
 mod validation;
