@@ -36,6 +36,12 @@ pub enum Command {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Time password hashing with the configured algorithm and cost (used by bench/run.sh).
+    #[command(hide = true)]
+    HashBenchmark {
+        #[arg(long, default_value_t = 8)]
+        iterations: u32,
+    },
     /// Signing-key management.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -77,6 +83,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::CreateAdmin { email, password_stdin } => create_admin(&settings, &email, password_stdin).await,
         Command::Keys(KeysCommand::Generate { algorithm, out_dir }) => generate_keys(&algorithm, &out_dir),
+        Command::HashBenchmark { iterations } => {
+            let components = wiring::build(&settings)?;
+            let hasher = components.accounts.hasher();
+            let started = std::time::Instant::now();
+            for _ in 0..iterations.max(1) {
+                hasher.hash("benchmark password").await?;
+            }
+            println!("{:.6}", started.elapsed().as_secs_f64() / f64::from(iterations.max(1)));
+            Ok(())
+        }
     }
 }
 

@@ -5,6 +5,7 @@ mod access_token;
 pub mod keys;
 mod refresh_token;
 mod revocation;
+mod verified_cache;
 
 use std::sync::Arc;
 
@@ -15,6 +16,7 @@ pub use access_token::{AccessClaims, AccessTokens, MAX_TOKEN_BYTES};
 pub use keys::KeyRing;
 pub use refresh_token::RefreshTokens;
 pub use revocation::RevocationSet;
+use verified_cache::VerifiedTokenCache;
 
 use crate::clock::Clock;
 use crate::error::DomainError;
@@ -56,6 +58,7 @@ pub struct SessionService {
     broadcast: Arc<dyn RevocationBroadcast>,
     clock: Arc<dyn Clock>,
     settings: SessionSettings,
+    verified: VerifiedTokenCache,
 }
 
 impl SessionService {
@@ -68,7 +71,7 @@ impl SessionService {
         settings: SessionSettings,
     ) -> Self {
         let refresh_tokens = RefreshTokens::new(access_tokens.keys().derive_secret("refresh-token-successor"));
-        Self { store, access_tokens, refresh_tokens, revocations, broadcast, clock, settings }
+        Self { store, access_tokens, refresh_tokens, revocations, broadcast, clock, settings, verified: VerifiedTokenCache::default() }
     }
 
     pub fn access_tokens(&self) -> &AccessTokens {
@@ -139,7 +142,15 @@ impl SessionService {
     /// Checks an access token for the hot path: signature and claims, then the in-process
     /// revocation set. No database or network call.
     pub fn authenticate(&self, access_token: &str) -> Result<AccessClaims, DomainError> {
-        let claims = self.access_tokens.verify(access_token, self.clock.now())?;
+        let now = self.clock.now();
+        let claims = match self.verified.get(access_token, now.timestamp()) {
+            Some(claims) => claims,
+            None => {
+                let claims = self.access_tokens.verify(access_token, now)?;
+                self.verified.insert(access_token, &claims);
+                claims
+            }
+        };
         if self.revocations.is_revoked(claims.sid) {
             return Err(DomainError::TokenRevoked);
         }
