@@ -54,16 +54,7 @@ start_service() {
 # wrk_run URL [wrk args...]: prints "requests/s p50_ms p99_ms"
 wrk_run() {
   local url=$1; shift
-  wrk -t1 -c32 -d"${duration}s" --latency "$@" "$url" 2>/dev/null | python3 -c '
-import re, sys
-text = sys.stdin.read()
-def ms(label):
-    m = re.search(r"^\s*" + label + r"%\s+([\d.]+)(us|ms|s)", text, re.M)
-    if not m: return float("nan")
-    value, unit = float(m.group(1)), m.group(2)
-    return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
-rps = re.search(r"Requests/sec:\s+([\d.]+)", text)
-print(f"{float(rps.group(1)) if rps else 0:.0f} {ms(\"50\"):.3f} {ms(\"99\"):.3f}")'
+  wrk -t1 -c32 -d"${duration}s" --latency "$@" "$url" 2>/dev/null | python3 bench/wrk_summary.py
 }
 
 rss_mb() { awk '/VmRSS/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }

@@ -101,6 +101,18 @@ else
 fi
 [[ "${CI:-}" == "true" ]] && export AUTH_TEST_REQUIRE_BACKENDS=1
 
+# The gateway test runs the shipped nginx configuration for real.
+if [[ ! -x /usr/sbin/nginx ]]; then
+  # Keep the package from starting a system nginx on port 80 while installing.
+  if [[ $(id -u) -eq 0 && ! -e /usr/sbin/policy-rc.d ]]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+    apt_install nginx-light || apt_install nginx || true
+    rm -f /usr/sbin/policy-rc.d
+  else
+    apt_install nginx-light || true
+  fi
+fi
+
 # The social sign-in tests run a real OpenID Provider (oidc-provider, from npm) as Google's stand-in.
 standin=crates/server/tests/oidc-standin
 if [[ ! -d "$standin/node_modules/oidc-provider" ]]; then
@@ -115,4 +127,9 @@ cargo test --workspace --all-targets "$@"
 # A full run (no filter given) also fuzzes the API from its OpenAPI document.
 if [[ $# -eq 0 && -z "${AUTH_TEST_SKIP_FUZZ:-}" ]]; then
   bash scripts/fuzz.sh
+fi
+
+# CI also runs the benchmark harness briefly, on the same PostgreSQL and Redis, to keep it working.
+if [[ -n "${AUTH_TEST_BENCH_SMOKE:-}" ]]; then
+  bash bench/run.sh --smoke
 fi
