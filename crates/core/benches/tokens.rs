@@ -31,13 +31,22 @@ fn key_ring(algorithm: Algorithm) -> KeyRing {
 }
 
 fn tokens(criterion: &mut Criterion) {
-    for (name, algorithm) in [("HS256", Algorithm::HS256), ("RS256", Algorithm::RS256), ("ES256", Algorithm::ES256), ("EdDSA", Algorithm::EdDSA)] {
+    for (name, algorithm) in [
+        ("HS256", Algorithm::HS256),
+        ("RS256", Algorithm::RS256),
+        ("ES256", Algorithm::ES256),
+        ("EdDSA", Algorithm::EdDSA),
+    ] {
         let tokens = AccessTokens::new(key_ring(algorithm), "auth-service".into(), None, Duration::minutes(15));
         let user = user();
         let session = uuid::Uuid::new_v4();
-        criterion.bench_function(&format!("sign {name}"), |bench| bench.iter(|| tokens.issue(&user, session, Utc::now()).unwrap()));
+        criterion.bench_function(&format!("sign {name}"), |bench| {
+            bench.iter(|| tokens.issue(&user, session, Utc::now()).unwrap())
+        });
         let (token, _) = tokens.issue(&user, session, Utc::now()).unwrap();
-        criterion.bench_function(&format!("verify {name}"), |bench| bench.iter(|| tokens.verify(&token, Utc::now()).unwrap()));
+        criterion.bench_function(&format!("verify {name}"), |bench| {
+            bench.iter(|| tokens.verify(&token, Utc::now()).unwrap())
+        });
     }
 }
 

@@ -159,6 +159,17 @@ impl AccountService {
         if let (Err(DomainError::InvalidCredentials), Some((key, quota))) = (&result, &failures) {
             self.limiter.check(key, *quota).await;
         }
+        let outcome = match &result {
+            Ok(_) => "success",
+            Err(DomainError::InvalidCredentials) => "invalid_credentials",
+            Err(DomainError::AccountDisabled) => "account_disabled",
+            Err(DomainError::EmailNotVerified) => "email_not_verified",
+            Err(_) => "error",
+        };
+        metrics::counter!("logins_total", "outcome" => outcome).increment(1);
+        if let Err(DomainError::InvalidCredentials | DomainError::AccountDisabled) = &result {
+            tracing::info!(event = "login_failed", outcome, "password login refused");
+        }
         result
     }
 

@@ -129,10 +129,33 @@ impl PasswordHasher {
             .await
             .map_err(|_| DomainError::Internal("password worker pool closed".into()))?;
         let span = tracing::Span::current();
-        tokio::task::spawn_blocking(move || span.in_scope(work))
-            .await
-            .map_err(|error| DomainError::Internal(format!("password worker failed: {error}")))
+        let started = std::time::Instant::now();
+        let result = tokio::task::spawn_blocking(move || {
+            lower_this_thread_priority();
+            span.in_scope(work)
+        })
+        .await
+        .map_err(|error| DomainError::Internal(format!("password worker failed: {error}")));
+        metrics::histogram!("password_hash_duration_seconds").record(started.elapsed().as_secs_f64());
+        result
     }
+}
+
+/// Hashing threads yield the CPU to the threads that serve requests: under a login flood,
+/// validation keeps most of its throughput and logins use what is left (BENCHMARKS.md).
+fn lower_this_thread_priority() {
+    thread_local!(static LOWERED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) });
+    LOWERED.with(|lowered| {
+        if !lowered.replace(true) {
+            #[cfg(target_os = "linux")]
+            #[allow(unsafe_code)]
+            // SAFETY: setpriority only reads its integer arguments; on Linux, PRIO_PROCESS with
+            // who = 0 changes the calling thread alone.
+            unsafe {
+                libc::setpriority(libc::PRIO_PROCESS, 0, 10);
+            }
+        }
+    });
 }
 
 struct DecrementOnDrop<'a>(&'a AtomicUsize);

@@ -71,7 +71,16 @@ impl SessionService {
         settings: SessionSettings,
     ) -> Self {
         let refresh_tokens = RefreshTokens::new(access_tokens.keys().derive_secret("refresh-token-successor"));
-        Self { store, access_tokens, refresh_tokens, revocations, broadcast, clock, settings, verified: VerifiedTokenCache::default() }
+        Self {
+            store,
+            access_tokens,
+            refresh_tokens,
+            revocations,
+            broadcast,
+            clock,
+            settings,
+            verified: VerifiedTokenCache::default(),
+        }
     }
 
     pub fn access_tokens(&self) -> &AccessTokens {
@@ -121,6 +130,15 @@ impl SessionService {
                 expires_at: now + self.settings.refresh_token_ttl,
             })
             .await?;
+        let label = match &outcome {
+            RotationOutcome::Rotated(_) => "rotated",
+            RotationOutcome::ParentReplayed(_) => "parent_replayed",
+            RotationOutcome::Reused(_) => "reuse_detected",
+            RotationOutcome::Revoked => "revoked",
+            RotationOutcome::Expired => "expired",
+            RotationOutcome::Unknown => "unknown",
+        };
+        metrics::counter!("refreshes_total", "outcome" => label).increment(1);
         let session = match outcome {
             RotationOutcome::Rotated(session) | RotationOutcome::ParentReplayed(session) => session,
             RotationOutcome::Reused(revocation) => {
@@ -238,6 +256,7 @@ impl SessionService {
 
     /// Makes revocations effective here at once and tells the other instances.
     pub async fn publish_revocations(&self, revocations: &[Revocation]) {
+        metrics::counter!("sessions_revoked_total").increment(revocations.len() as u64);
         self.revocations.insert_all(revocations);
         self.broadcast.publish(revocations).await;
     }

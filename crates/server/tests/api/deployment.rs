@@ -17,12 +17,18 @@ fn known_variables() -> BTreeSet<String> {
         .filter_map(|argument| argument.get_env().map(|name| name.to_string_lossy().into_owned()))
         .collect();
     known.extend(auth_service::config::ENV_ALIASES.iter().map(|(alias, _)| (*alias).to_owned()));
-    known.extend(["POSTGRES_HOST", "POSTGRES_PORT", "POSTGRES_DB", "POSTGRES_USER", "POSTGRES_PASSWORD", "RUST_LOG"].map(String::from));
+    known.extend(
+        ["POSTGRES_HOST", "POSTGRES_PORT", "POSTGRES_DB", "POSTGRES_USER", "POSTGRES_PASSWORD", "RUST_LOG"]
+            .map(String::from),
+    );
     known
 }
 
 fn is_variable(name: &str) -> bool {
-    name.len() > 2 && name.chars().all(|character| character.is_ascii_uppercase() || character.is_ascii_digit() || character == '_')
+    name.len() > 2
+        && name
+            .chars()
+            .all(|character| character.is_ascii_uppercase() || character.is_ascii_digit() || character == '_')
 }
 
 /// Variables a file sets, by its kind.
@@ -36,19 +42,22 @@ fn variables_in(path: &str) -> Vec<String> {
         if path.ends_with(".env.example") {
             found.extend(line.split_once('=').map(|(name, _)| name.to_owned()));
         } else if let Some(rest) = line.strip_prefix("ENV ") {
-            found.extend(rest.split_whitespace().filter_map(|pair| pair.split_once('=').map(|(name, _)| name.to_owned())));
+            found.extend(
+                rest.split_whitespace().filter_map(|pair| pair.split_once('=').map(|(name, _)| name.to_owned())),
+            );
         } else if path.ends_with(".yaml") {
             // `- { name: X, value: ... }` and `- name: X` followed by valueFrom.
             if let Some(after) = line.split("name: ").nth(1) {
-                let name: String = after.chars().take_while(|character| !matches!(character, ',' | ' ' | '}')).collect();
+                let name: String =
+                    after.chars().take_while(|character| !matches!(character, ',' | ' ' | '}')).collect();
                 if is_variable(&name) {
                     found.push(name);
                 }
             }
-        } else if let Some((name, _)) = line.split_once(':') {
-            if is_variable(name) {
-                found.push(name.to_owned());
-            }
+        } else if let Some((name, _)) = line.split_once(':')
+            && is_variable(name)
+        {
+            found.push(name.to_owned());
         }
     }
     found
@@ -68,7 +77,8 @@ fn every_variable_the_deployment_files_set_is_a_real_setting() {
 
 #[test]
 fn the_commands_the_deployment_files_run_exist() {
-    let subcommands: BTreeSet<String> = Cli::command().get_subcommands().map(|command| command.get_name().to_owned()).collect();
+    let subcommands: BTreeSet<String> =
+        Cli::command().get_subcommands().map(|command| command.get_name().to_owned()).collect();
     for command in ["serve", "migrate", "create-admin", "keys"] {
         assert!(subcommands.contains(command), "{command}");
     }

@@ -11,7 +11,10 @@ use reqwest::StatusCode;
 use crate::helpers::{Backend, TEST_SECRET, TestApp, claims_of};
 
 fn nginx_binary() -> Option<String> {
-    ["/usr/sbin/nginx", "/usr/bin/nginx"].into_iter().find(|path| std::path::Path::new(path).exists()).map(str::to_owned)
+    ["/usr/sbin/nginx", "/usr/bin/nginx"]
+        .into_iter()
+        .find(|path| std::path::Path::new(path).exists())
+        .map(str::to_owned)
 }
 
 fn free_port() -> u16 {
@@ -37,7 +40,8 @@ struct Nginx {
 }
 
 async fn start_nginx(binary: &str, auth_port: u16, upstream_port: u16) -> Nginx {
-    let template = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/gateway/nginx.conf")).unwrap();
+    let template =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/gateway/nginx.conf")).unwrap();
     let port = free_port();
     let directory = std::env::temp_dir().join(format!("nginx-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&directory).unwrap();
@@ -101,7 +105,12 @@ async fn nginx_lets_valid_tokens_through_and_refuses_the_rest() {
     let now = chrono::Utc::now().timestamp();
     expired["iat"] = serde_json::json!(now - 1000);
     expired["exp"] = serde_json::json!(now - 10);
-    let expired = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &expired, &EncodingKey::from_secret(TEST_SECRET.as_bytes())).unwrap();
+    let expired = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &expired,
+        &EncodingKey::from_secret(TEST_SECRET.as_bytes()),
+    )
+    .unwrap();
     assert_eq!(through(Some(expired)).await.unwrap().status(), StatusCode::UNAUTHORIZED);
 
     app.post_bearer("/auth/logout", &tokens.access).await;
