@@ -91,6 +91,22 @@ async fn an_hs256_token_signed_with_the_rs256_public_key_is_refused() {
 }
 
 #[tokio::test]
+async fn a_kid_naming_no_key_of_ours_is_refused() {
+    let (app, private, _) = asymmetric_app(Algorithm::RS256, "RS256", Vec::new()).await;
+    let (_, tokens) = app.signed_in_user().await;
+    let claims = claims_of(&tokens.access);
+    let key = EncodingKey::from_rsa_pem(&std::fs::read(private).unwrap()).unwrap();
+    for kid in ["unknown-key", "../../../../etc/passwd", "' OR '1'='1", ""] {
+        let token =
+            jsonwebtoken::encode(&Header { kid: Some(kid.into()), ..Header::new(Algorithm::RS256) }, &claims, &key)
+                .unwrap();
+        assert_problem(app.validate(&token).await, StatusCode::UNAUTHORIZED, "invalid_token").await;
+    }
+    let no_kid = jsonwebtoken::encode(&Header::new(Algorithm::RS256), &claims, &key).unwrap();
+    assert_problem(app.validate(&no_kid).await, StatusCode::UNAUTHORIZED, "invalid_token").await;
+}
+
+#[tokio::test]
 async fn a_retired_key_still_verifies_its_tokens_after_rotation() {
     // Before: key A signs.
     let (old_app, old_private, old_public) = asymmetric_app(Algorithm::ES256, "ES256", Vec::new()).await;

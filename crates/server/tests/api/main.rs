@@ -15,6 +15,7 @@ mod gateway;
 mod keys;
 mod meta;
 mod oauth;
+mod process;
 mod security;
 mod sessions;
 mod validation;

@@ -1,0 +1,136 @@
+//! The binary as operators run it: graceful shutdown on SIGTERM, and logs that never carry a
+//! secret.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{PASSWORD, TEST_SECRET, Tokens, unique_email};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+struct Served {
+    child: tokio::process::Child,
+    base: String,
+    log: std::path::PathBuf,
+}
+
+async fn serve(extra: &[(&str, &str)]) -> Served {
+    let port = free_port();
+    let directory = std::env::temp_dir().join(format!("auth-process-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&directory).unwrap();
+    let log = directory.join("service.log");
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_auth-service"));
+    command
+        .env_clear()
+        .env("DATABASE_URL", format!("sqlite://{}/auth.db", directory.display()))
+        .env("JWT_SECRET", TEST_SECRET)
+        .env("BCRYPT_COST", "4")
+        .env("SERVICE_PORT", port.to_string())
+        .env("LOG_FORMAT", "json")
+        .env("RUST_LOG", "trace,hyper=info,h2=info,rustls=info,sqlx=trace")
+        .envs(extra.iter().copied())
+        .arg("serve")
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
+    let child = command.spawn().unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    for _ in 0..200 {
+        if reqwest::get(format!("{base}/health/live")).await.is_ok() {
+            return Served { child, base, log };
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the service did not start");
+}
+
+fn sigterm(child: &tokio::process::Child) {
+    let pid = child.id().unwrap().to_string();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+}
+
+#[tokio::test]
+async fn sigterm_lets_in_flight_requests_finish_then_exits() {
+    let mut served = serve(&[("BCRYPT_COST", "13"), ("SHUTDOWN_TIMEOUT", "10")]).await;
+    let client = reqwest::Client::new();
+    let email = unique_email();
+    // A slow request (a bcrypt-13 hash) is in flight when the signal arrives.
+    let in_flight = tokio::spawn(
+        client
+            .post(format!("{}/auth/register", served.base))
+            .json(&json!({"email": email, "password": PASSWORD}))
+            .send(),
+    );
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let started = Instant::now();
+    sigterm(&served.child);
+
+    let finished = in_flight.await.unwrap().unwrap();
+    assert_eq!(finished.status(), StatusCode::CREATED, "the in-flight request completed");
+    let status = tokio::time::timeout(Duration::from_secs(15), served.child.wait()).await.expect("exited").unwrap();
+    assert!(status.success(), "clean exit, got {status}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(client.get(format!("{}/health/live", served.base)).send().await.is_err(), "new requests are refused");
+}
+
+#[tokio::test]
+async fn no_secret_reaches_the_log_even_at_trace_level() {
+    let smtp_password = "smtp-password-never-logged";
+    let mut served = serve(&[("SMTP_URL", &format!("smtp://mailer:{smtp_password}@127.0.0.1:1"))]).await;
+    let client = reqwest::Client::new();
+    let email = unique_email();
+    client
+        .post(format!("{}/auth/register", served.base))
+        .json(&json!({"email": email, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    let tokens = Tokens::from(
+        client
+            .post(format!("{}/auth/login", served.base))
+            .json(&json!({"email": email, "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let refreshed = Tokens::from(
+        client
+            .post(format!("{}/auth/refresh", served.base))
+            .json(&json!({"refresh_token": tokens.refresh}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    client.post(format!("{}/auth/validate", served.base)).bearer_auth(&refreshed.access).send().await.unwrap();
+    client
+        .post(format!("{}/auth/login", served.base))
+        .json(&json!({"email": email, "password": "wrong-password-x"}))
+        .send()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    sigterm(&served.child);
+    let _ = tokio::time::timeout(Duration::from_secs(10), served.child.wait()).await;
+
+    let log = std::fs::read_to_string(&served.log).unwrap();
+    assert!(log.contains("session started"), "the log was captured");
+    for secret in [
+        PASSWORD,
+        "wrong-password-x",
+        TEST_SECRET,
+        smtp_password,
+        &tokens.access,
+        &tokens.refresh,
+        &refreshed.refresh,
+        &refreshed.access,
+    ] {
+        assert!(!log.contains(secret), "a secret reached the log: {}…", &secret[..8]);
+    }
+}
