@@ -16,6 +16,7 @@ mod keys;
 mod meta;
 mod oauth;
 mod process;
+mod scale_out;
 mod security;
 mod sessions;
 mod validation;
