@@ -15,6 +15,7 @@ mod gateway;
 mod keys;
 mod meta;
 mod oauth;
+mod outages;
 mod process;
 mod scale_out;
 mod security;
