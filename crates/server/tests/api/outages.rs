@@ -133,7 +133,6 @@ async fn a_postgres_outage_answers_503_and_recovers_by_itself() {
 }
 
 struct ThrowawayRedis {
-    port: u16,
     child: Option<std::process::Child>,
 }
 
@@ -150,7 +149,7 @@ impl ThrowawayRedis {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        Self { port, child: Some(child) }
+        Self { child: Some(child) }
     }
 
     fn stop(&mut self) {
