@@ -16,19 +16,95 @@ use tokio_util::sync::CancellationToken;
 /// How long a Redis call may take before Redis counts as unavailable for that call.
 const COMMAND_TIMEOUT: Duration = Duration::from_millis(500);
 
+/// Where Redis is: one server, or a Redis Cluster (`REDIS_URL` listing several nodes).
+enum Deployment {
+    Single(redis::Client),
+    Cluster(redis::cluster::ClusterClient),
+}
+
+/// A multiplexed connection to a server or a cluster; commands route by key in a cluster.
+#[derive(Clone)]
+pub enum RedisConnection {
+    Single(ConnectionManager),
+    Cluster(redis::cluster_async::ClusterConnection),
+}
+
+impl redis::aio::ConnectionLike for RedisConnection {
+    fn req_packed_command<'a>(&'a mut self, command: &'a redis::Cmd) -> redis::RedisFuture<'a, redis::Value> {
+        match self {
+            RedisConnection::Single(connection) => connection.req_packed_command(command),
+            RedisConnection::Cluster(connection) => connection.req_packed_command(command),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
+        match self {
+            RedisConnection::Single(connection) => connection.req_packed_commands(pipeline, offset, count),
+            RedisConnection::Cluster(connection) => connection.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            RedisConnection::Single(connection) => connection.get_db(),
+            RedisConnection::Cluster(connection) => connection.get_db(),
+        }
+    }
+}
+
+/// The node URLs of `REDIS_URL`: one URL, or several separated by commas (a cluster), each
+/// `redis://` or `rediss://`; `redis-cluster://h1:7000,h2:7001` is the same as listing them.
+pub fn redis_nodes(url: &str) -> Vec<String> {
+    let (scheme, rest) = match url.split_once("://") {
+        Some(("redis-cluster", rest)) => ("redis", rest),
+        Some(("rediss-cluster", rest)) => ("rediss", rest),
+        _ => ("", url),
+    };
+    rest.split(',')
+        .map(str::trim)
+        .filter(|node| !node.is_empty())
+        .map(
+            |node| {
+                if scheme.is_empty() || node.contains("://") { node.to_owned() } else { format!("{scheme}://{node}") }
+            },
+        )
+        .map(|node| if node.contains("://") { node } else { format!("redis://{node}") })
+        .collect()
+}
+
 /// A lazily (re)connecting handle: the service starts and keeps serving while Redis is down.
 pub struct RedisHandle {
-    client: redis::Client,
-    manager: Mutex<Option<ConnectionManager>>,
+    deployment: Deployment,
+    /// Pub/sub goes through one node: in a cluster, PUBLISH reaches every node's subscribers.
+    subscriber: redis::Client,
+    connection: Mutex<Option<RedisConnection>>,
     prefix: String,
     subscribed: AtomicBool,
 }
 
 impl RedisHandle {
     pub fn new(url: &str, prefix: &str) -> Result<Self, redis::RedisError> {
+        let nodes = redis_nodes(url);
+        let first = nodes.first().cloned().unwrap_or_else(|| url.to_owned());
+        let deployment = if nodes.len() > 1 {
+            Deployment::Cluster(
+                redis::cluster::ClusterClient::builder(nodes)
+                    .connection_timeout(COMMAND_TIMEOUT)
+                    .response_timeout(COMMAND_TIMEOUT)
+                    .build()?,
+            )
+        } else {
+            Deployment::Single(redis::Client::open(first.as_str())?)
+        };
         Ok(Self {
-            client: redis::Client::open(url)?,
-            manager: Mutex::new(None),
+            deployment,
+            subscriber: redis::Client::open(first.as_str())?,
+            connection: Mutex::new(None),
             prefix: prefix.to_owned(),
             subscribed: AtomicBool::new(false),
         })
@@ -39,18 +115,23 @@ impl RedisHandle {
     }
 
     /// A connection, creating it on first use.
-    pub async fn connection(&self) -> Result<ConnectionManager, redis::RedisError> {
-        let mut guard = self.manager.lock().await;
-        if let Some(manager) = guard.as_ref() {
-            return Ok(manager.clone());
+    pub async fn connection(&self) -> Result<RedisConnection, redis::RedisError> {
+        let mut guard = self.connection.lock().await;
+        if let Some(connection) = guard.as_ref() {
+            return Ok(connection.clone());
         }
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(COMMAND_TIMEOUT))
-            .set_response_timeout(Some(COMMAND_TIMEOUT))
-            .set_number_of_retries(1);
-        let manager = ConnectionManager::new_with_config(self.client.clone(), config).await?;
-        *guard = Some(manager.clone());
-        Ok(manager)
+        let connection = match &self.deployment {
+            Deployment::Single(client) => {
+                let config = redis::aio::ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(COMMAND_TIMEOUT))
+                    .set_response_timeout(Some(COMMAND_TIMEOUT))
+                    .set_number_of_retries(1);
+                RedisConnection::Single(ConnectionManager::new_with_config(client.clone(), config).await?)
+            }
+            Deployment::Cluster(client) => RedisConnection::Cluster(client.get_async_connection().await?),
+        };
+        *guard = Some(connection.clone());
+        Ok(connection)
     }
 
     pub async fn ping(&self) -> Result<(), redis::RedisError> {
@@ -145,7 +226,7 @@ pub async fn listen_for_revocations(redis: Arc<RedisHandle>, sessions: Arc<Sessi
 
 async fn subscribe(redis: &RedisHandle) -> Result<redis::aio::PubSub, redis::RedisError> {
     let connect = async {
-        let mut pubsub = redis.client.get_async_pubsub().await?;
+        let mut pubsub = redis.subscriber.get_async_pubsub().await?;
         pubsub.subscribe(redis.revocation_channel()).await?;
         Ok::<_, redis::RedisError>(pubsub)
     };
@@ -284,5 +365,18 @@ impl auth_core::ports::EphemeralStore for RedisEphemeralStore {
             redis::cmd("GETDEL").arg(self.redis.key(key)).query_async::<Option<String>>(&mut connection).await
         };
         tokio::time::timeout(COMMAND_TIMEOUT, call).await.map_err(unavailable)?.map_err(unavailable)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redis_nodes;
+
+    #[test]
+    fn cluster_urls_list_their_nodes() {
+        assert_eq!(redis_nodes("redis://cache:6379"), vec!["redis://cache:6379"]);
+        assert_eq!(redis_nodes("redis-cluster://a:7000,b:7001"), vec!["redis://a:7000", "redis://b:7001"]);
+        assert_eq!(redis_nodes("redis://a:7000, redis://b:7001"), vec!["redis://a:7000", "redis://b:7001"]);
+        assert_eq!(redis_nodes("rediss-cluster://a:7000"), vec!["rediss://a:7000"]);
     }
 }
