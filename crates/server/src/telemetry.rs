@@ -15,7 +15,7 @@ pub fn init(format: Option<&str>) {
     };
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_span_events(FmtSpan::NONE);
     if json {
-        builder.json().flatten_event(true).with_current_span(true).with_span_list(false).init();
+        builder.json().flatten_event(true).with_current_span(false).with_span_list(true).init();
     } else {
         builder.init();
     }

@@ -72,7 +72,7 @@ impl AdminService {
         }
         match self.store.update_user(id, patch, self.clock.now()).await? {
             UserUpdate::Updated { user, revocations } => {
-                tracing::info!(user_id = %id, role = user.role.as_str(), is_active = user.is_active, revoked = revocations.len(), "user updated by admin");
+                tracing::info!(target: "audit", event = "user_updated_by_admin", %admin_id, user_id = %id, role = user.role.as_str(), is_active = user.is_active, revoked = revocations.len(), outcome = "success", "user updated by admin");
                 self.sessions.publish_revocations(&revocations).await;
                 Ok(user)
             }

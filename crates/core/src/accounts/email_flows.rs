@@ -118,7 +118,7 @@ impl EmailFlows {
             .reset_password(&hash, &password_hash, self.clock.now())
             .await?
             .ok_or(DomainError::InvalidEmailToken)?;
-        tracing::info!(%user_id, revoked = revocations.len(), "password reset");
+        tracing::info!(target: "audit", event = "password_reset", %user_id, revoked = revocations.len(), outcome = "success", "password reset");
         self.sessions.publish_revocations(&revocations).await;
         Ok(())
     }

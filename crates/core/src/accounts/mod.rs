@@ -79,7 +79,7 @@ impl AccountService {
         let password_hash = self.hasher.hash(new_password).await?;
         let revocations =
             self.store.change_password(user_id, &password_hash, Some(current_session), self.clock.now()).await?;
-        tracing::info!(revoked = revocations.len(), "password changed");
+        tracing::info!(target: "audit", event = "password_changed", %user_id, session_id = %current_session, revoked = revocations.len(), outcome = "success", "password changed");
         self.sessions.publish_revocations(&revocations).await;
         Ok(())
     }
@@ -103,7 +103,7 @@ impl AccountService {
             }
         }
         let revocations = self.store.delete_user(user_id, self.clock.now()).await?.ok_or(DomainError::TokenRevoked)?;
-        tracing::info!(revoked = revocations.len(), "account deleted");
+        tracing::info!(target: "audit", event = "account_deleted", %user_id, revoked = revocations.len(), outcome = "success", "account deleted");
         self.sessions.publish_revocations(&revocations).await;
         Ok(())
     }
@@ -168,7 +168,7 @@ impl AccountService {
         };
         metrics::counter!("logins_total", "outcome" => outcome).increment(1);
         if let Err(DomainError::InvalidCredentials | DomainError::AccountDisabled) = &result {
-            tracing::info!(event = "login_failed", outcome, "password login refused");
+            tracing::info!(target: "audit", event = "login_failed", outcome, "password login refused");
         }
         result
     }

@@ -128,6 +128,8 @@ pub trait SessionStore: Send + Sync {
 /// Everything a storage backend provides.
 #[async_trait]
 pub trait Store: AccountStore + SessionStore + EmailTokenStore {
+    /// Connections open and idle, for metrics.
+    fn pool_state(&self) -> (u32, usize);
     /// Answers when the database does; for readiness.
     async fn ping(&self) -> Result<(), StoreError>;
     /// Applies the embedded migrations.

@@ -108,7 +108,7 @@ impl SessionService {
                 expires_at: now + self.settings.refresh_token_ttl,
             })
             .await?;
-        tracing::info!(session_id = %session.id, "session started");
+        tracing::info!(target: "audit", event = "login_succeeded", user_id = %user.id, session_id = %session.id, outcome = "success", "session started");
         self.pair(user, session.id, refresh_token, now)
     }
 
@@ -142,7 +142,7 @@ impl SessionService {
         let session = match outcome {
             RotationOutcome::Rotated(session) | RotationOutcome::ParentReplayed(session) => session,
             RotationOutcome::Reused(revocation) => {
-                tracing::warn!(session_id = %revocation.session_id, "refresh token reuse: session revoked");
+                tracing::warn!(target: "audit", event = "refresh_reuse_detected", session_id = %revocation.session_id, outcome = "session_revoked", "refresh token reuse: session revoked");
                 self.publish_revocations(&[revocation]).await;
                 return Err(DomainError::RefreshTokenReused);
             }
@@ -202,7 +202,7 @@ impl SessionService {
             (claims.sub, claims.sid)
         };
         if let Some(revocation) = self.store.revoke_session(user_id, session_id, self.clock.now()).await? {
-            tracing::info!(%user_id, %session_id, "session revoked by logout");
+            tracing::info!(target: "audit", event = "logout", %user_id, %session_id, outcome = "session_revoked", "session revoked by logout");
             self.publish_revocations(&[revocation]).await;
         }
         Ok(())
@@ -212,7 +212,7 @@ impl SessionService {
     #[tracing::instrument(name = "logout all", skip(self))]
     pub async fn logout_all(&self, user_id: Uuid) -> Result<(), DomainError> {
         let revocations = self.store.revoke_user_sessions(user_id, self.clock.now()).await?;
-        tracing::info!(%user_id, sessions = revocations.len(), "all sessions revoked");
+        tracing::info!(target: "audit", event = "logout_all", %user_id, sessions = revocations.len(), outcome = "sessions_revoked", "all sessions revoked");
         self.publish_revocations(&revocations).await;
         Ok(())
     }

@@ -19,7 +19,7 @@ const COMMAND_TIMEOUT: Duration = Duration::from_millis(500);
 /// Where Redis is: one server, or a Redis Cluster (`REDIS_URL` listing several nodes).
 enum Deployment {
     Single(redis::Client),
-    Cluster(redis::cluster::ClusterClient),
+    Cluster(Box<redis::cluster::ClusterClient>),
 }
 
 /// A multiplexed connection to a server or a cluster; commands route by key in a cluster.
@@ -92,12 +92,12 @@ impl RedisHandle {
         let nodes = redis_nodes(url);
         let first = nodes.first().cloned().unwrap_or_else(|| url.to_owned());
         let deployment = if nodes.len() > 1 {
-            Deployment::Cluster(
+            Deployment::Cluster(Box::new(
                 redis::cluster::ClusterClient::builder(nodes)
                     .connection_timeout(COMMAND_TIMEOUT)
                     .response_timeout(COMMAND_TIMEOUT)
                     .build()?,
-            )
+            ))
         } else {
             Deployment::Single(redis::Client::open(first.as_str())?)
         };

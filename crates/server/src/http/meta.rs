@@ -71,6 +71,14 @@ pub async fn ready(State(state): State<AppState>) -> Response {
 /// Prometheus text format.
 #[utoipa::path(get, path = "/metrics", tag = "health", responses((status = 200, content_type = "text/plain")))]
 pub async fn metrics(State(state): State<AppState>) -> Response {
+    let (open, idle) = state.store.pool_state();
+    metrics::gauge!("database_pool_connections", "state" => "idle").set(idle as f64);
+    metrics::gauge!("database_pool_connections", "state" => "in_use")
+        .set(f64::from(open).max(idle as f64) - idle as f64);
+    metrics::gauge!("revocations_in_memory").set(state.sessions.revocations().len() as f64);
+    if let Some(redis) = &state.redis {
+        metrics::gauge!("redis_revocation_subscription_up").set(if redis.is_subscribed() { 1.0 } else { 0.0 });
+    }
     ([(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"))], state.metrics.render())
         .into_response()
 }

@@ -129,6 +129,7 @@ pub fn router(state: AppState, settings: HttpSettings) -> Router {
             .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
             .layer(PropagateRequestIdLayer::new(REQUEST_ID))
             .layer(TraceLayer::new_for_http().make_span_with(request_span).on_response(()).on_request(()))
+            .layer(middleware::from_fn_with_state(state.clone(), record_client_address))
             .layer(middleware::from_fn(observe))
             .layer(middleware::from_fn(problem_for_bare_errors))
             .layer(cors(&settings.cors_allowed_origins))
@@ -159,7 +160,13 @@ fn cors(origins: &[String]) -> CorsLayer {
 fn request_span(request: &Request) -> tracing::Span {
     let request_id =
         request.extensions().get::<RequestId>().and_then(|id| id.header_value().to_str().ok()).unwrap_or("-");
-    tracing::info_span!("request", request_id, method = %request.method(), path = %request.uri().path())
+    tracing::info_span!(
+        "request",
+        request_id,
+        method = %request.method(),
+        path = %request.uri().path(),
+        client_address = tracing::field::Empty,
+    )
 }
 
 /// The route template a request matched, for metric labels (never the raw path).
@@ -173,6 +180,20 @@ async fn label_route(request: Request, next: Next) -> Response {
         response.extensions_mut().insert(label);
     }
     response
+}
+
+/// Puts the client address (trusted proxies applied) on the request span, so every log line
+/// of the request, audit lines included, says where it came from.
+async fn record_client_address(
+    axum::extract::State(_state): axum::extract::State<AppState>,
+    address: extract::ClientAddress,
+    request: Request,
+    next: Next,
+) -> Response {
+    if let Some(address) = address.0 {
+        tracing::Span::current().record("client_address", tracing::field::display(address));
+    }
+    next.run(request).await
 }
 
 /// Access log line and request metrics; logs internal causes of 5xx answers once, here.

@@ -53,6 +53,9 @@ async fn metrics_count_requests_by_route_and_status(backend: Backend) {
     let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains("http_requests_total"), "{metrics}");
     assert!(metrics.contains("route=\"/health/live\""), "{metrics}");
+    for family in ["http_request_duration_seconds", "database_pool_connections", "revocations_in_memory"] {
+        assert!(metrics.contains(family), "{family} is exported");
+    }
 }
 
 #[tokio::test]

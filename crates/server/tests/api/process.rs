@@ -121,6 +121,12 @@ async fn no_secret_reaches_the_log_even_at_trace_level() {
 
     let log = std::fs::read_to_string(&served.log).unwrap();
     assert!(log.contains("session started"), "the log was captured");
+    // Security events leave an audit line that says who, which session and from where.
+    let audit: Vec<&str> = log.lines().filter(|line| line.contains(r#""target":"audit""#)).collect();
+    for event in ["login_succeeded", "login_failed"] {
+        let line = audit.iter().find(|line| line.contains(&format!(r#""event":"{event}""#))).expect(event);
+        assert!(line.contains(r#""client_address":"127.0.0.1""#), "{line}");
+    }
     for secret in [
         PASSWORD,
         "wrong-password-x",
