@@ -17,7 +17,9 @@ cleanup() {
     psql -q -d "$TEST_DATABASE_URL" -At -c "select datname from pg_database where datname like 'auth_test_%'" 2>/dev/null |
       while read -r name; do psql -q -d "$TEST_DATABASE_URL" -c "drop database if exists $name" >/dev/null 2>&1 || true; done
   fi
-  rm -f "${TMPDIR:-/tmp}"/auth-test-*.db* 2>/dev/null || true
+  local scratch="${TMPDIR:-/tmp}"
+  rm -rf "$scratch"/auth-test-*.db* "$scratch"/auth-keys-* "$scratch"/auth-process-* "$scratch"/standin-*.pem \
+    "$scratch"/nginx-* "$scratch"/pg-outage-* "$scratch"/redis-cluster-* 2>/dev/null || true
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   if [[ -f "$work/pg/postmaster.pid" ]]; then as_postgres "$pg_bin/pg_ctl" -D "$work/pg" -m immediate stop >/dev/null 2>&1 || true; fi
   rm -rf "$work"
