@@ -20,8 +20,9 @@ service=$!
 trap 'kill $service 2>/dev/null || true; rm -rf "$work"' EXIT
 base="http://127.0.0.1:$port"
 for _ in $(seq 100); do curl -fs "$base/health/live" >/dev/null && break; sleep 0.1; done
-curl -fs "$base/auth/register" -H 'content-type: application/json' \
-  -d '{"email":"fuzz@example.com","password":"fuzzing password"}' >/dev/null
+# An administrator, so the admin endpoints are fuzzed past their role check.
+printf 'fuzzing password\n' | DATABASE_URL="sqlite://$work/fuzz.db" JWT_SECRET="fuzzing-secret-that-is-long-enough-0123" \
+  BCRYPT_COST=4 LOG_FORMAT=json RUST_LOG=error target/debug/auth-service create-admin --email fuzz@example.com --password-stdin >/dev/null
 token=$(curl -fs "$base/auth/login" -H 'content-type: application/json' \
   -d '{"email":"fuzz@example.com","password":"fuzzing password"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
 "$venv/bin/st" run "$base/openapi.json" \

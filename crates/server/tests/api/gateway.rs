@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 
 use crate::helpers::{Backend, TEST_SECRET, TestApp, claims_of};
 
-fn nginx_binary() -> Option<String> {
+pub fn nginx_binary() -> Option<String> {
     ["/usr/sbin/nginx", "/usr/bin/nginx"]
         .into_iter()
         .find(|path| std::path::Path::new(path).exists())
@@ -33,30 +33,25 @@ async fn start_upstream() -> u16 {
     port
 }
 
-struct Nginx {
-    port: u16,
+/// A running nginx with its own prefix directory; killed when dropped.
+pub struct Nginx {
+    pub port: u16,
     _process: tokio::process::Child,
     _directory: std::path::PathBuf,
 }
 
-async fn start_nginx(binary: &str, auth_port: u16, upstream_port: u16) -> Nginx {
-    let template =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/gateway/nginx.conf")).unwrap();
+/// Starts nginx with `http_block` (the inside of `http { ... }`, which may use `{port}`), with
+/// scratch paths of its own so it runs anywhere, on a free 127.0.0.1 port.
+pub async fn start_nginx(binary: &str, http_block: &str) -> Nginx {
     let port = free_port();
     let directory = std::env::temp_dir().join(format!("nginx-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&directory).unwrap();
     let temp = directory.display();
-    let config = template
-        .replace("LISTEN_ADDRESS", &format!("127.0.0.1:{port}"))
-        .replace("AUTH_SERVICE", &format!("127.0.0.1:{auth_port}"))
-        .replace("UPSTREAM", &format!("127.0.0.1:{upstream_port}"))
-        .replace(
-            "http {",
-            &format!(
-                "http {{\n    access_log off;\n    client_body_temp_path {temp}/body;\n    proxy_temp_path {temp}/proxy;\n    \
-                 fastcgi_temp_path {temp}/fastcgi;\n    uwsgi_temp_path {temp}/uwsgi;\n    scgi_temp_path {temp}/scgi;"
-            ),
-        );
+    let config = format!(
+        "events {{}}\nhttp {{\n    access_log off;\n    client_body_temp_path {temp}/body;\n    proxy_temp_path {temp}/proxy;\n    \
+         fastcgi_temp_path {temp}/fastcgi;\n    uwsgi_temp_path {temp}/uwsgi;\n    scgi_temp_path {temp}/scgi;\n{}\n}}\n",
+        http_block.replace("{port}", &port.to_string())
+    );
     let config_path = directory.join("nginx.conf");
     std::fs::write(&config_path, config).unwrap();
     let process = tokio::process::Command::new(binary)
@@ -76,6 +71,18 @@ async fn start_nginx(binary: &str, auth_port: u16, upstream_port: u16) -> Nginx 
     panic!("nginx did not start: {}", std::fs::read_to_string(directory.join("error.log")).unwrap_or_default());
 }
 
+/// The inside of the `http` block of the shipped gateway configuration, filled in.
+fn shipped_gateway(auth_port: u16, upstream_port: u16) -> String {
+    let template =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/gateway/nginx.conf")).unwrap();
+    let start = template.find("http {").unwrap() + "http {".len();
+    let end = template.rfind('}').unwrap();
+    template[start..end]
+        .replace("LISTEN_ADDRESS", "127.0.0.1:{port}")
+        .replace("AUTH_SERVICE", &format!("127.0.0.1:{auth_port}"))
+        .replace("UPSTREAM", &format!("127.0.0.1:{upstream_port}"))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nginx_lets_valid_tokens_through_and_refuses_the_rest() {
     let Some(binary) = nginx_binary() else {
@@ -85,7 +92,7 @@ async fn nginx_lets_valid_tokens_through_and_refuses_the_rest() {
     };
     let app = TestApp::spawn(Backend::Sqlite).await;
     let auth_port: u16 = app.address.rsplit(':').next().unwrap().parse().unwrap();
-    let nginx = start_nginx(&binary, auth_port, start_upstream().await).await;
+    let nginx = start_nginx(&binary, &shipped_gateway(auth_port, start_upstream().await)).await;
     let through = |token: Option<String>| {
         let request = app.client.get(format!("http://127.0.0.1:{}/orders", nginx.port));
         match token {

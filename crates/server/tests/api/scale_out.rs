@@ -1,60 +1,33 @@
 //! Two instances on one PostgreSQL + Redis behind a real nginx doing round-robin behave as one
 //! service.
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::json;
 
+use crate::gateway::{Nginx, nginx_binary, start_nginx};
 use crate::helpers::{Backend, PASSWORD, TestApp, Tokens, assert_problem, unique_email};
 use crate::on_postgres;
 
 on_postgres!(two_instances_behind_nginx_behave_as_one_service);
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 fn port_of(app: &TestApp) -> &str {
     app.address.rsplit(':').next().unwrap()
 }
 
-async fn start_balancer(binary: &str, instances: &[&TestApp]) -> (u16, tokio::process::Child) {
-    let port = free_port();
-    let directory = std::env::temp_dir().join(format!("nginx-lb-{}", uuid::Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&directory).unwrap();
+/// nginx doing round-robin over the instances.
+async fn start_balancer(binary: &str, instances: &[&TestApp]) -> Nginx {
     let servers: String = instances.iter().map(|app| format!("        server 127.0.0.1:{};\n", port_of(app))).collect();
-    let temp = directory.display();
-    let config = format!(
-        "events {{}}\nhttp {{\n    access_log off;\n    client_body_temp_path {temp}/body;\n    proxy_temp_path {temp}/proxy;\n    \
-         fastcgi_temp_path {temp}/fastcgi;\n    uwsgi_temp_path {temp}/uwsgi;\n    scgi_temp_path {temp}/scgi;\n    \
-         upstream auth {{\n{servers}    }}\n    server {{\n        listen 127.0.0.1:{port};\n        location / {{\n            \
-         proxy_pass http://auth;\n            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n        }}\n    }}\n}}\n"
+    let block = format!(
+        "    upstream auth {{\n{servers}    }}\n    server {{\n        listen 127.0.0.1:{{port}};\n        location / {{\n            \
+         proxy_pass http://auth;\n            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n        }}\n    }}"
     );
-    let config_path = directory.join("nginx.conf");
-    std::fs::write(&config_path, config).unwrap();
-    let child = tokio::process::Command::new(binary)
-        .args(["-p", &temp.to_string(), "-c", &config_path.display().to_string()])
-        .args(["-g", &format!("daemon off; master_process off; pid {temp}/nginx.pid; error_log {temp}/error.log;")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-            return (port, child);
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("nginx did not start");
+    start_nginx(binary, &block).await
 }
 
 async fn two_instances_behind_nginx_behave_as_one_service() {
-    let Some(binary) =
-        ["/usr/sbin/nginx", "/usr/bin/nginx"].into_iter().find(|path| std::path::Path::new(path).exists())
-    else {
+    let Some(binary) = nginx_binary() else {
         assert!(std::env::var("CI").is_err(), "nginx is required under CI");
         return;
     };
@@ -64,8 +37,8 @@ async fn two_instances_behind_nginx_behave_as_one_service() {
     })
     .await;
     let second = TestApp::start(first.settings.clone(), Backend::Postgres).await;
-    let (port, _nginx) = start_balancer(binary, &[&first, &second]).await;
-    let balancer = format!("http://127.0.0.1:{port}");
+    let nginx = start_balancer(&binary, &[&first, &second]).await;
+    let balancer = format!("http://127.0.0.1:{}", nginx.port);
     let client = reqwest::Client::new();
     let from = |address: &'static str, path: &str, body: serde_json::Value| {
         client.post(format!("{balancer}{path}")).header("x-forwarded-for", address).json(&body).send()
