@@ -157,7 +157,7 @@ async fn unknown_email_and_wrong_password_get_the_same_answer(backend: Backend) 
 
 async fn unknown_email_and_wrong_password_take_comparable_time(backend: Backend) {
     // A cost where hashing dominates the request, as it does in production.
-    let app = TestApp::spawn_with(backend, |settings| settings.bcrypt_cost = 10).await;
+    let app = TestApp::spawn_with(backend, |settings| settings.bcrypt_cost = 11).await;
     let email = unique_email();
     app.register(&email, PASSWORD).await;
     let mut known = Vec::new();

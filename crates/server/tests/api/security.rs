@@ -146,7 +146,7 @@ async fn unknown_emails_cool_off_the_same_way(backend: Backend) {
 }
 
 async fn register_takes_comparable_time_for_taken_and_free_emails(backend: Backend) {
-    let app = TestApp::spawn_with(backend, |settings| settings.bcrypt_cost = 10).await;
+    let app = TestApp::spawn_with(backend, |settings| settings.bcrypt_cost = 11).await;
     let (taken, _) = app.signed_in_user().await;
     let mut taken_times = Vec::new();
     let mut free_times = Vec::new();
