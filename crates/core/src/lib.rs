@@ -8,6 +8,8 @@ pub mod accounts;
 pub mod clock;
 /// Business-level failures, free of transport notions.
 pub mod error;
+/// User events for other services, written through the transactional outbox.
+pub mod events;
 /// Users, sessions and the other records the domain works on.
 pub mod model;
 /// Social sign-in: pending logins, provider adapters' trait, linking rules.

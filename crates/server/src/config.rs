@@ -25,6 +25,15 @@ pub const DEFAULT_DATABASE_MAX_CONNECTIONS: u32 = 20;
 pub const DEFAULT_HASH_QUEUE: usize = 256;
 pub const DEFAULT_REDIS_PREFIX: &str = "auth:";
 pub const DEFAULT_EMAIL_FROM: &str = "auth-service <no-reply@localhost>";
+pub const DEFAULT_EVENTS_STREAM: &str = "auth:events";
+pub const DEFAULT_EVENTS_STREAM_MAX_LENGTH: usize = 1_000_000;
+pub const DEFAULT_WEBHOOK_TIMEOUT_SECONDS: u64 = 5;
+pub const DEFAULT_EVENTS_MAX_ATTEMPTS: u32 = 12;
+pub const DEFAULT_EVENTS_RETRY_BASE_MS: u64 = 1_000;
+pub const DEFAULT_EVENTS_RETRY_MAX_SECONDS: u64 = 3_600;
+pub const DEFAULT_EVENTS_POLL_INTERVAL_MS: u64 = 500;
+pub const DEFAULT_EVENTS_LEASE_SECONDS: u64 = 60;
+pub const DEFAULT_EVENTS_RETENTION_HOURS: u64 = 168;
 
 /// Aliases used by the FastAPI service this replaces: (alias, canonical).
 pub const ENV_ALIASES: &[(&str, &str)] = &[
@@ -199,6 +208,40 @@ pub struct Settings {
     /// Apply migrations when `serve` starts.
     #[arg(global = true, long, env = "AUTO_MIGRATE", action = ArgAction::Set, default_value_t = true)]
     pub auto_migrate: bool,
+    /// Redis Stream that user events are appended to when REDIS_URL is set; empty turns it off.
+    #[arg(global = true, long, env = "EVENTS_STREAM", default_value = DEFAULT_EVENTS_STREAM)]
+    pub events_stream: String,
+    /// Approximate length the stream is trimmed to (XADD MAXLEN ~).
+    #[arg(global = true, long, env = "EVENTS_STREAM_MAX_LENGTH", default_value_t = DEFAULT_EVENTS_STREAM_MAX_LENGTH)]
+    pub events_stream_max_length: usize,
+    /// Endpoints that receive every user event as a signed POST.
+    #[arg(global = true, long, env = "WEBHOOK_URLS", value_delimiter = ',')]
+    pub webhook_urls: Vec<String>,
+    /// HMAC-SHA256 key of the `X-Auth-Signature` header; required with WEBHOOK_URLS.
+    #[arg(global = true, long, env = "WEBHOOK_SECRET", hide_env_values = true)]
+    pub webhook_secret: Option<Secret>,
+    /// Seconds a webhook endpoint has to answer.
+    #[arg(global = true, long, env = "WEBHOOK_TIMEOUT", default_value_t = DEFAULT_WEBHOOK_TIMEOUT_SECONDS)]
+    pub webhook_timeout: u64,
+    /// Delivery attempts before an event is dead-lettered.
+    #[arg(global = true, long, env = "EVENTS_MAX_ATTEMPTS", default_value_t = DEFAULT_EVENTS_MAX_ATTEMPTS)]
+    pub events_max_attempts: u32,
+    /// First retry delay, milliseconds; doubles per attempt, with jitter.
+    #[arg(global = true, long, env = "EVENTS_RETRY_BASE_MS", default_value_t = DEFAULT_EVENTS_RETRY_BASE_MS)]
+    pub events_retry_base_ms: u64,
+    /// Longest retry delay, seconds.
+    #[arg(global = true, long, env = "EVENTS_RETRY_MAX_SECONDS", default_value_t = DEFAULT_EVENTS_RETRY_MAX_SECONDS)]
+    pub events_retry_max_seconds: u64,
+    /// How often each instance looks for undelivered events, milliseconds.
+    #[arg(global = true, long, env = "EVENTS_POLL_INTERVAL_MS", default_value_t = DEFAULT_EVENTS_POLL_INTERVAL_MS)]
+    pub events_poll_interval_ms: u64,
+    /// How long a claimed event stays with the instance sending it; after a crash, another
+    /// instance takes it over once this runs out.
+    #[arg(global = true, long, env = "EVENTS_LEASE_SECONDS", default_value_t = DEFAULT_EVENTS_LEASE_SECONDS)]
+    pub events_lease_seconds: u64,
+    /// Hours delivered events are kept before pruning.
+    #[arg(global = true, long, env = "EVENTS_RETENTION_HOURS", default_value_t = DEFAULT_EVENTS_RETENTION_HOURS)]
+    pub events_retention_hours: u64,
     /// Longest a request may take before it is answered 503.
     #[arg(global = true, long, env = "REQUEST_TIMEOUT", default_value_t = DEFAULT_REQUEST_TIMEOUT_SECONDS)]
     pub request_timeout: u64,
@@ -263,6 +306,17 @@ impl Default for Settings {
             auto_migrate: true,
             request_timeout: DEFAULT_REQUEST_TIMEOUT_SECONDS,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT_SECONDS,
+            events_stream: DEFAULT_EVENTS_STREAM.into(),
+            events_stream_max_length: DEFAULT_EVENTS_STREAM_MAX_LENGTH,
+            webhook_urls: Vec::new(),
+            webhook_secret: None,
+            webhook_timeout: DEFAULT_WEBHOOK_TIMEOUT_SECONDS,
+            events_max_attempts: DEFAULT_EVENTS_MAX_ATTEMPTS,
+            events_retry_base_ms: DEFAULT_EVENTS_RETRY_BASE_MS,
+            events_retry_max_seconds: DEFAULT_EVENTS_RETRY_MAX_SECONDS,
+            events_poll_interval_ms: DEFAULT_EVENTS_POLL_INTERVAL_MS,
+            events_lease_seconds: DEFAULT_EVENTS_LEASE_SECONDS,
+            events_retention_hours: DEFAULT_EVENTS_RETENTION_HOURS,
         }
     }
 }

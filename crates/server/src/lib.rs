@@ -8,6 +8,8 @@ pub mod cli;
 pub mod config;
 /// Email templates and delivery.
 pub mod email;
+/// User events: the outbox dispatcher and its sinks (Redis Stream, webhooks).
+pub mod events;
 /// Routes, middleware, extractors and the error mapping.
 pub mod http;
 /// Sign-in provider adapters (Google, VK ID, Facebook).

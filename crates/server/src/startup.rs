@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cache::redis::{self, RedisHandle};
 use crate::config::Settings;
+use crate::events::Dispatcher;
 use crate::http::state::AppState;
 use crate::http::{self, HttpSettings};
 use crate::wiring;
@@ -31,6 +32,7 @@ pub struct Application {
     port: u16,
     sessions: Arc<SessionService>,
     redis: Option<Arc<RedisHandle>>,
+    dispatcher: Arc<Dispatcher>,
     shutdown_timeout: Duration,
 }
 
@@ -92,6 +94,7 @@ impl Application {
             port,
             sessions: components.sessions,
             redis: components.redis,
+            dispatcher: components.dispatcher,
             shutdown_timeout: Duration::from_secs(settings.shutdown_timeout),
         })
     }
@@ -107,6 +110,7 @@ impl Application {
         let mut background = JoinSet::new();
         background.spawn(poll_revocations(self.sessions.clone(), stop.clone()));
         background.spawn(prune_storage(self.sessions.clone(), stop.clone()));
+        background.spawn(self.dispatcher.clone().run(stop.clone()));
         if let Some(redis) = &self.redis {
             background.spawn(redis::listen_for_revocations(redis.clone(), self.sessions.clone(), stop.clone()));
         }

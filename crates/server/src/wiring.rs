@@ -24,6 +24,8 @@ use crate::cache::memory::{InProcessEphemeralStore, InProcessLimiter};
 use crate::cache::redis::{RedisEphemeralStore, RedisHandle, RedisLimiter, RedisRevocationBroadcast};
 use crate::config::Settings;
 use crate::email::{LogMailer, SmtpMailer};
+use crate::events::sinks::{EventSink, RedisStreamSink, WebhookSink};
+use crate::events::{Dispatcher, DispatcherSettings};
 use crate::providers::{FacebookConfig, FacebookProvider, GoogleConfig, GoogleProvider, VkConfig, VkProvider};
 
 /// How long a request waits for a database connection before answering 503.
@@ -39,6 +41,7 @@ pub struct Components {
     pub oauth: Arc<OAuthService>,
     pub redis: Option<Arc<RedisHandle>>,
     pub limiter: Arc<dyn RateLimiter>,
+    pub dispatcher: Arc<Dispatcher>,
     /// Development shortcuts in use, said once at start-up.
     pub shortcuts: Vec<String>,
 }
@@ -141,7 +144,56 @@ pub fn build(settings: &Settings) -> anyhow::Result<Components> {
             pending_ttl: Duration::from_secs(settings.oauth_state_ttl.max(1)),
         },
     ));
-    Ok(Components { store, accounts, sessions, admin, email_flows, oauth, redis, limiter, shortcuts })
+    let dispatcher = Arc::new(Dispatcher::new(
+        store.clone(),
+        event_sinks(settings, redis.as_ref())?,
+        DispatcherSettings {
+            poll_interval: Duration::from_millis(settings.events_poll_interval_ms.max(10)),
+            lease: Duration::from_secs(settings.events_lease_seconds.max(1)),
+            max_attempts: settings.events_max_attempts.max(1),
+            retry_base: Duration::from_millis(settings.events_retry_base_ms.max(1)),
+            retry_max: Duration::from_secs(settings.events_retry_max_seconds.max(1)),
+            retention: Duration::from_secs(settings.events_retention_hours.saturating_mul(3600)),
+        },
+    ));
+    Ok(Components { store, accounts, sessions, admin, email_flows, oauth, redis, limiter, dispatcher, shortcuts })
+}
+
+/// The configured destinations of user events: the Redis Stream (when Redis is configured and
+/// `EVENTS_STREAM` is not empty) and one signed webhook per URL.
+fn event_sinks(settings: &Settings, redis: Option<&Arc<RedisHandle>>) -> anyhow::Result<Vec<Arc<dyn EventSink>>> {
+    let mut sinks: Vec<Arc<dyn EventSink>> = Vec::new();
+    if let Some(redis) = redis
+        && !settings.events_stream.trim().is_empty()
+    {
+        sinks.push(Arc::new(RedisStreamSink::new(
+            redis.clone(),
+            settings.events_stream.trim(),
+            settings.events_stream_max_length.max(1),
+        )));
+    }
+    let urls: Vec<&str> = settings.webhook_urls.iter().map(|url| url.trim()).filter(|url| !url.is_empty()).collect();
+    if urls.is_empty() {
+        return Ok(sinks);
+    }
+    let secret = match &settings.webhook_secret {
+        Some(secret) if secret.expose().len() >= 16 => secret.clone(),
+        _ => bail!("WEBHOOK_URLS needs a WEBHOOK_SECRET of at least 16 bytes to sign deliveries"),
+    };
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(settings.webhook_timeout.max(1)))
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("auth-service/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .context("could not build the webhook HTTP client")?;
+    for url in urls {
+        match reqwest::Url::parse(url) {
+            Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => {}
+            _ => bail!("WEBHOOK_URLS holds {url:?}, which is not an http(s) URL"),
+        }
+        sinks.push(Arc::new(WebhookSink::new(client.clone(), url, secret.clone())));
+    }
+    Ok(sinks)
 }
 
 /// The providers whose client id and secret are configured.

@@ -1,6 +1,7 @@
 //! Administrative account changes, with the last-admin rule enforced under row locks.
 
 use auth_core::error::StoreError;
+use auth_core::events::{AccountState, RevocationReason, UserEvent};
 use auth_core::model::{Role, UserPatch, UserUpdate};
 use auth_core::ports::AccountStore;
 use chrono::{DateTime, Utc};
@@ -9,6 +10,7 @@ use uuid::Uuid;
 
 use crate::PgStore;
 use crate::errors::store_error;
+use crate::events::insert_events;
 use crate::sessions::revoke_where;
 
 pub(crate) async fn update_user(
@@ -28,7 +30,7 @@ pub(crate) async fn update_user(
     } else {
         Vec::new()
     };
-    let Some(row) = sqlx::query("SELECT role, is_active FROM users WHERE id = $1 FOR UPDATE")
+    let Some(row) = sqlx::query("SELECT role, is_active, email, full_name FROM users WHERE id = $1 FOR UPDATE")
         .bind(id)
         .fetch_optional(&mut *transaction)
         .await
@@ -39,6 +41,13 @@ pub(crate) async fn update_user(
     let role: String = row.try_get("role").map_err(store_error)?;
     let role = Role::parse(&role).unwrap_or(Role::User);
     let is_active: bool = row.try_get("is_active").map_err(store_error)?;
+    let before = AccountState {
+        user_id: id,
+        email: row.try_get("email").map_err(store_error)?,
+        full_name: row.try_get("full_name").map_err(store_error)?,
+        role,
+        is_active,
+    };
     let new_role = patch.role.unwrap_or(role);
     let new_active = patch.is_active.unwrap_or(is_active);
     let was_active_admin = role == Role::Admin && is_active;
@@ -54,15 +63,23 @@ pub(crate) async fn update_user(
     .bind(new_role.as_str())
     .bind(new_active)
     .bind(patch.full_name.is_some())
-    .bind(patch.full_name.flatten())
+    .bind(patch.full_name.clone().flatten())
     .bind(now)
     .execute(&mut *transaction)
     .await
     .map_err(store_error)?;
+    let after = AccountState {
+        role: new_role,
+        is_active: new_active,
+        full_name: patch.full_name.clone().unwrap_or_else(|| before.full_name.clone()),
+        ..before.clone()
+    };
+    insert_events(&mut transaction, &UserEvent::for_account_change(&before, &after, now)).await?;
     let demoted = role == Role::Admin && new_role != Role::Admin;
     let deactivated = is_active && !new_active;
     let revocations = if demoted || deactivated {
-        revoke_where(&mut transaction, "($2::uuid IS NULL)", id, None, now).await?
+        let reason = if deactivated { RevocationReason::AccountDeactivated } else { RevocationReason::RoleChanged };
+        revoke_where(&mut transaction, "($2::uuid IS NULL)", id, None, reason, now).await?
     } else {
         Vec::new()
     };

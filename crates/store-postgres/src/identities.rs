@@ -1,14 +1,16 @@
 //! Social identities: one provider account maps to exactly one user.
 
 use auth_core::error::StoreError;
+use auth_core::events::UserEvent;
 use auth_core::model::{NewIdentity, NewUser, User};
 use auth_core::ports::AccountStore;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::PgStore;
-use crate::accounts::{USER_COLUMNS, user_from_row};
+use crate::accounts::{USER_COLUMNS, insert_user, user_from_row};
 use crate::errors::store_error;
+use crate::events::insert_events;
 
 async fn insert_identity(
     connection: &mut PgConnection,
@@ -49,20 +51,9 @@ pub(crate) async fn create_user_with_identity(
     identity: NewIdentity,
 ) -> Result<User, StoreError> {
     let mut transaction = store.pool.begin().await.map_err(store_error)?;
-    sqlx::query(
-        "INSERT INTO users (id, email, email_key, full_name, role, password_hash, email_verified, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, NULL, $6, $7, $7)",
-    )
-    .bind(user.id)
-    .bind(&user.email)
-    .bind(&user.email_key)
-    .bind(&user.full_name)
-    .bind(user.role.as_str())
-    .bind(user.email_verified)
-    .bind(user.created_at)
-    .execute(&mut *transaction)
-    .await
-    .map_err(store_error)?;
+    let user = NewUser { password_hash: None, ..user };
+    insert_user(&mut transaction, &user).await?;
+    insert_events(&mut transaction, &[UserEvent::registered(&user, &identity.provider)]).await?;
     insert_identity(&mut transaction, user.id, &identity).await?;
     transaction.commit().await.map_err(store_error)?;
     store.find_user(user.id).await?.ok_or_else(|| StoreError::Other("created user vanished".into()))
@@ -76,14 +67,25 @@ pub(crate) async fn link_identity(
 ) -> Result<(), StoreError> {
     let mut transaction = store.pool.begin().await.map_err(store_error)?;
     insert_identity(&mut transaction, user_id, &identity).await?;
+    let mut events = vec![UserEvent::identity_linked(user_id, &identity.provider, identity.created_at)];
     if verify_email_and_drop_password {
+        let before: Option<(String, bool)> =
+            sqlx::query_as("SELECT email, email_verified FROM users WHERE id = $1 FOR UPDATE")
+                .bind(user_id)
+                .fetch_optional(&mut *transaction)
+                .await
+                .map_err(store_error)?;
         sqlx::query("UPDATE users SET email_verified = true, password_hash = NULL, updated_at = $2 WHERE id = $1")
             .bind(user_id)
             .bind(identity.created_at)
             .execute(&mut *transaction)
             .await
             .map_err(store_error)?;
+        if let Some((email, false)) = before {
+            events.push(UserEvent::email_verified(user_id, &email, identity.created_at));
+        }
     }
+    insert_events(&mut transaction, &events).await?;
     transaction.commit().await.map_err(store_error)
 }
 

@@ -5,6 +5,7 @@ mod accounts;
 mod admin;
 mod email_tokens;
 mod errors;
+mod events;
 mod identities;
 mod sessions;
 

@@ -1,5 +1,6 @@
 use async_trait::async_trait;
 use auth_core::error::StoreError;
+use auth_core::events::{RevocationReason, UserEvent};
 use auth_core::model::{NewSession, Revocation, Session};
 use auth_core::ports::{RefreshRotation, RotationOutcome, SessionStore};
 use chrono::{DateTime, Duration, Utc};
@@ -9,6 +10,7 @@ use uuid::Uuid;
 
 use crate::PgStore;
 use crate::errors::store_error;
+use crate::events::insert_events;
 
 const SESSION_COLUMNS: &str = "id, user_id, user_agent, ip_address, created_at, last_seen_at, expires_at, revoked_at";
 
@@ -25,12 +27,14 @@ fn session_from_row(row: &PgRow) -> Result<Session, StoreError> {
     })
 }
 
-/// Marks sessions revoked and logs them for the hot path, inside the caller's transaction.
+/// Marks sessions revoked, logs them for the hot path and records their `session.revoked`
+/// events, inside the caller's transaction.
 pub(crate) async fn revoke_where(
     connection: &mut PgConnection,
     condition: &str,
     user_id: Uuid,
     session_id: Option<Uuid>,
+    reason: RevocationReason,
     now: DateTime<Utc>,
 ) -> Result<Vec<Revocation>, StoreError> {
     let revoked: Vec<Uuid> = sqlx::query_scalar(&format!(
@@ -54,6 +58,9 @@ pub(crate) async fn revoke_where(
         .await
         .map_err(store_error)?;
     }
+    let events: Vec<UserEvent> =
+        revoked.iter().map(|session_id| UserEvent::session_revoked(user_id, *session_id, reason, now)).collect();
+    insert_events(connection, &events).await?;
     Ok(revoked.into_iter().map(|session_id| Revocation { session_id, revoked_at: now }).collect())
 }
 
@@ -147,8 +154,17 @@ impl SessionStore for PgStore {
         {
             RotationOutcome::ParentReplayed(session)
         } else {
-            let mut revocations =
-                revoke_where(&mut transaction, "id = $2", session.user_id, Some(session_id), now).await?;
+            insert_events(&mut transaction, &[UserEvent::refresh_reuse_detected(session.user_id, session_id, now)])
+                .await?;
+            let mut revocations = revoke_where(
+                &mut transaction,
+                "id = $2",
+                session.user_id,
+                Some(session_id),
+                RevocationReason::RefreshReuse,
+                now,
+            )
+            .await?;
             match revocations.pop() {
                 Some(revocation) => RotationOutcome::Reused(revocation),
                 None => RotationOutcome::Revoked,
@@ -195,17 +211,23 @@ impl SessionStore for PgStore {
         &self,
         user_id: Uuid,
         session_id: Uuid,
+        reason: RevocationReason,
         now: DateTime<Utc>,
     ) -> Result<Option<Revocation>, StoreError> {
         let mut transaction = self.pool.begin().await.map_err(store_error)?;
-        let mut revoked = revoke_where(&mut transaction, "id = $2", user_id, Some(session_id), now).await?;
+        let mut revoked = revoke_where(&mut transaction, "id = $2", user_id, Some(session_id), reason, now).await?;
         transaction.commit().await.map_err(store_error)?;
         Ok(revoked.pop())
     }
 
-    async fn revoke_user_sessions(&self, user_id: Uuid, now: DateTime<Utc>) -> Result<Vec<Revocation>, StoreError> {
+    async fn revoke_user_sessions(
+        &self,
+        user_id: Uuid,
+        reason: RevocationReason,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Revocation>, StoreError> {
         let mut transaction = self.pool.begin().await.map_err(store_error)?;
-        let revoked = revoke_where(&mut transaction, "($2::uuid IS NULL)", user_id, None, now).await?;
+        let revoked = revoke_where(&mut transaction, "($2::uuid IS NULL)", user_id, None, reason, now).await?;
         transaction.commit().await.map_err(store_error)?;
         Ok(revoked)
     }

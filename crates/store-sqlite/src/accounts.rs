@@ -1,13 +1,15 @@
 use async_trait::async_trait;
 use auth_core::error::StoreError;
+use auth_core::events::{RevocationReason, UserEvent};
 use auth_core::model::{NewIdentity, NewUser, Revocation, Role, User, UserPatch, UserUpdate};
 use auth_core::ports::AccountStore;
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, SqliteConnection};
 use uuid::Uuid;
 
 use crate::errors::store_error;
+use crate::events::insert_events;
 use crate::sessions::revoke_where;
 use crate::{SqliteStore, micros, time_of, uuid_of};
 
@@ -40,21 +42,10 @@ pub(crate) fn user_from_row(row: &SqliteRow) -> Result<User, StoreError> {
 impl AccountStore for SqliteStore {
     async fn create_user(&self, user: NewUser) -> Result<User, StoreError> {
         let _writing = self.write_lock.lock().await;
-        sqlx::query(
-            "INSERT INTO users (id, email, email_key, full_name, role, password_hash, email_verified, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
-        )
-        .bind(user.id.to_string())
-        .bind(&user.email)
-        .bind(&user.email_key)
-        .bind(&user.full_name)
-        .bind(user.role.as_str())
-        .bind(&user.password_hash)
-        .bind(user.email_verified)
-        .bind(micros(user.created_at))
-        .execute(&self.pool)
-        .await
-        .map_err(store_error)?;
+        let mut transaction = self.pool.begin().await.map_err(store_error)?;
+        insert_user(&mut transaction, &user).await?;
+        insert_events(&mut transaction, &[UserEvent::registered(&user, "password")]).await?;
+        transaction.commit().await.map_err(store_error)?;
         Ok(User {
             id: user.id,
             email: user.email,
@@ -125,19 +116,31 @@ impl AccountStore for SqliteStore {
     async fn ensure_admin(&self, user: NewUser) -> Result<User, StoreError> {
         {
             let _writing = self.write_lock.lock().await;
-            sqlx::query(
-                "INSERT INTO users (id, email, email_key, role, password_hash, email_verified, created_at, updated_at) \
-                 VALUES ($1, $2, $3, 'admin', $4, 0, $5, $5) \
-                 ON CONFLICT (email_key) DO UPDATE SET role = 'admin', updated_at = $5",
-            )
-            .bind(user.id.to_string())
-            .bind(&user.email)
-            .bind(&user.email_key)
-            .bind(&user.password_hash)
-            .bind(micros(user.created_at))
-            .execute(&self.pool)
-            .await
-            .map_err(store_error)?;
+            let mut transaction = self.pool.begin().await.map_err(store_error)?;
+            let existing: Option<(String, String)> = sqlx::query_as("SELECT id, role FROM users WHERE email_key = $1")
+                .bind(&user.email_key)
+                .fetch_optional(&mut *transaction)
+                .await
+                .map_err(store_error)?;
+            match existing {
+                None => {
+                    let admin = NewUser { role: Role::Admin, email_verified: false, full_name: None, ..user.clone() };
+                    insert_user(&mut transaction, &admin).await?;
+                    insert_events(&mut transaction, &[UserEvent::registered(&admin, "admin_bootstrap")]).await?;
+                }
+                Some((id, role)) if role != Role::Admin.as_str() => {
+                    sqlx::query("UPDATE users SET role = 'admin', updated_at = $2 WHERE id = $1")
+                        .bind(&id)
+                        .bind(micros(user.created_at))
+                        .execute(&mut *transaction)
+                        .await
+                        .map_err(store_error)?;
+                    let event = UserEvent::role_changed(uuid_of(&id)?, Role::User, Role::Admin, user.created_at);
+                    insert_events(&mut transaction, &[event]).await?;
+                }
+                Some(_) => {}
+            }
+            transaction.commit().await.map_err(store_error)?;
         }
         self.find_user_by_email(&user.email_key).await?.ok_or_else(|| StoreError::Other("admin vanished".into()))
     }
@@ -145,12 +148,16 @@ impl AccountStore for SqliteStore {
     async fn delete_user(&self, id: Uuid, now: DateTime<Utc>) -> Result<Option<Vec<Revocation>>, StoreError> {
         let _writing = self.write_lock.lock().await;
         let mut transaction = self.pool.begin().await.map_err(store_error)?;
-        let revocations = revoke_where(&mut transaction, "$2 IS NULL", id, None, now).await?;
+        let revocations =
+            revoke_where(&mut transaction, "$2 IS NULL", id, None, RevocationReason::AccountDeleted, now).await?;
         let deleted = sqlx::query("DELETE FROM users WHERE id = $1")
             .bind(id.to_string())
             .execute(&mut *transaction)
             .await
             .map_err(store_error)?;
+        if deleted.rows_affected() > 0 {
+            insert_events(&mut transaction, &[UserEvent::deleted(id, now)]).await?;
+        }
         transaction.commit().await.map_err(store_error)?;
         Ok((deleted.rows_affected() > 0).then_some(revocations))
     }
@@ -171,7 +178,15 @@ impl AccountStore for SqliteStore {
             .execute(&mut *transaction)
             .await
             .map_err(store_error)?;
-        let revocations = revoke_where(&mut transaction, "($2 IS NULL OR id <> $2)", id, keep_session, now).await?;
+        let revocations = revoke_where(
+            &mut transaction,
+            "($2 IS NULL OR id <> $2)",
+            id,
+            keep_session,
+            RevocationReason::PasswordChanged,
+            now,
+        )
+        .await?;
         transaction.commit().await.map_err(store_error)?;
         Ok(revocations)
     }
@@ -196,6 +211,25 @@ impl AccountStore for SqliteStore {
     async fn unlink_identity(&self, user_id: Uuid, provider: &str) -> Result<(), StoreError> {
         crate::identities::unlink_identity(self, user_id, provider).await
     }
+}
+
+pub(crate) async fn insert_user(connection: &mut SqliteConnection, user: &NewUser) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO users (id, email, email_key, full_name, role, password_hash, email_verified, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+    )
+    .bind(user.id.to_string())
+    .bind(&user.email)
+    .bind(&user.email_key)
+    .bind(&user.full_name)
+    .bind(user.role.as_str())
+    .bind(&user.password_hash)
+    .bind(user.email_verified)
+    .bind(micros(user.created_at))
+    .execute(&mut *connection)
+    .await
+    .map(|_| ())
+    .map_err(store_error)
 }
 
 /// Escapes LIKE wildcards so a prefix filter matches literally.

@@ -1,5 +1,6 @@
 use async_trait::async_trait;
 use auth_core::error::StoreError;
+use auth_core::events::{RevocationReason, UserEvent};
 use auth_core::model::{EmailTokenPurpose, NewEmailToken, Revocation};
 use auth_core::ports::EmailTokenStore;
 use chrono::{DateTime, Utc};
@@ -7,6 +8,7 @@ use sqlx::SqliteConnection;
 use uuid::Uuid;
 
 use crate::errors::store_error;
+use crate::events::insert_events;
 use crate::sessions::revoke_where;
 use crate::{SqliteStore, micros, uuid_of};
 
@@ -54,12 +56,17 @@ impl EmailTokenStore for SqliteStore {
         let Some(user_id) = spend(&mut transaction, token_hash, EmailTokenPurpose::VerifyEmail, now).await? else {
             return Ok(None);
         };
-        sqlx::query("UPDATE users SET email_verified = 1, updated_at = $2 WHERE id = $1")
-            .bind(user_id.to_string())
-            .bind(micros(now))
-            .execute(&mut *transaction)
-            .await
-            .map_err(store_error)?;
+        let newly_verified: Option<String> = sqlx::query_scalar(
+            "UPDATE users SET email_verified = 1, updated_at = $2 WHERE id = $1 AND email_verified = 0 RETURNING email",
+        )
+        .bind(user_id.to_string())
+        .bind(micros(now))
+        .fetch_optional(&mut *transaction)
+        .await
+        .map_err(store_error)?;
+        if let Some(email) = newly_verified {
+            insert_events(&mut transaction, &[UserEvent::email_verified(user_id, &email, now)]).await?;
+        }
         transaction.commit().await.map_err(store_error)?;
         Ok(Some(user_id))
     }
@@ -89,7 +96,8 @@ impl EmailTokenStore for SqliteStore {
             .execute(&mut *transaction)
             .await
             .map_err(store_error)?;
-        let revocations = revoke_where(&mut transaction, "$2 IS NULL", user_id, None, now).await?;
+        let revocations =
+            revoke_where(&mut transaction, "$2 IS NULL", user_id, None, RevocationReason::PasswordReset, now).await?;
         transaction.commit().await.map_err(store_error)?;
         Ok(Some((user_id, revocations)))
     }

@@ -1,13 +1,15 @@
 //! Social identities: one provider account maps to exactly one user.
 
 use auth_core::error::StoreError;
+use auth_core::events::UserEvent;
 use auth_core::model::{NewIdentity, NewUser, User};
 use auth_core::ports::AccountStore;
 use sqlx::SqliteConnection;
 use uuid::Uuid;
 
-use crate::accounts::{USER_COLUMNS, user_from_row};
+use crate::accounts::{USER_COLUMNS, insert_user, user_from_row};
 use crate::errors::store_error;
+use crate::events::insert_events;
 use crate::{SqliteStore, micros};
 
 async fn insert_identity(
@@ -50,20 +52,9 @@ pub(crate) async fn create_user_with_identity(
 ) -> Result<User, StoreError> {
     let writing = store.write_lock.lock().await;
     let mut transaction = store.pool.begin().await.map_err(store_error)?;
-    sqlx::query(
-        "INSERT INTO users (id, email, email_key, full_name, role, password_hash, email_verified, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, NULL, $6, $7, $7)",
-    )
-    .bind(user.id.to_string())
-    .bind(&user.email)
-    .bind(&user.email_key)
-    .bind(&user.full_name)
-    .bind(user.role.as_str())
-    .bind(user.email_verified)
-    .bind(micros(user.created_at))
-    .execute(&mut *transaction)
-    .await
-    .map_err(store_error)?;
+    let user = NewUser { password_hash: None, ..user };
+    insert_user(&mut transaction, &user).await?;
+    insert_events(&mut transaction, &[UserEvent::registered(&user, &identity.provider)]).await?;
     insert_identity(&mut transaction, user.id, &identity).await?;
     transaction.commit().await.map_err(store_error)?;
     drop(writing);
@@ -79,14 +70,24 @@ pub(crate) async fn link_identity(
     let _writing = store.write_lock.lock().await;
     let mut transaction = store.pool.begin().await.map_err(store_error)?;
     insert_identity(&mut transaction, user_id, &identity).await?;
+    let mut events = vec![UserEvent::identity_linked(user_id, &identity.provider, identity.created_at)];
     if verify_email_and_drop_password {
+        let before: Option<(String, bool)> = sqlx::query_as("SELECT email, email_verified FROM users WHERE id = $1")
+            .bind(user_id.to_string())
+            .fetch_optional(&mut *transaction)
+            .await
+            .map_err(store_error)?;
         sqlx::query("UPDATE users SET email_verified = 1, password_hash = NULL, updated_at = $2 WHERE id = $1")
             .bind(user_id.to_string())
             .bind(micros(identity.created_at))
             .execute(&mut *transaction)
             .await
             .map_err(store_error)?;
+        if let Some((email, false)) = before {
+            events.push(UserEvent::email_verified(user_id, &email, identity.created_at));
+        }
     }
+    insert_events(&mut transaction, &events).await?;
     transaction.commit().await.map_err(store_error)
 }
 

@@ -1,5 +1,6 @@
 use async_trait::async_trait;
 use auth_core::error::StoreError;
+use auth_core::events::{RevocationReason, UserEvent};
 use auth_core::model::{NewSession, Revocation, Session};
 use auth_core::ports::{RefreshRotation, RotationOutcome, SessionStore};
 use chrono::{DateTime, Duration, Utc};
@@ -8,6 +9,7 @@ use sqlx::{Row, SqliteConnection};
 use uuid::Uuid;
 
 use crate::errors::store_error;
+use crate::events::insert_events;
 use crate::{SqliteStore, micros, time_of, uuid_of};
 
 const SESSION_COLUMNS: &str = "id, user_id, user_agent, ip_address, created_at, last_seen_at, expires_at, revoked_at";
@@ -28,13 +30,15 @@ fn session_from_row(row: &SqliteRow) -> Result<Session, StoreError> {
     })
 }
 
-/// Marks sessions revoked and logs them for the hot path, inside the caller's transaction.
+/// Marks sessions revoked, logs them for the hot path and records their `session.revoked`
+/// events, inside the caller's transaction.
 /// `condition` narrows the user's sessions further, with `$2` bound to `session_id`.
 pub(crate) async fn revoke_where(
     connection: &mut SqliteConnection,
     condition: &str,
     user_id: Uuid,
     session_id: Option<Uuid>,
+    reason: RevocationReason,
     now: DateTime<Utc>,
 ) -> Result<Vec<Revocation>, StoreError> {
     let revoked: Vec<String> = sqlx::query_scalar(&format!(
@@ -57,6 +61,11 @@ pub(crate) async fn revoke_where(
             .map_err(store_error)?;
         revocations.push(Revocation { session_id: uuid_of(&id)?, revoked_at: now });
     }
+    let events: Vec<UserEvent> = revocations
+        .iter()
+        .map(|revocation| UserEvent::session_revoked(user_id, revocation.session_id, reason, now))
+        .collect();
+    insert_events(connection, &events).await?;
     Ok(revocations)
 }
 
@@ -153,8 +162,17 @@ impl SessionStore for SqliteStore {
         {
             RotationOutcome::ParentReplayed(session)
         } else {
-            let mut revocations =
-                revoke_where(&mut transaction, "id = $2", session.user_id, Some(session.id), now).await?;
+            insert_events(&mut transaction, &[UserEvent::refresh_reuse_detected(session.user_id, session.id, now)])
+                .await?;
+            let mut revocations = revoke_where(
+                &mut transaction,
+                "id = $2",
+                session.user_id,
+                Some(session.id),
+                RevocationReason::RefreshReuse,
+                now,
+            )
+            .await?;
             match revocations.pop() {
                 Some(revocation) => RotationOutcome::Reused(revocation),
                 None => RotationOutcome::Revoked,
@@ -201,19 +219,25 @@ impl SessionStore for SqliteStore {
         &self,
         user_id: Uuid,
         session_id: Uuid,
+        reason: RevocationReason,
         now: DateTime<Utc>,
     ) -> Result<Option<Revocation>, StoreError> {
         let _writing = self.write_lock.lock().await;
         let mut transaction = self.pool.begin().await.map_err(store_error)?;
-        let mut revoked = revoke_where(&mut transaction, "id = $2", user_id, Some(session_id), now).await?;
+        let mut revoked = revoke_where(&mut transaction, "id = $2", user_id, Some(session_id), reason, now).await?;
         transaction.commit().await.map_err(store_error)?;
         Ok(revoked.pop())
     }
 
-    async fn revoke_user_sessions(&self, user_id: Uuid, now: DateTime<Utc>) -> Result<Vec<Revocation>, StoreError> {
+    async fn revoke_user_sessions(
+        &self,
+        user_id: Uuid,
+        reason: RevocationReason,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Revocation>, StoreError> {
         let _writing = self.write_lock.lock().await;
         let mut transaction = self.pool.begin().await.map_err(store_error)?;
-        let revoked = revoke_where(&mut transaction, "$2 IS NULL", user_id, None, now).await?;
+        let revoked = revoke_where(&mut transaction, "$2 IS NULL", user_id, None, reason, now).await?;
         transaction.commit().await.map_err(store_error)?;
         Ok(revoked)
     }

@@ -74,3 +74,54 @@ async fn rotation_then_grandparent_replay_revokes_and_logs_the_session() {
     let log = store.revocations_since(now - Duration::seconds(1)).await.unwrap();
     assert_eq!(log.iter().map(|revocation| revocation.session_id).collect::<Vec<_>>(), vec![session.id]);
 }
+
+async fn event_types(store: &SqliteStore, user_id: Uuid) -> Vec<String> {
+    sqlx::query_scalar("SELECT event_type FROM events WHERE user_id = $1 ORDER BY sequence")
+        .bind(user_id.to_string())
+        .fetch_all(store.pool())
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn linking_an_identity_records_the_link_and_a_newly_proved_mailbox() {
+    let store = store().await;
+    let user = store.create_user(new_user("carol@example.com")).await.unwrap();
+    let identity = |provider: &str| auth_core::model::NewIdentity {
+        provider: provider.to_owned(),
+        subject: format!("{provider}-subject"),
+        email: Some("carol@example.com".into()),
+        created_at: Utc::now(),
+    };
+    store.link_identity(user.id, identity("google"), true).await.unwrap();
+    // The mailbox is proved already: a second link says only that it linked.
+    store.link_identity(user.id, identity("vk"), true).await.unwrap();
+    assert_eq!(
+        event_types(&store, user.id).await,
+        ["user.registered", "user.identity_linked", "user.email_verified", "user.identity_linked"]
+    );
+    let payload: String =
+        sqlx::query_scalar("SELECT payload FROM events WHERE user_id = $1 AND event_type = 'user.identity_linked'")
+            .bind(user.id.to_string())
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+    assert!(payload.contains(r#""provider":"google""#), "{payload}");
+    assert!(!payload.contains("google-subject"), "the provider's subject stays private");
+}
+
+#[tokio::test]
+async fn a_conflicting_link_writes_no_event() {
+    let store = store().await;
+    let first = store.create_user(new_user("dave@example.com")).await.unwrap();
+    let second = store.create_user(new_user("erin@example.com")).await.unwrap();
+    let identity = auth_core::model::NewIdentity {
+        provider: "google".into(),
+        subject: "shared".into(),
+        email: None,
+        created_at: Utc::now(),
+    };
+    store.link_identity(first.id, identity.clone(), false).await.unwrap();
+    assert!(store.link_identity(second.id, identity, false).await.is_err());
+    assert_eq!(event_types(&store, second.id).await, ["user.registered"]);
+}

@@ -7,6 +7,7 @@ use uuid::Uuid;
 use super::{Email, normalise_full_name};
 use crate::clock::Clock;
 use crate::error::DomainError;
+use crate::events::{DeadLetter, RevocationReason};
 use crate::model::{NewUser, Role, User, UserPatch, UserUpdate};
 use crate::ports::Store;
 use crate::sessions::SessionService;
@@ -19,6 +20,13 @@ pub const DEFAULT_PAGE: u32 = 50;
 pub struct UserPage {
     pub items: Vec<User>,
     pub next_cursor: Option<Uuid>,
+}
+
+/// One page of dead-lettered events and the cursor of the next.
+#[derive(Debug)]
+pub struct DeadLetterPage {
+    pub items: Vec<DeadLetter>,
+    pub next_cursor: Option<i64>,
 }
 
 pub struct AdminService {
@@ -81,9 +89,43 @@ impl AdminService {
         }
     }
 
+    /// Events whose delivery gave up, oldest first.
+    pub async fn dead_letters(&self, limit: Option<u32>, cursor: Option<&str>) -> Result<DeadLetterPage, DomainError> {
+        let limit = limit.unwrap_or(DEFAULT_PAGE);
+        if !(1..=MAX_PAGE).contains(&limit) {
+            return Err(DomainError::invalid_field("limit", "must be between 1 and 200"));
+        }
+        let after = match cursor.filter(|cursor| !cursor.is_empty()) {
+            Some(cursor) => Some(
+                cursor
+                    .parse::<i64>()
+                    .map_err(|_| DomainError::invalid_field("cursor", "is not a cursor from this API"))?,
+            ),
+            None => None,
+        };
+        let mut items = self.store.list_dead_letters(after, limit + 1).await?;
+        let next_cursor = if items.len() > limit as usize {
+            items.truncate(limit as usize);
+            items.last().map(|event| event.sequence)
+        } else {
+            None
+        };
+        Ok(DeadLetterPage { items, next_cursor })
+    }
+
+    /// Puts a dead-lettered event back in the delivery queue with a fresh set of attempts.
+    pub async fn retry_dead_letter(&self, id: Uuid) -> Result<(), DomainError> {
+        if self.store.retry_dead_letter(id, self.clock.now()).await? {
+            tracing::info!(target: "audit", event = "event_retry", event_id = %id, outcome = "requeued", "dead-lettered event requeued");
+            Ok(())
+        } else {
+            Err(DomainError::NotFound)
+        }
+    }
+
     pub async fn logout_all(&self, id: Uuid) -> Result<(), DomainError> {
         self.get(id).await?;
-        self.sessions.logout_all(id).await
+        self.sessions.revoke_all(id, RevocationReason::AdminLogout).await
     }
 
     /// Makes the account with `email` an admin, creating it (without a password unless one is

@@ -21,6 +21,7 @@ pub use provider::{
 use crate::accounts::Email;
 use crate::clock::Clock;
 use crate::error::DomainError;
+use crate::events::RevocationReason;
 use crate::model::{NewIdentity, NewUser, Role, User};
 use crate::ports::{EphemeralStore, Store};
 use crate::sessions::SessionService;
@@ -216,7 +217,7 @@ impl OAuthService {
             let takeover_risk = !existing.email_verified;
             self.store.link_identity(existing.id, identity, takeover_risk).await?;
             if takeover_risk {
-                self.sessions.logout_all(existing.id).await?;
+                self.sessions.revoke_all(existing.id, RevocationReason::IdentityTakeover).await?;
             }
             tracing::info!(user_id = %existing.id, provider = %profile.provider, "identity linked by verified email");
             return active(self.store.find_user(existing.id).await?.ok_or(DomainError::NotFound)?);

@@ -5,7 +5,7 @@ mod store;
 
 pub use limiter::{Quota, RateDecision, RateLimiter, gcra};
 
-pub use store::{AccountStore, EmailTokenStore, RefreshRotation, RotationOutcome, SessionStore, Store};
+pub use store::{AccountStore, EmailTokenStore, EventStore, RefreshRotation, RotationOutcome, SessionStore, Store};
 
 use async_trait::async_trait;
 

@@ -3,6 +3,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use crate::error::StoreError;
+use crate::events::{DeadLetter, DeliveryResult, OutboxEvent, OutboxStats, RevocationReason};
 use crate::model::{NewEmailToken, NewIdentity, NewSession, NewUser, Revocation, Session, User, UserPatch, UserUpdate};
 
 /// Accounts. Each method is one atomic use case; the backend owns its transactions.
@@ -115,19 +116,56 @@ pub trait SessionStore: Send + Sync {
         &self,
         user_id: Uuid,
         session_id: Uuid,
+        reason: RevocationReason,
         now: DateTime<Utc>,
     ) -> Result<Option<Revocation>, StoreError>;
     /// Revokes every live session of a user.
-    async fn revoke_user_sessions(&self, user_id: Uuid, now: DateTime<Utc>) -> Result<Vec<Revocation>, StoreError>;
+    async fn revoke_user_sessions(
+        &self,
+        user_id: Uuid,
+        reason: RevocationReason,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Revocation>, StoreError>;
     /// Revocations recorded at or after `since`, for the in-process revocation set.
     async fn revocations_since(&self, since: DateTime<Utc>) -> Result<Vec<Revocation>, StoreError>;
     /// Drops revocation-log rows and refresh-token rows nobody can present any more.
     async fn prune(&self, revoked_before: DateTime<Utc>, expired_before: DateTime<Utc>) -> Result<u64, StoreError>;
 }
 
+/// The delivery side of the outbox. Events are written by the other stores' methods, in the
+/// transaction of the change they describe; this is how the dispatcher takes them out.
+#[async_trait]
+pub trait EventStore: Send + Sync {
+    /// Leases up to `limit` deliverable events to `worker` until `lease_until`: due, not leased
+    /// by a live worker, and the oldest pending event of their user (delivery is in order per
+    /// user). Two workers never hold one event at once.
+    async fn claim_events(
+        &self,
+        worker: Uuid,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<OutboxEvent>, StoreError>;
+    /// Records how an attempt ended; ignored when `worker` no longer holds the lease.
+    async fn finish_delivery(
+        &self,
+        worker: Uuid,
+        sequence: i64,
+        result: DeliveryResult,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Dead-lettered events in outbox order, after `after` (a sequence number).
+    async fn list_dead_letters(&self, after: Option<i64>, limit: u32) -> Result<Vec<DeadLetter>, StoreError>;
+    /// Puts a dead-lettered event back in line with fresh attempts; false when there is none.
+    async fn retry_dead_letter(&self, id: Uuid, now: DateTime<Utc>) -> Result<bool, StoreError>;
+    async fn outbox_stats(&self) -> Result<OutboxStats, StoreError>;
+    /// Drops events delivered before `delivered_before`.
+    async fn prune_events(&self, delivered_before: DateTime<Utc>) -> Result<u64, StoreError>;
+}
+
 /// Everything a storage backend provides.
 #[async_trait]
-pub trait Store: AccountStore + SessionStore + EmailTokenStore {
+pub trait Store: AccountStore + SessionStore + EmailTokenStore + EventStore {
     /// Connections open and idle, for metrics.
     fn pool_state(&self) -> (u32, usize);
     /// Answers when the database does; for readiness.

@@ -20,6 +20,7 @@ use verified_cache::VerifiedTokenCache;
 
 use crate::clock::Clock;
 use crate::error::DomainError;
+use crate::events::RevocationReason;
 use crate::model::{NewSession, Revocation, Role, Session, User};
 use crate::ports::{RefreshRotation, RevocationBroadcast, RotationOutcome, Store};
 
@@ -201,7 +202,9 @@ impl SessionService {
             };
             (claims.sub, claims.sid)
         };
-        if let Some(revocation) = self.store.revoke_session(user_id, session_id, self.clock.now()).await? {
+        if let Some(revocation) =
+            self.store.revoke_session(user_id, session_id, RevocationReason::Logout, self.clock.now()).await?
+        {
             tracing::info!(target: "audit", event = "logout", %user_id, %session_id, outcome = "session_revoked", "session revoked by logout");
             self.publish_revocations(&[revocation]).await;
         }
@@ -211,8 +214,14 @@ impl SessionService {
     /// Revokes every session of a user.
     #[tracing::instrument(name = "logout all", skip(self))]
     pub async fn logout_all(&self, user_id: Uuid) -> Result<(), DomainError> {
-        let revocations = self.store.revoke_user_sessions(user_id, self.clock.now()).await?;
-        tracing::info!(target: "audit", event = "logout_all", %user_id, sessions = revocations.len(), outcome = "sessions_revoked", "all sessions revoked");
+        self.revoke_all(user_id, RevocationReason::LogoutAll).await
+    }
+
+    /// Revokes every session of a user for `reason`, which the `session.revoked` events carry.
+    #[tracing::instrument(name = "revoke all sessions", skip(self))]
+    pub async fn revoke_all(&self, user_id: Uuid, reason: RevocationReason) -> Result<(), DomainError> {
+        let revocations = self.store.revoke_user_sessions(user_id, reason, self.clock.now()).await?;
+        tracing::info!(target: "audit", event = "sessions_revoked", %user_id, reason = reason.as_str(), sessions = revocations.len(), outcome = "sessions_revoked", "all sessions revoked");
         self.publish_revocations(&revocations).await;
         Ok(())
     }
@@ -220,8 +229,11 @@ impl SessionService {
     /// Revokes one of the user's own sessions; someone else's is `NotFound`.
     #[tracing::instrument(name = "revoke session", skip(self))]
     pub async fn revoke(&self, user_id: Uuid, session_id: Uuid) -> Result<(), DomainError> {
-        let revocation =
-            self.store.revoke_session(user_id, session_id, self.clock.now()).await?.ok_or(DomainError::NotFound)?;
+        let revocation = self
+            .store
+            .revoke_session(user_id, session_id, RevocationReason::Logout, self.clock.now())
+            .await?
+            .ok_or(DomainError::NotFound)?;
         self.publish_revocations(&[revocation]).await;
         Ok(())
     }

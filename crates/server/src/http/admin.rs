@@ -5,6 +5,7 @@ use auth_core::model::{Role, UserPatch};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -47,6 +48,7 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> R
     Option::<T>::deserialize(deserializer).map(Some)
 }
 
+/// A path id; anything that is not a UUID names nothing, so it is 404.
 fn user_id(raw: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw).map_err(|_| DomainError::NotFound.into())
 }
@@ -116,4 +118,87 @@ pub async fn logout_user(
 ) -> Result<StatusCode, ApiError> {
     state.admin.logout_all(user_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ListDeadLettersQuery {
+    /// 1..=200, default 50.
+    pub limit: Option<String>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// A user event whose delivery gave up after its last attempt.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeadLetterResponse {
+    /// The event id (consumers' idempotency key).
+    pub id: Uuid,
+    #[serde(rename = "type")]
+    #[schema(example = "user.registered")]
+    pub event_type: String,
+    pub user_id: Uuid,
+    pub occurred_at: DateTime<Utc>,
+    pub attempts: u32,
+    /// Why the last attempt failed (secret-free).
+    pub last_error: Option<String>,
+    pub failed_at: DateTime<Utc>,
+    /// Sinks that did accept the event; a retry skips them.
+    pub delivered_sinks: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeadLetterPageResponse {
+    pub items: Vec<DeadLetterResponse>,
+    /// Null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Dead-lettered user events, oldest first.
+#[utoipa::path(get, path = "/admin/events/dead-letters", tag = "admin", params(ListDeadLettersQuery),
+    security(("bearer" = [])),
+    responses((status = 200, body = DeadLetterPageResponse), (status = 401, body = Problem),
+              (status = 403, body = Problem, description = "insufficient_role"), (status = 422, body = Problem)))]
+pub async fn list_dead_letters(
+    State(state): State<AppState>,
+    AdminUser(_admin): AdminUser,
+    Query(query): Query<ListDeadLettersQuery>,
+) -> Result<Json<DeadLetterPageResponse>, ApiError> {
+    let limit = match query.limit.as_deref() {
+        None | Some("") => None,
+        Some(raw) => {
+            Some(raw.parse::<u32>().map_err(|_| DomainError::invalid_field("limit", "must be between 1 and 200"))?)
+        }
+    };
+    let page = state.admin.dead_letters(limit, query.cursor.as_deref()).await?;
+    Ok(Json(DeadLetterPageResponse {
+        items: page
+            .items
+            .into_iter()
+            .map(|event| DeadLetterResponse {
+                id: event.id,
+                event_type: event.event_type,
+                user_id: event.user_id,
+                occurred_at: event.occurred_at,
+                attempts: event.attempts,
+                last_error: event.last_error,
+                failed_at: event.failed_at,
+                delivered_sinks: event.delivered_sinks,
+            })
+            .collect(),
+        next_cursor: page.next_cursor.map(|sequence| sequence.to_string()),
+    }))
+}
+
+/// Put a dead-lettered event back in the delivery queue, with a fresh set of attempts.
+#[utoipa::path(post, path = "/admin/events/{id}/retry", tag = "admin", params(("id" = Uuid, Path)),
+    security(("bearer" = [])),
+    responses((status = 202, description = "queued for delivery"), (status = 403, body = Problem),
+              (status = 404, body = Problem, description = "no dead-lettered event with this id")))]
+pub async fn retry_dead_letter(
+    State(state): State<AppState>,
+    AdminUser(_admin): AdminUser,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.admin.retry_dead_letter(user_id(&id)?).await?;
+    Ok(StatusCode::ACCEPTED)
 }

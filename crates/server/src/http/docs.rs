@@ -21,6 +21,7 @@ use super::{accounts, admin, email, error, meta, oauth, sessions, validate};
         email::verify_email,
         oauth::list_providers, oauth::authorize, oauth::callback, oauth::app_token, oauth::link, oauth::unlink,
         admin::list_users, admin::get_user, admin::update_user, admin::logout_user,
+        admin::list_dead_letters, admin::retry_dead_letter,
         sessions::refresh, sessions::logout, sessions::logout_all, sessions::list_sessions, sessions::revoke_session,
         validate::validate_post, validate::validate_get,
         meta::jwks, meta::live, meta::ready, meta::metrics,

@@ -87,6 +87,8 @@ fn signed_in_routes() -> Router<AppState> {
         .route("/admin/users", get(admin::list_users))
         .route("/admin/users/{id}", get(admin::get_user).patch(admin::update_user))
         .route("/admin/users/{id}/logout-all", post(admin::logout_user))
+        .route("/admin/events/dead-letters", get(admin::list_dead_letters))
+        .route("/admin/events/{id}/retry", post(admin::retry_dead_letter))
         .route("/auth_api/v1/users/me", get(accounts::me))
         .route("/auth_api/v1/auth/logout", post(sessions::logout))
         .route("/auth_api/v1/auth/logout-all", post(sessions::logout_all))

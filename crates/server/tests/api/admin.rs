@@ -47,7 +47,7 @@ async fn create_admin(app: &TestApp, email: &str, password: Option<&str>) -> Str
 }
 
 /// A fresh admin: (email, tokens).
-async fn signed_in_admin(app: &TestApp) -> (String, Tokens) {
+pub(crate) async fn signed_in_admin(app: &TestApp) -> (String, Tokens) {
     let email = unique_email();
     let printed = create_admin(app, &email, Some(PASSWORD)).await;
     assert!(!printed.contains(PASSWORD));

@@ -12,6 +12,7 @@ mod cluster;
 mod compatibility;
 mod deployment;
 mod email;
+mod events;
 mod gateway;
 mod keys;
 mod meta;

@@ -1,0 +1,344 @@
+//! User events: what other services hear about accounts and sessions. Stores write them in the
+//! same transaction as the change they describe (the outbox); a dispatcher delivers them later.
+//! Payloads carry no secrets and no hashes.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::model::{NewUser, Role};
+
+/// Version of the event envelope and payloads; bumped on any incompatible change.
+pub const EVENT_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventType {
+    UserRegistered,
+    UserUpdated,
+    UserEmailVerified,
+    UserRoleChanged,
+    UserDeactivated,
+    UserReactivated,
+    UserDeleted,
+    UserIdentityLinked,
+    SessionRevoked,
+    RefreshReuseDetected,
+}
+
+impl EventType {
+    pub const ALL: [EventType; 10] = [
+        EventType::UserRegistered,
+        EventType::UserUpdated,
+        EventType::UserEmailVerified,
+        EventType::UserRoleChanged,
+        EventType::UserDeactivated,
+        EventType::UserReactivated,
+        EventType::UserDeleted,
+        EventType::UserIdentityLinked,
+        EventType::SessionRevoked,
+        EventType::RefreshReuseDetected,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::UserRegistered => "user.registered",
+            EventType::UserUpdated => "user.updated",
+            EventType::UserEmailVerified => "user.email_verified",
+            EventType::UserRoleChanged => "user.role_changed",
+            EventType::UserDeactivated => "user.deactivated",
+            EventType::UserReactivated => "user.reactivated",
+            EventType::UserDeleted => "user.deleted",
+            EventType::UserIdentityLinked => "user.identity_linked",
+            EventType::SessionRevoked => "session.revoked",
+            EventType::RefreshReuseDetected => "security.refresh_reuse_detected",
+        }
+    }
+}
+
+/// Why sessions were revoked; carried by `session.revoked`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RevocationReason {
+    /// The user signed out of this session (logout, or revoking it from the session list).
+    Logout,
+    /// The user signed out everywhere.
+    LogoutAll,
+    /// An administrator signed the user out everywhere.
+    AdminLogout,
+    PasswordChanged,
+    PasswordReset,
+    AccountDeactivated,
+    /// Demoted: tokens carrying the old role must stop working.
+    RoleChanged,
+    AccountDeleted,
+    /// A spent refresh token came back.
+    RefreshReuse,
+    /// A social identity proved the mailbox of an account whose password predates that proof.
+    IdentityTakeover,
+}
+
+impl RevocationReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RevocationReason::Logout => "logout",
+            RevocationReason::LogoutAll => "logout_all",
+            RevocationReason::AdminLogout => "admin_logout",
+            RevocationReason::PasswordChanged => "password_changed",
+            RevocationReason::PasswordReset => "password_reset",
+            RevocationReason::AccountDeactivated => "account_deactivated",
+            RevocationReason::RoleChanged => "role_changed",
+            RevocationReason::AccountDeleted => "account_deleted",
+            RevocationReason::RefreshReuse => "refresh_reuse",
+            RevocationReason::IdentityTakeover => "identity_takeover",
+        }
+    }
+}
+
+/// One event as it is stored and delivered. `id` is the consumers' idempotency key.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UserEvent {
+    pub id: Uuid,
+    #[serde(rename = "type")]
+    pub event_type: &'static str,
+    pub occurred_at: DateTime<Utc>,
+    pub user_id: Uuid,
+    pub data: Value,
+    pub version: u32,
+}
+
+impl UserEvent {
+    fn new(event_type: EventType, user_id: Uuid, occurred_at: DateTime<Utc>, data: Value) -> Self {
+        Self { id: Uuid::new_v4(), event_type: event_type.as_str(), occurred_at, user_id, data, version: EVENT_VERSION }
+    }
+
+    /// `method` is `password` or the provider that created the account.
+    pub fn registered(user: &NewUser, method: &str) -> Self {
+        Self::new(
+            EventType::UserRegistered,
+            user.id,
+            user.created_at,
+            json!({
+                "email": user.email,
+                "full_name": user.full_name,
+                "role": user.role.as_str(),
+                "email_verified": user.email_verified,
+                "method": method,
+            }),
+        )
+    }
+
+    pub fn email_verified(user_id: Uuid, email: &str, at: DateTime<Utc>) -> Self {
+        Self::new(EventType::UserEmailVerified, user_id, at, json!({ "email": email }))
+    }
+
+    pub fn role_changed(user_id: Uuid, from: Role, to: Role, at: DateTime<Utc>) -> Self {
+        Self::new(EventType::UserRoleChanged, user_id, at, json!({ "from": from.as_str(), "to": to.as_str() }))
+    }
+
+    pub fn deleted(user_id: Uuid, at: DateTime<Utc>) -> Self {
+        Self::new(EventType::UserDeleted, user_id, at, json!({}))
+    }
+
+    pub fn identity_linked(user_id: Uuid, provider: &str, at: DateTime<Utc>) -> Self {
+        Self::new(EventType::UserIdentityLinked, user_id, at, json!({ "provider": provider }))
+    }
+
+    pub fn session_revoked(user_id: Uuid, session_id: Uuid, reason: RevocationReason, at: DateTime<Utc>) -> Self {
+        Self::new(
+            EventType::SessionRevoked,
+            user_id,
+            at,
+            json!({ "session_id": session_id, "reason": reason.as_str() }),
+        )
+    }
+
+    pub fn refresh_reuse_detected(user_id: Uuid, session_id: Uuid, at: DateTime<Utc>) -> Self {
+        Self::new(EventType::RefreshReuseDetected, user_id, at, json!({ "session_id": session_id }))
+    }
+
+    /// The events an administrative change produces, in the order consumers should apply them.
+    pub fn for_account_change(before: &AccountState, after: &AccountState, at: DateTime<Utc>) -> Vec<Self> {
+        let mut events = Vec::new();
+        let user_id = after.user_id;
+        if before.full_name != after.full_name || before.email != after.email {
+            let mut changed = Vec::new();
+            if before.email != after.email {
+                changed.push("email");
+            }
+            if before.full_name != after.full_name {
+                changed.push("full_name");
+            }
+            events.push(Self::new(
+                EventType::UserUpdated,
+                user_id,
+                at,
+                json!({ "email": after.email, "full_name": after.full_name, "changed": changed }),
+            ));
+        }
+        if before.role != after.role {
+            events.push(Self::role_changed(user_id, before.role, after.role, at));
+        }
+        if before.is_active && !after.is_active {
+            events.push(Self::new(EventType::UserDeactivated, user_id, at, json!({})));
+        }
+        if !before.is_active && after.is_active {
+            events.push(Self::new(EventType::UserReactivated, user_id, at, json!({})));
+        }
+        events
+    }
+
+    /// The envelope as delivered.
+    pub fn to_json(&self) -> String {
+        // A struct of strings, ids and a `Value` always serialises.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// The fields of an account whose changes produce events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountState {
+    pub user_id: Uuid,
+    pub email: String,
+    pub full_name: Option<String>,
+    pub role: Role,
+    pub is_active: bool,
+}
+
+/// An event waiting in, or claimed from, the outbox.
+#[derive(Debug, Clone)]
+pub struct OutboxEvent {
+    /// Position in the outbox: the delivery order.
+    pub sequence: i64,
+    pub id: Uuid,
+    pub event_type: String,
+    pub user_id: Uuid,
+    pub occurred_at: DateTime<Utc>,
+    /// The envelope JSON, exactly as it is delivered.
+    pub payload: String,
+    /// Delivery attempts made so far.
+    pub attempts: u32,
+    /// Sinks that already accepted the event; a retry skips them.
+    pub delivered_sinks: Vec<String>,
+}
+
+/// An event that gave up after its last attempt.
+#[derive(Debug, Clone)]
+pub struct DeadLetter {
+    pub sequence: i64,
+    pub id: Uuid,
+    pub event_type: String,
+    pub user_id: Uuid,
+    pub occurred_at: DateTime<Utc>,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub failed_at: DateTime<Utc>,
+    pub delivered_sinks: Vec<String>,
+}
+
+/// How a delivery attempt ended, as the dispatcher reports it back to the outbox.
+#[derive(Debug, Clone)]
+pub enum DeliveryResult {
+    /// Every sink accepted the event.
+    Delivered,
+    /// Some sink refused: try again at `retry_at`, keeping what was delivered.
+    Retry { delivered_sinks: Vec<String>, error: String, retry_at: DateTime<Utc> },
+    /// Out of attempts: dead-letter until an administrator retries it.
+    GiveUp { delivered_sinks: Vec<String>, error: String },
+}
+
+/// Outbox figures for metrics.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OutboxStats {
+    pub pending: u64,
+    pub dead: u64,
+    pub oldest_pending: Option<DateTime<Utc>>,
+}
+
+/// Sink keys are stored comma-separated; keys never contain a comma (see the dispatcher).
+pub fn join_sinks(sinks: &[String]) -> String {
+    sinks.join(",")
+}
+
+pub fn split_sinks(stored: &str) -> Vec<String> {
+    stored.split(',').filter(|sink| !sink.is_empty()).map(str::to_owned).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state() -> AccountState {
+        AccountState {
+            user_id: Uuid::new_v4(),
+            email: "a@example.com".into(),
+            full_name: None,
+            role: Role::User,
+            is_active: true,
+        }
+    }
+
+    fn types(events: &[UserEvent]) -> Vec<&'static str> {
+        events.iter().map(|event| event.event_type).collect()
+    }
+
+    #[test]
+    fn an_unchanged_account_produces_nothing() {
+        let before = state();
+        assert!(UserEvent::for_account_change(&before, &before.clone(), Utc::now()).is_empty());
+    }
+
+    #[test]
+    fn each_changed_field_produces_its_event() {
+        let before = state();
+        let renamed = AccountState { full_name: Some("Alice".into()), ..before.clone() };
+        let events = UserEvent::for_account_change(&before, &renamed, Utc::now());
+        assert_eq!(types(&events), ["user.updated"]);
+        assert_eq!(events[0].data["changed"], json!(["full_name"]));
+        assert_eq!(events[0].data["full_name"], "Alice");
+
+        let promoted = AccountState { role: Role::Admin, ..before.clone() };
+        let events = UserEvent::for_account_change(&before, &promoted, Utc::now());
+        assert_eq!(types(&events), ["user.role_changed"]);
+        assert_eq!(events[0].data, json!({"from": "user", "to": "admin"}));
+
+        let off = AccountState { is_active: false, ..before.clone() };
+        assert_eq!(types(&UserEvent::for_account_change(&before, &off, Utc::now())), ["user.deactivated"]);
+        assert_eq!(types(&UserEvent::for_account_change(&off, &before, Utc::now())), ["user.reactivated"]);
+
+        let everything =
+            AccountState { full_name: Some("B".into()), role: Role::Admin, is_active: false, ..before.clone() };
+        assert_eq!(
+            types(&UserEvent::for_account_change(&before, &everything, Utc::now())),
+            ["user.updated", "user.role_changed", "user.deactivated"]
+        );
+    }
+
+    #[test]
+    fn the_envelope_has_every_field_and_no_secret() {
+        let user = NewUser {
+            id: Uuid::new_v4(),
+            email: "a@example.com".into(),
+            email_key: "a@example.com".into(),
+            full_name: Some("A".into()),
+            role: Role::User,
+            email_verified: false,
+            password_hash: Some("$2b$12$secret-hash".into()),
+            created_at: Utc::now(),
+        };
+        let event = UserEvent::registered(&user, "password");
+        let envelope: Value = serde_json::from_str(&event.to_json()).unwrap();
+        for field in ["id", "type", "occurred_at", "user_id", "data", "version"] {
+            assert!(envelope.get(field).is_some(), "missing {field}");
+        }
+        assert_eq!(envelope["type"], "user.registered");
+        assert_eq!(envelope["version"], 1);
+        assert!(!event.to_json().contains("secret-hash"));
+    }
+
+    #[test]
+    fn sink_lists_round_trip() {
+        let sinks = vec!["redis:auth:events".to_owned(), "webhook:1".to_owned()];
+        assert_eq!(split_sinks(&join_sinks(&sinks)), sinks);
+        assert!(split_sinks("").is_empty());
+    }
+}
