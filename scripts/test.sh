@@ -122,6 +122,15 @@ if [[ ! -d "$standin/node_modules/oidc-provider" ]]; then
   (cd "$standin" && npm ci --no-audit --no-fund --silent)
 fi
 
+# The event tests run the Python consumer examples in examples/events; the stream consumer
+# needs redis-py, kept in a virtualenv under target/.
+examples_venv="target/examples-venv"
+if [[ ! -x "$examples_venv/bin/python" ]] || ! "$examples_venv/bin/python" -c 'import redis' 2>/dev/null; then
+  python3 -m venv "$examples_venv" && "$examples_venv/bin/pip" install --quiet --disable-pip-version-check 'redis==5.2.1' ||
+    { say "could not install redis-py for the event consumer example"; [[ "${CI:-}" != "true" ]] || exit 1; }
+fi
+[[ -x "$examples_venv/bin/python" ]] && export AUTH_TEST_EXAMPLES_PYTHON="$PWD/$examples_venv/bin/python"
+
 if [[ -n "${AUTH_TEST_DRY_RUN:-}" ]]; then env | grep -E '^(TEST_|AUTH_TEST_)' || true; exit 0; fi
 
 cargo test --workspace --all-targets "$@"

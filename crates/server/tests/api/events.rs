@@ -269,6 +269,17 @@ async fn each_action_produces_exactly_its_events(backend: Backend) {
     let events = wait(expected.clone()).await;
     assert_eq!(events[events.len() - 2]["data"]["reason"], "account_deleted");
 
+    // Every event matches the published JSON Schema, which would catch an extra field.
+    let schema: Value = serde_json::from_str(include_str!("../../../../docs/events/user-event.schema.json")).unwrap();
+    for event in receiver.accepted() {
+        if let Err(problem) = conforms(&schema, &schema, &event) {
+            panic!("{event} does not match docs/events/user-event.schema.json: {problem}");
+        }
+    }
+    let mut leaky = receiver.accepted_for(&user)[0].clone();
+    leaky["data"]["password_hash"] = json!("$2b$12$...");
+    assert!(conforms(&schema, &schema, &leaky).is_err(), "the schema check can fail");
+
     // Nothing else arrives afterwards, and every delivery was signed.
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(types(&receiver.accepted_for(&user)), expected);
@@ -302,6 +313,29 @@ async fn a_failing_receiver_gets_the_event_after_retries_with_a_valid_signature(
     let mut tampered = attempts[3].clone();
     tampered.body = tampered.body.replace("user.registered", "user.deleted");
     assert!(!signature_is_valid(&tampered, WEBHOOK_SECRET), "the signature covers the body");
+
+    // The documented verifier (examples/events/verify_webhook.py) agrees.
+    assert!(python_verifier_accepts(&attempts[3], WEBHOOK_SECRET).await);
+    assert!(!python_verifier_accepts(&tampered, WEBHOOK_SECRET).await);
+    assert!(!python_verifier_accepts(&attempts[3], "another-secret-entirely-0123456789").await);
+}
+
+fn example(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/events").join(name)
+}
+
+async fn python_verifier_accepts(delivery: &Delivery, secret: &str) -> bool {
+    use tokio::io::AsyncWriteExt;
+    let mut child = tokio::process::Command::new("python3")
+        .arg(example("verify_webhook.py"))
+        .args(["--secret", secret, "--signature", &delivery.headers["x-auth-signature"]])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs the webhook verifier example");
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(delivery.body.as_bytes()).await.unwrap();
+    drop(stdin);
+    child.wait().await.unwrap().success()
 }
 
 async fn a_receiver_that_always_fails_dead_letters_and_the_admin_retry_delivers_once(backend: Backend) {
@@ -559,6 +593,34 @@ async fn a_consumer_group_reads_the_redis_stream() {
     let pending: Vec<redis::Value> =
         redis::cmd("XPENDING").arg(&stream).arg("users-service").query_async(&mut redis).await.unwrap();
     assert!(matches!(pending.first(), Some(redis::Value::Int(0))), "{pending:?}");
+
+    // The documented consumer (examples/events/consume_stream.py) reads it too, in its own group.
+    match std::env::var("AUTH_TEST_EXAMPLES_PYTHON") {
+        Ok(python) => {
+            let _: () = redis::cmd("XGROUP")
+                .arg("CREATE")
+                .arg(&stream)
+                .arg("example")
+                .arg("0")
+                .query_async(&mut redis)
+                .await
+                .unwrap();
+            let output = tokio::process::Command::new(python)
+                .arg(example("consume_stream.py"))
+                .args(["--stream", &stream, "--group", "example", "--consumer", "example-1", "--once"])
+                .env("REDIS_URL", std::env::var("TEST_REDIS_URL").unwrap())
+                .output()
+                .await
+                .unwrap();
+            let printed = String::from_utf8_lossy(&output.stdout);
+            assert!(output.status.success(), "{printed}{}", String::from_utf8_lossy(&output.stderr));
+            assert!(printed.contains(&format!("user.registered user={user}")), "{printed}");
+        }
+        Err(_) => {
+            assert!(std::env::var("CI").is_err(), "AUTH_TEST_EXAMPLES_PYTHON must be set under CI (scripts/test.sh)");
+            eprintln!("skipping the Python consumer example: AUTH_TEST_EXAMPLES_PYTHON not set (use scripts/test.sh)");
+        }
+    }
     let _: () = redis::cmd("DEL").arg(&stream).query_async(&mut redis).await.unwrap();
 }
 
@@ -639,4 +701,86 @@ async fn a_change_whose_event_cannot_be_written_does_not_happen(backend: Backend
     assert_eq!(app.register(&newcomer, PASSWORD).await.status(), StatusCode::CREATED);
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(types(&receiver.accepted_for(&user)), ["user.registered"], "no event for a change that did not happen");
+}
+
+/// The subset of JSON Schema that `docs/events` uses: type, enum, const, required, properties,
+/// additionalProperties: false, items, minItems, oneOf and local `$ref`s.
+fn conforms(root: &Value, schema: &Value, value: &Value) -> Result<(), String> {
+    if let Some(reference) = schema["$ref"].as_str() {
+        let name = reference.strip_prefix("#/$defs/").ok_or("only local $defs references")?;
+        return conforms(root, &root["$defs"][name], value);
+    }
+    if let Some(expected) = schema.get("type") {
+        let names: Vec<&str> = match expected {
+            Value::String(name) => vec![name.as_str()],
+            Value::Array(names) => names.iter().filter_map(Value::as_str).collect(),
+            _ => Vec::new(),
+        };
+        let matches = |name: &str| match name {
+            "string" => value.is_string(),
+            "integer" => value.is_i64() || value.is_u64(),
+            "boolean" => value.is_boolean(),
+            "null" => value.is_null(),
+            "array" => value.is_array(),
+            "object" => value.is_object(),
+            _ => false,
+        };
+        if !names.iter().any(|name| matches(name)) {
+            return Err(format!("{value} is not {expected}"));
+        }
+    }
+    if schema["format"] == "uuid" && uuid::Uuid::parse_str(value.as_str().unwrap_or_default()).is_err() {
+        return Err(format!("{value} is not a uuid"));
+    }
+    if schema["format"] == "date-time"
+        && chrono::DateTime::parse_from_rfc3339(value.as_str().unwrap_or_default()).is_err()
+    {
+        return Err(format!("{value} is not a date-time"));
+    }
+    if let Some(allowed) = schema["enum"].as_array()
+        && !allowed.contains(value)
+    {
+        return Err(format!("{value} is not one of {allowed:?}"));
+    }
+    if let Some(constant) = schema.get("const")
+        && constant != value
+    {
+        return Err(format!("{value} is not {constant}"));
+    }
+    if let Some(object) = value.as_object() {
+        for required in schema["required"].as_array().into_iter().flatten() {
+            let name = required.as_str().unwrap_or_default();
+            if !object.contains_key(name) {
+                return Err(format!("missing {name}"));
+            }
+        }
+        for (name, field) in object {
+            match schema["properties"].get(name) {
+                Some(property) => conforms(root, property, field).map_err(|problem| format!("{name}: {problem}"))?,
+                None if schema["additionalProperties"] == false => return Err(format!("unexpected field {name}")),
+                None => {}
+            }
+        }
+    }
+    if let Some(items) = value.as_array() {
+        if let Some(minimum) = schema["minItems"].as_u64()
+            && (items.len() as u64) < minimum
+        {
+            return Err(format!("fewer than {minimum} items"));
+        }
+        if let Some(item_schema) = schema.get("items") {
+            for item in items {
+                conforms(root, item_schema, item)?;
+            }
+        }
+    }
+    if let Some(branches) = schema["oneOf"].as_array() {
+        let matching = branches.iter().filter(|branch| conforms(root, branch, value).is_ok()).count();
+        if matching != 1 {
+            let problems: Vec<String> =
+                branches.iter().filter_map(|branch| conforms(root, branch, value).err()).collect();
+            return Err(format!("{matching} oneOf branches match ({problems:?})"));
+        }
+    }
+    Ok(())
 }
