@@ -125,3 +125,74 @@ async fn a_conflicting_link_writes_no_event() {
     assert!(store.link_identity(second.id, identity, false).await.is_err());
     assert_eq!(event_types(&store, second.id).await, ["user.registered"]);
 }
+
+#[tokio::test]
+async fn the_outbox_leases_retries_dead_letters_and_prunes() {
+    use auth_core::events::DeliveryResult;
+    use auth_core::ports::EventStore;
+
+    let store = store().await;
+    let first = store.create_user(new_user("frank@example.com")).await.unwrap();
+    let second = store.create_user(new_user("grace@example.com")).await.unwrap();
+    let now = Utc::now();
+    let (worker, other) = (Uuid::new_v4(), Uuid::new_v4());
+    let lease = now + Duration::seconds(30);
+
+    let claimed = store.claim_events(worker, now, lease, 10).await.unwrap();
+    assert_eq!(claimed.iter().map(|event| event.user_id).collect::<Vec<_>>(), [first.id, second.id]);
+    assert!(store.claim_events(other, now, lease, 10).await.unwrap().is_empty(), "leased events are taken");
+    // After the lease runs out, someone else may take them.
+    assert_eq!(
+        store.claim_events(other, lease + Duration::seconds(1), lease + Duration::seconds(30), 10).await.unwrap().len(),
+        2
+    );
+    // The first worker's late report is ignored: it no longer holds the lease.
+    store.finish_delivery(worker, claimed[0].sequence, DeliveryResult::Delivered, now).await.unwrap();
+    assert_eq!(store.outbox_stats().await.unwrap().pending, 2);
+
+    let later = lease + Duration::seconds(2);
+    store
+        .finish_delivery(
+            other,
+            claimed[0].sequence,
+            DeliveryResult::Retry {
+                delivered_sinks: vec!["redis:s".into()],
+                error: "webhook answered 500".into(),
+                retry_at: later + Duration::seconds(5),
+            },
+            later,
+        )
+        .await
+        .unwrap();
+    store
+        .finish_delivery(
+            other,
+            claimed[1].sequence,
+            DeliveryResult::GiveUp { delivered_sinks: vec![], error: "gone".into() },
+            later,
+        )
+        .await
+        .unwrap();
+    assert!(
+        store.claim_events(worker, later, later + Duration::seconds(30), 10).await.unwrap().is_empty(),
+        "not due yet"
+    );
+    let retried =
+        store.claim_events(worker, later + Duration::seconds(6), later + Duration::seconds(60), 10).await.unwrap();
+    assert_eq!(retried.len(), 1);
+    assert_eq!(retried[0].attempts, 1);
+    assert_eq!(retried[0].delivered_sinks, ["redis:s"]);
+
+    let dead = store.list_dead_letters(None, 10).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!((dead[0].user_id, dead[0].last_error.as_deref()), (second.id, Some("gone")));
+    assert!(store.retry_dead_letter(dead[0].id, later).await.unwrap());
+    assert!(!store.retry_dead_letter(dead[0].id, later).await.unwrap(), "only dead letters are retried");
+    assert!(store.list_dead_letters(None, 10).await.unwrap().is_empty());
+
+    store.finish_delivery(worker, retried[0].sequence, DeliveryResult::Delivered, later).await.unwrap();
+    assert_eq!(store.prune_events(later - Duration::seconds(1)).await.unwrap(), 0, "inside the retention");
+    assert_eq!(store.prune_events(later + Duration::seconds(1)).await.unwrap(), 1);
+    let stats = store.outbox_stats().await.unwrap();
+    assert_eq!((stats.pending, stats.dead), (1, 0));
+}
