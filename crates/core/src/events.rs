@@ -246,6 +246,40 @@ pub enum DeliveryResult {
     GiveUp { delivered_sinks: Vec<String>, error: String },
 }
 
+/// How a delivery result is written to the outbox row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryRecord {
+    /// `pending`, `delivered` or `dead`.
+    pub state: &'static str,
+    /// Comma-joined sinks that accepted the event; `None` keeps what is stored.
+    pub delivered_sinks: Option<String>,
+    pub error: Option<String>,
+    /// When to try again; `None` keeps what is stored.
+    pub retry_at: Option<DateTime<Utc>>,
+}
+
+impl DeliveryResult {
+    pub fn record(self) -> DeliveryRecord {
+        match self {
+            DeliveryResult::Delivered => {
+                DeliveryRecord { state: "delivered", delivered_sinks: None, error: None, retry_at: None }
+            }
+            DeliveryResult::Retry { delivered_sinks, error, retry_at } => DeliveryRecord {
+                state: "pending",
+                delivered_sinks: Some(join_sinks(&delivered_sinks)),
+                error: Some(error),
+                retry_at: Some(retry_at),
+            },
+            DeliveryResult::GiveUp { delivered_sinks, error } => DeliveryRecord {
+                state: "dead",
+                delivered_sinks: Some(join_sinks(&delivered_sinks)),
+                error: Some(error),
+                retry_at: None,
+            },
+        }
+    }
+}
+
 /// Outbox figures for metrics.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct OutboxStats {

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use auth_core::error::StoreError;
-use auth_core::events::{DeadLetter, DeliveryResult, OutboxEvent, OutboxStats, UserEvent, join_sinks, split_sinks};
+use auth_core::events::{DeadLetter, DeliveryResult, OutboxEvent, OutboxStats, UserEvent, split_sinks};
 use auth_core::ports::EventStore;
 use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
@@ -103,15 +103,7 @@ impl EventStore for PgStore {
         result: DeliveryResult,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let (state, delivered, error, next_attempt) = match result {
-            DeliveryResult::Delivered => ("delivered", None, None, None),
-            DeliveryResult::Retry { delivered_sinks, error, retry_at } => {
-                ("pending", Some(join_sinks(&delivered_sinks)), Some(error), Some(retry_at))
-            }
-            DeliveryResult::GiveUp { delivered_sinks, error } => {
-                ("dead", Some(join_sinks(&delivered_sinks)), Some(error), None)
-            }
-        };
+        let record = result.record();
         sqlx::query(
             "UPDATE events SET state = $3, attempts = attempts + 1, \
                delivered_sinks = COALESCE($4, delivered_sinks), last_error = COALESCE($5, last_error), \
@@ -122,10 +114,10 @@ impl EventStore for PgStore {
         )
         .bind(sequence)
         .bind(worker)
-        .bind(state)
-        .bind(delivered)
-        .bind(error)
-        .bind(next_attempt)
+        .bind(record.state)
+        .bind(record.delivered_sinks)
+        .bind(record.error)
+        .bind(record.retry_at)
         .bind(now)
         .execute(&self.pool)
         .await

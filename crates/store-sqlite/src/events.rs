@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use auth_core::error::StoreError;
-use auth_core::events::{DeadLetter, DeliveryResult, OutboxEvent, OutboxStats, UserEvent, join_sinks, split_sinks};
+use auth_core::events::{DeadLetter, DeliveryResult, OutboxEvent, OutboxStats, UserEvent, split_sinks};
 use auth_core::ports::EventStore;
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::SqliteRow;
@@ -108,15 +108,7 @@ impl EventStore for SqliteStore {
         result: DeliveryResult,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let (state, delivered, error, next_attempt) = match result {
-            DeliveryResult::Delivered => ("delivered", None, None, None),
-            DeliveryResult::Retry { delivered_sinks, error, retry_at } => {
-                ("pending", Some(join_sinks(&delivered_sinks)), Some(error), Some(micros(retry_at)))
-            }
-            DeliveryResult::GiveUp { delivered_sinks, error } => {
-                ("dead", Some(join_sinks(&delivered_sinks)), Some(error), None)
-            }
-        };
+        let record = result.record();
         let _writing = self.write_lock.lock().await;
         sqlx::query(
             "UPDATE events SET state = $3, attempts = attempts + 1, \
@@ -128,10 +120,10 @@ impl EventStore for SqliteStore {
         )
         .bind(sequence)
         .bind(worker.to_string())
-        .bind(state)
-        .bind(delivered)
-        .bind(error)
-        .bind(next_attempt)
+        .bind(record.state)
+        .bind(record.delivered_sinks)
+        .bind(record.error)
+        .bind(record.retry_at.map(micros))
         .bind(micros(now))
         .execute(&self.pool)
         .await

@@ -46,25 +46,11 @@ impl AdminService {
         cursor: Option<&str>,
         email: Option<&str>,
     ) -> Result<UserPage, DomainError> {
-        let limit = limit.unwrap_or(DEFAULT_PAGE);
-        if !(1..=MAX_PAGE).contains(&limit) {
-            return Err(DomainError::invalid_field("limit", "must be between 1 and 200"));
-        }
-        let after = match cursor.filter(|cursor| !cursor.is_empty()) {
-            Some(cursor) => Some(
-                Uuid::parse_str(cursor)
-                    .map_err(|_| DomainError::invalid_field("cursor", "is not a cursor from this API"))?,
-            ),
-            None => None,
-        };
+        let limit = page_size(limit)?;
+        let after = parse_cursor(cursor, |cursor| Uuid::parse_str(cursor).ok())?;
         let prefix = email.map(Email::key_of).filter(|prefix| !prefix.is_empty());
-        let mut items = self.store.list_users(after, limit + 1, prefix.as_deref()).await?;
-        let next_cursor = if items.len() > limit as usize {
-            items.truncate(limit as usize);
-            items.last().map(|user| user.id)
-        } else {
-            None
-        };
+        let items = self.store.list_users(after, limit + 1, prefix.as_deref()).await?;
+        let (items, next_cursor) = split_page(items, limit, |user| user.id);
         Ok(UserPage { items, next_cursor })
     }
 
@@ -91,25 +77,10 @@ impl AdminService {
 
     /// Events whose delivery gave up, oldest first.
     pub async fn dead_letters(&self, limit: Option<u32>, cursor: Option<&str>) -> Result<DeadLetterPage, DomainError> {
-        let limit = limit.unwrap_or(DEFAULT_PAGE);
-        if !(1..=MAX_PAGE).contains(&limit) {
-            return Err(DomainError::invalid_field("limit", "must be between 1 and 200"));
-        }
-        let after = match cursor.filter(|cursor| !cursor.is_empty()) {
-            Some(cursor) => Some(
-                cursor
-                    .parse::<i64>()
-                    .map_err(|_| DomainError::invalid_field("cursor", "is not a cursor from this API"))?,
-            ),
-            None => None,
-        };
-        let mut items = self.store.list_dead_letters(after, limit + 1).await?;
-        let next_cursor = if items.len() > limit as usize {
-            items.truncate(limit as usize);
-            items.last().map(|event| event.sequence)
-        } else {
-            None
-        };
+        let limit = page_size(limit)?;
+        let after = parse_cursor(cursor, |cursor| cursor.parse::<i64>().ok())?;
+        let items = self.store.list_dead_letters(after, limit + 1).await?;
+        let (items, next_cursor) = split_page(items, limit, |event| event.sequence);
         Ok(DeadLetterPage { items, next_cursor })
     }
 
@@ -147,5 +118,34 @@ impl AdminService {
             .await?;
         tracing::info!(user_id = %user.id, "account has the admin role");
         Ok(user)
+    }
+}
+
+fn page_size(limit: Option<u32>) -> Result<u32, DomainError> {
+    let limit = limit.unwrap_or(DEFAULT_PAGE);
+    if (1..=MAX_PAGE).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(DomainError::invalid_field("limit", "must be between 1 and 200"))
+    }
+}
+
+fn parse_cursor<T>(cursor: Option<&str>, parse: impl Fn(&str) -> Option<T>) -> Result<Option<T>, DomainError> {
+    match cursor.filter(|cursor| !cursor.is_empty()) {
+        Some(cursor) => {
+            parse(cursor).map(Some).ok_or_else(|| DomainError::invalid_field("cursor", "is not a cursor from this API"))
+        }
+        None => Ok(None),
+    }
+}
+
+/// Items were fetched one past the page: the extra one only says that a next page exists.
+fn split_page<T, C>(mut items: Vec<T>, limit: u32, cursor_of: impl Fn(&T) -> C) -> (Vec<T>, Option<C>) {
+    if items.len() > limit as usize {
+        items.truncate(limit as usize);
+        let next = items.last().map(cursor_of);
+        (items, next)
+    } else {
+        (items, None)
     }
 }
