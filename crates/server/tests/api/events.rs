@@ -784,3 +784,20 @@ fn conforms(root: &Value, schema: &Value, value: &Value) -> Result<(), String> {
     }
     Ok(())
 }
+
+#[tokio::test]
+async fn webhooks_without_a_signing_secret_or_with_a_bad_url_are_refused_at_start_up() {
+    let mut settings = fresh_settings(Backend::Sqlite).await;
+    settings.webhook_urls = vec!["https://hooks.example.com/in".into()];
+    let refused = auth_service::Application::build(settings.clone()).await.err().expect("no secret is refused");
+    assert!(format!("{refused:#}").contains("WEBHOOK_SECRET"), "{refused:#}");
+    settings.webhook_secret = Some(Secret::new("short"));
+    assert!(auth_service::Application::build(settings.clone()).await.is_err(), "a short secret is refused");
+    settings.webhook_secret = Some(Secret::new(WEBHOOK_SECRET));
+    settings.webhook_urls = vec!["ftp://hooks.example.com/in".into()];
+    let refused = auth_service::Application::build(settings.clone()).await.err().expect("ftp is refused");
+    assert!(format!("{refused:#}").contains("not an http(s) URL"), "{refused:#}");
+    assert!(!format!("{refused:#}").contains(WEBHOOK_SECRET), "the secret is never printed");
+    settings.webhook_urls = vec!["https://hooks.example.com/in".into()];
+    assert!(auth_service::Application::build(settings).await.is_ok());
+}
