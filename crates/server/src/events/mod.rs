@@ -51,7 +51,8 @@ impl Dispatcher {
     pub async fn run(self: Arc<Self>, stop: CancellationToken) {
         let mut failing = false;
         let mut stats_due = Instant::now();
-        let mut prune_due = Instant::now() + PRUNE_INTERVAL;
+        // Pruning also runs at start-up, so short-lived instances keep the table trimmed too.
+        let mut prune_due = Instant::now();
         loop {
             let delivered = match self.dispatch_once(&stop).await {
                 Ok(count) => {

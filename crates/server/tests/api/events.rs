@@ -30,6 +30,7 @@ on_both_backends!(
     events_of_one_user_arrive_in_order,
     outbox_metrics_are_exported,
     a_change_whose_event_cannot_be_written_does_not_happen,
+    delivered_events_are_pruned_after_the_retention_and_dead_letters_kept,
 );
 
 on_postgres!(a_consumer_group_reads_the_redis_stream, the_stream_and_the_webhook_both_receive_each_event);
@@ -122,7 +123,7 @@ impl Receiver {
     }
 
     fn accepted_for(&self, user_id: &str) -> Vec<Value> {
-        self.accepted().into_iter().filter(|event| event["user_id"] == user_id).collect()
+        of_user(&self.accepted(), user_id)
     }
 
     /// Waits until `condition` holds for the accepted events.
@@ -137,6 +138,11 @@ impl Receiver {
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }
+}
+
+/// The events of one user, in arrival order.
+fn of_user(events: &[Value], user_id: &str) -> Vec<Value> {
+    events.iter().filter(|event| event["user_id"] == user_id).cloned().collect()
 }
 
 fn with_webhook(settings: &mut Settings, url: &str) {
@@ -196,7 +202,7 @@ async fn each_action_produces_exactly_its_events(backend: Backend) {
         let user = user.clone();
         async move {
             let events = receiver
-                .wait_for(&format!("{expected:?}"), |_| receiver.accepted_for(&user).len() >= expected.len())
+                .wait_for(&format!("{expected:?}"), |accepted| of_user(accepted, &user).len() >= expected.len())
                 .await;
             let mine: Vec<Value> = events.into_iter().filter(|event| event["user_id"] == user.as_str()).collect();
             assert_eq!(types(&mine), expected, "events of the user, in order");
@@ -499,7 +505,7 @@ async fn events_of_one_user_arrive_in_order(backend: Backend) {
         assert_eq!(app.post_bearer("/auth/logout", &tokens.access).await.status(), StatusCode::NO_CONTENT);
     }
     assert_eq!(app.post_bearer("/auth/logout-all", &tokens.access).await.status(), StatusCode::NO_CONTENT);
-    let events = receiver.wait_for("seven events", |_| receiver.accepted_for(&user).len() >= 7).await;
+    let events = receiver.wait_for("seven events", |accepted| of_user(accepted, &user).len() >= 7).await;
     let mine: Vec<Value> = events.into_iter().filter(|event| event["user_id"] == user.as_str()).collect();
     let reasons: Vec<&str> = mine[1..].iter().map(|event| event["data"]["reason"].as_str().unwrap()).collect();
     assert_eq!(types(&mine)[0], "user.registered");
@@ -519,7 +525,7 @@ async fn outbox_metrics_are_exported(backend: Backend) {
     let app = TestApp::spawn_with(backend, |settings| with_webhook(settings, &url)).await;
     let (_, tokens) = app.signed_in_user().await;
     let user = user_id(&tokens);
-    receiver.wait_for("the event", |_| !receiver.accepted_for(&user).is_empty()).await;
+    receiver.wait_for("the event", |accepted| !of_user(accepted, &user).is_empty()).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
     for name in [
@@ -637,7 +643,7 @@ async fn the_stream_and_the_webhook_both_receive_each_event() {
     .await;
     let (_, tokens) = app.signed_in_user().await;
     let user = user_id(&tokens);
-    receiver.wait_for("the webhook", |_| !receiver.accepted_for(&user).is_empty()).await;
+    receiver.wait_for("the webhook", |accepted| !of_user(accepted, &user).is_empty()).await;
     let mut redis = redis_connection().await;
     let entries: redis::streams::StreamRangeReply =
         redis::cmd("XRANGE").arg(&stream).arg("-").arg("+").query_async(&mut redis).await.unwrap();
@@ -675,7 +681,7 @@ async fn a_change_whose_event_cannot_be_written_does_not_happen(backend: Backend
     let (_, admin) = signed_in_admin(&app).await;
     let (email, tokens) = app.signed_in_user().await;
     let user = user_id(&tokens);
-    receiver.wait_for("the registration", |_| !receiver.accepted_for(&user).is_empty()).await;
+    receiver.wait_for("the registration", |accepted| !of_user(accepted, &user).is_empty()).await;
 
     break_the_outbox(&app.settings.database_url, true).await;
     let newcomer = unique_email();
@@ -800,4 +806,50 @@ async fn webhooks_without_a_signing_secret_or_with_a_bad_url_are_refused_at_star
     assert!(!format!("{refused:#}").contains(WEBHOOK_SECRET), "the secret is never printed");
     settings.webhook_urls = vec!["https://hooks.example.com/in".into()];
     assert!(auth_service::Application::build(settings).await.is_ok());
+}
+
+async fn outbox_rows(database_url: &str) -> Vec<(String, String)> {
+    use sqlx::Connection;
+    let query = "SELECT event_type, state FROM events ORDER BY sequence";
+    if database_url.starts_with("sqlite") {
+        let mut connection = sqlx::SqliteConnection::connect(database_url).await.unwrap();
+        sqlx::query_as(query).fetch_all(&mut connection).await.unwrap()
+    } else {
+        let mut connection = sqlx::PgConnection::connect(database_url).await.unwrap();
+        sqlx::query_as(query).fetch_all(&mut connection).await.unwrap()
+    }
+}
+
+async fn delivered_events_are_pruned_after_the_retention_and_dead_letters_kept(backend: Backend) {
+    let (receiver, url) = Receiver::start().await;
+    let app = TestApp::spawn_with(backend, |settings| {
+        with_webhook(settings, &url);
+        settings.events_max_attempts = 1;
+        settings.events_retention_hours = 0;
+    })
+    .await;
+    let (_, delivered) = app.signed_in_user().await;
+    receiver.wait_for("the first event", |accepted| !of_user(accepted, &user_id(&delivered)).is_empty()).await;
+    receiver.always_fail.store(true, Ordering::SeqCst);
+    app.signed_in_user().await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !outbox_rows(&app.settings.database_url).await.iter().any(|(_, state)| state == "dead") {
+        assert!(Instant::now() < deadline, "the second event was never dead-lettered");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let settings = app.settings.clone();
+    app.stop().await;
+
+    // The next instance prunes at start-up: the delivered event goes, the dead letter stays.
+    let restarted = TestApp::start(settings, backend).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let rows = outbox_rows(&restarted.settings.database_url).await;
+        if rows.len() == 1 {
+            assert_eq!(rows[0], ("user.registered".to_owned(), "dead".to_owned()));
+            break;
+        }
+        assert!(Instant::now() < deadline, "delivered events were not pruned: {rows:?}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
 }
