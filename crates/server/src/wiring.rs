@@ -375,3 +375,33 @@ pub fn metrics_handle() -> PrometheusHandle {
         })
         .clone()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Secret;
+
+    fn sink_keys(settings: &Settings, redis: Option<&Arc<RedisHandle>>) -> Vec<String> {
+        event_sinks(settings, redis).unwrap().iter().map(|sink| sink.key().to_owned()).collect()
+    }
+
+    #[test]
+    fn the_stream_needs_redis_and_a_name_and_webhooks_need_a_secret() {
+        // Building a handle does not connect.
+        let redis = Arc::new(RedisHandle::new("redis://127.0.0.1:1", "auth:").unwrap());
+        let settings = Settings::default();
+        assert_eq!(sink_keys(&settings, Some(&redis)), ["redis:auth:events"]);
+        assert!(sink_keys(&settings, None).is_empty(), "no Redis, no stream");
+        let off = Settings { events_stream: String::new(), ..Settings::default() };
+        assert!(sink_keys(&off, Some(&redis)).is_empty(), "an empty EVENTS_STREAM turns the stream off");
+
+        let hooks = Settings {
+            webhook_urls: vec!["https://a.example.com/in".into(), " ".into(), "http://b.example.com/in".into()],
+            webhook_secret: Some(Secret::new("0123456789abcdef0123")),
+            ..Settings::default()
+        };
+        assert_eq!(sink_keys(&hooks, None), ["webhook:https://a.example.com/in", "webhook:http://b.example.com/in"]);
+        let unsigned = Settings { webhook_secret: None, ..hooks };
+        assert!(event_sinks(&unsigned, None).is_err());
+    }
+}
