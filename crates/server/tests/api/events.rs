@@ -39,7 +39,7 @@ const WEBHOOK_SECRET: &str = "webhook-secret-for-tests-0123456789";
 
 /// One request the receiver answered.
 #[derive(Debug, Clone)]
-struct Delivery {
+pub(crate) struct Delivery {
     headers: HashMap<String, String>,
     body: String,
     answered: u16,
@@ -53,7 +53,7 @@ impl Delivery {
 
 /// A real HTTP server standing in for a subscriber's webhook endpoint.
 #[derive(Default)]
-struct Receiver {
+pub(crate) struct Receiver {
     deliveries: Mutex<Vec<Delivery>>,
     /// Requests still to refuse with a 500.
     failures_left: AtomicUsize,
@@ -104,7 +104,7 @@ async fn receive(State(receiver): State<Arc<Receiver>>, headers: HeaderMap, body
 }
 
 impl Receiver {
-    async fn start() -> (Arc<Self>, String) {
+    pub(crate) async fn start() -> (Arc<Self>, String) {
         let receiver = Arc::new(Self::default());
         let app = axum::Router::new().route("/hook", axum::routing::post(receive)).with_state(receiver.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -122,12 +122,12 @@ impl Receiver {
         self.deliveries().iter().filter(|delivery| delivery.answered == 200).map(Delivery::event).collect()
     }
 
-    fn accepted_for(&self, user_id: &str) -> Vec<Value> {
+    pub(crate) fn accepted_for(&self, user_id: &str) -> Vec<Value> {
         of_user(&self.accepted(), user_id)
     }
 
     /// Waits until `condition` holds for the accepted events.
-    async fn wait_for(&self, what: &str, condition: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    pub(crate) async fn wait_for(&self, what: &str, condition: impl Fn(&[Value]) -> bool) -> Vec<Value> {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let accepted = self.accepted();
@@ -141,11 +141,11 @@ impl Receiver {
 }
 
 /// The events of one user, in arrival order.
-fn of_user(events: &[Value], user_id: &str) -> Vec<Value> {
+pub(crate) fn of_user(events: &[Value], user_id: &str) -> Vec<Value> {
     events.iter().filter(|event| event["user_id"] == user_id).cloned().collect()
 }
 
-fn with_webhook(settings: &mut Settings, url: &str) {
+pub(crate) fn with_webhook(settings: &mut Settings, url: &str) {
     settings.webhook_urls = vec![url.to_owned()];
     settings.webhook_secret = Some(Secret::new(WEBHOOK_SECRET));
     settings.events_poll_interval_ms = 25;
@@ -153,7 +153,7 @@ fn with_webhook(settings: &mut Settings, url: &str) {
     settings.events_retry_max_seconds = 1;
 }
 
-fn types(events: &[Value]) -> Vec<String> {
+pub(crate) fn types(events: &[Value]) -> Vec<String> {
     events.iter().map(|event| event["type"].as_str().unwrap().to_owned()).collect()
 }
 

@@ -9,14 +9,16 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
+use crate::events::{Receiver, of_user, types, with_webhook};
 use crate::fakes::{self, FACEBOOK_CLIENT, FACEBOOK_SECRET, Fake, FakeUser, VK_CLIENT};
-use crate::helpers::{Backend, PASSWORD, TestApp, Tokens, assert_problem, fresh_settings};
+use crate::helpers::{Backend, PASSWORD, TestApp, Tokens, assert_problem, claims_of, fresh_settings};
 use crate::on_both_backends;
 
 on_both_backends!(
     google_sign_in_creates_then_finds_the_same_user,
     google_links_by_email_only_when_it_is_authoritative,
     a_user_links_and_unlinks_a_provider_from_their_account,
+    social_sign_up_and_linking_emit_their_events,
     denied_consent_is_provider_denied,
     bad_replayed_and_expired_states_are_invalid_state,
     an_id_token_with_another_nonce_is_refused,
@@ -237,6 +239,37 @@ async fn a_user_links_and_unlinks_a_provider_from_their_account(backend: Backend
     let alice = Tokens::from(browser_sign_in(app, "google", "alice").await).await;
     assert_problem(unlink("google", alice.access.clone()).await.unwrap(), StatusCode::CONFLICT, "last_login_method")
         .await;
+}
+
+async fn social_sign_up_and_linking_emit_their_events(backend: Backend) {
+    let (receiver, url) = Receiver::start().await;
+    let world = world(backend, |settings| with_webhook(settings, &url)).await;
+    let app = &world.app;
+    app.register("carol@example.org", PASSWORD).await;
+    let carol = Tokens::from(app.login("carol@example.org", PASSWORD).await).await;
+    let carol_id = claims_of(&carol.access)["sub"].as_str().unwrap().to_owned();
+    let link: Value = app.post_bearer("/auth/oauth/google/link", &carol.access).await.json().await.unwrap();
+    let browser = browser();
+    let start = format!("{}&login_hint=carol", link["authorization_url"].as_str().unwrap());
+    let callback = through_provider(&browser, app, start).await;
+    Tokens::from(browser.get(callback).send().await.unwrap()).await;
+    let events = receiver.wait_for("the link", |accepted| of_user(accepted, &carol_id).len() >= 2).await;
+    let carols = of_user(&events, &carol_id);
+    assert_eq!(types(&carols), ["user.registered", "user.identity_linked"]);
+    assert_eq!(carols[1]["data"], json!({"provider": "google"}));
+
+    // A first social sign-in creates the account: registered, by the provider.
+    let alice = Tokens::from(browser_sign_in(app, "google", "alice").await).await;
+    let alice_id = claims_of(&alice.access)["sub"].as_str().unwrap().to_owned();
+    let events = receiver.wait_for("the social sign-up", |accepted| !of_user(accepted, &alice_id).is_empty()).await;
+    let alices = of_user(&events, &alice_id);
+    assert_eq!(types(&alices), ["user.registered"]);
+    assert_eq!(alices[0]["data"]["method"], "google");
+    // Signing in again is not an event.
+    Tokens::from(browser_sign_in(app, "google", "alice").await).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(receiver.accepted_for(&alice_id).len(), 1);
+    assert_eq!(receiver.accepted_for(&carol_id).len(), 2);
 }
 
 async fn denied_consent_is_provider_denied(backend: Backend) {
