@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::model::{NewUser, Role};
+use crate::model::{NewUser, Role, UserPatch};
 
 /// Version of the event envelope and payloads; bumped on any incompatible change.
 pub const EVENT_VERSION: u32 = 1;
@@ -204,6 +204,30 @@ pub struct AccountState {
     pub is_active: bool,
 }
 
+impl AccountState {
+    /// The account as an administrative patch leaves it.
+    pub fn patched(&self, patch: &UserPatch) -> Self {
+        Self {
+            role: patch.role.unwrap_or(self.role),
+            is_active: patch.is_active.unwrap_or(self.is_active),
+            full_name: patch.full_name.clone().unwrap_or_else(|| self.full_name.clone()),
+            ..self.clone()
+        }
+    }
+
+    /// Why going from `self` to `after` must revoke every session: deactivation, or losing
+    /// the admin role (tokens carrying it must stop working).
+    pub fn revocation_reason(&self, after: &Self) -> Option<RevocationReason> {
+        if self.is_active && !after.is_active {
+            Some(RevocationReason::AccountDeactivated)
+        } else if self.role == Role::Admin && after.role != Role::Admin {
+            Some(RevocationReason::RoleChanged)
+        } else {
+            None
+        }
+    }
+}
+
 /// An event waiting in, or claimed from, the outbox.
 #[derive(Debug, Clone)]
 pub struct OutboxEvent {
@@ -345,6 +369,20 @@ mod tests {
             types(&UserEvent::for_account_change(&before, &everything, Utc::now())),
             ["user.updated", "user.role_changed", "user.deactivated"]
         );
+    }
+
+    #[test]
+    fn deactivation_and_demotion_revoke_sessions_and_nothing_else_does() {
+        let admin = AccountState { role: Role::Admin, ..state() };
+        let patch = |role, is_active| UserPatch { role, is_active, full_name: Some(Some("N".into())) };
+        let reason = |before: &AccountState, patch: UserPatch| before.revocation_reason(&before.patched(&patch));
+        assert_eq!(reason(&admin, patch(Some(Role::User), None)), Some(RevocationReason::RoleChanged));
+        assert_eq!(reason(&admin, patch(Some(Role::User), Some(false))), Some(RevocationReason::AccountDeactivated));
+        assert_eq!(reason(&state(), patch(None, Some(false))), Some(RevocationReason::AccountDeactivated));
+        assert_eq!(reason(&state(), patch(Some(Role::Admin), Some(true))), None);
+        assert_eq!(state().patched(&patch(None, None)).full_name.as_deref(), Some("N"));
+        let user = state();
+        assert_eq!(user.patched(&UserPatch::default()), user);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Administrative account changes, with the last-admin rule enforced under row locks.
 
 use auth_core::error::StoreError;
-use auth_core::events::{AccountState, RevocationReason, UserEvent};
+use auth_core::events::{AccountState, UserEvent};
 use auth_core::model::{Role, UserPatch, UserUpdate};
 use auth_core::ports::AccountStore;
 use chrono::{DateTime, Utc};
@@ -68,20 +68,11 @@ pub(crate) async fn update_user(
     .execute(&mut *transaction)
     .await
     .map_err(store_error)?;
-    let after = AccountState {
-        role: new_role,
-        is_active: new_active,
-        full_name: patch.full_name.clone().unwrap_or_else(|| before.full_name.clone()),
-        ..before.clone()
-    };
+    let after = before.patched(&patch);
     insert_events(&mut transaction, &UserEvent::for_account_change(&before, &after, now)).await?;
-    let demoted = role == Role::Admin && new_role != Role::Admin;
-    let deactivated = is_active && !new_active;
-    let revocations = if demoted || deactivated {
-        let reason = if deactivated { RevocationReason::AccountDeactivated } else { RevocationReason::RoleChanged };
-        revoke_where(&mut transaction, "($2::uuid IS NULL)", id, None, reason, now).await?
-    } else {
-        Vec::new()
+    let revocations = match before.revocation_reason(&after) {
+        Some(reason) => revoke_where(&mut transaction, "($2::uuid IS NULL)", id, None, reason, now).await?,
+        None => Vec::new(),
     };
     transaction.commit().await.map_err(store_error)?;
     let user = store.find_user(id).await?.ok_or_else(|| StoreError::Other("updated user vanished".into()))?;

@@ -69,19 +69,9 @@ impl EventSink for RedisStreamSink {
         };
         match tokio::time::timeout(STREAM_TIMEOUT, appended).await {
             Ok(Ok(_)) => Ok(()),
-            Ok(Err(error)) => Err(format!("redis stream {}: {}", self.stream, error.kind_name())),
+            Ok(Err(error)) => Err(format!("redis stream {}: {:?}", self.stream, error.kind())),
             Err(_) => Err(format!("redis stream {}: timed out", self.stream)),
         }
-    }
-}
-
-trait KindName {
-    fn kind_name(&self) -> String;
-}
-
-impl KindName for redis::RedisError {
-    fn kind_name(&self) -> String {
-        format!("{:?}", self.kind())
     }
 }
 
