@@ -19,6 +19,7 @@ fn user() -> User {
         password_hash: None,
         created_at: Utc::now(),
         identity_providers: Vec::new(),
+        credentials_version: 0,
     }
 }
 

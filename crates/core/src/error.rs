@@ -24,6 +24,10 @@ pub enum DomainError {
     InvalidCredentials,
     #[error("account disabled")]
     AccountDisabled,
+    /// The account's credentials changed (password change, logout everywhere, deactivation...)
+    /// while this sign-in was being checked: it must not open a session.
+    #[error("credentials changed during sign-in")]
+    SignInSuperseded,
     #[error("email not verified")]
     EmailNotVerified,
     #[error("invalid token")]

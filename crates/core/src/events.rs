@@ -75,6 +75,9 @@ pub enum RevocationReason {
     RefreshReuse,
     /// A social identity proved the mailbox of an account whose password predates that proof.
     IdentityTakeover,
+    /// The mailbox was proven by an emailed link, and identities attached before that proof
+    /// (possibly by whoever claimed the address first) were detached.
+    IdentitiesDetached,
 }
 
 impl RevocationReason {
@@ -90,6 +93,7 @@ impl RevocationReason {
             RevocationReason::AccountDeleted => "account_deleted",
             RevocationReason::RefreshReuse => "refresh_reuse",
             RevocationReason::IdentityTakeover => "identity_takeover",
+            RevocationReason::IdentitiesDetached => "identities_detached",
         }
     }
 }
@@ -141,6 +145,30 @@ impl UserEvent {
 
     pub fn identity_linked(user_id: Uuid, provider: &str, at: DateTime<Utc>) -> Self {
         Self::new(EventType::UserIdentityLinked, user_id, at, json!({ "provider": provider }))
+    }
+
+    /// Ways to sign in were removed from the account: `detached` lists them (`password` or a
+    /// provider), `providers` what remains.
+    pub fn sign_in_methods_removed(
+        user_id: Uuid,
+        email: &str,
+        full_name: Option<&str>,
+        detached: &[String],
+        providers: &[String],
+        at: DateTime<Utc>,
+    ) -> Self {
+        Self::new(
+            EventType::UserUpdated,
+            user_id,
+            at,
+            json!({
+                "email": email,
+                "full_name": full_name,
+                "changed": ["providers"],
+                "detached_providers": detached,
+                "providers": providers,
+            }),
+        )
     }
 
     pub fn session_revoked(user_id: Uuid, session_id: Uuid, reason: RevocationReason, at: DateTime<Utc>) -> Self {

@@ -42,6 +42,10 @@ pub struct User {
     pub created_at: DateTime<Utc>,
     /// Social providers linked to this account (`google`, `vk`, ...).
     pub identity_providers: Vec<String>,
+    /// Bumped by every change that revokes the account's sessions (password change or reset,
+    /// logout everywhere, deactivation, demotion, detached identities). A session is only
+    /// opened if the account is still at the version its credentials were checked against.
+    pub credentials_version: i64,
 }
 
 impl User {
@@ -92,6 +96,8 @@ pub struct NewSession {
     pub refresh_token_hash: Vec<u8>,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
+    /// The account's `credentials_version` when its credentials were checked.
+    pub credentials_version: i64,
 }
 
 /// A revoked session, as the validation hot path needs to know it.
@@ -120,6 +126,16 @@ pub enum UserUpdate {
     },
     NotFound,
     /// It would leave no active administrator.
+    LastAdmin,
+}
+
+/// How a request to delete an account ended.
+#[derive(Debug, Clone)]
+pub enum AccountDeletion {
+    /// Deleted; its sessions were revoked.
+    Deleted(Vec<Revocation>),
+    NotFound,
+    /// It is the last active administrator.
     LastAdmin,
 }
 

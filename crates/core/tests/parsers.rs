@@ -24,6 +24,7 @@ fn user() -> User {
         password_hash: None,
         created_at: Utc::now(),
         identity_providers: Vec::new(),
+        credentials_version: 0,
     }
 }
 

@@ -19,6 +19,7 @@ pub const DEFAULT_RATE_LIMIT_PER_MINUTE: u32 = 100;
 pub const DEFAULT_BCRYPT_COST: u32 = 12;
 pub const DEFAULT_LOGIN_FAILURE_LIMIT: u32 = 10;
 pub const DEFAULT_LOGIN_FAILURE_WINDOW_SECONDS: u64 = 900;
+pub const DEFAULT_REAUTHENTICATION_WINDOW_SECONDS: u64 = 300;
 pub const DEFAULT_REQUEST_TIMEOUT_SECONDS: u64 = 10;
 pub const DEFAULT_SHUTDOWN_TIMEOUT_SECONDS: u64 = 15;
 pub const DEFAULT_DATABASE_MAX_CONNECTIONS: u32 = 20;
@@ -129,6 +130,10 @@ pub struct Settings {
     /// Window of LOGIN_FAILURE_LIMIT, seconds.
     #[arg(global = true, long, env = "LOGIN_FAILURE_WINDOW", default_value_t = DEFAULT_LOGIN_FAILURE_WINDOW_SECONDS)]
     pub login_failure_window: u64,
+    /// How recent a session's sign-in must be (seconds) for acts that accounts without a
+    /// password cannot confirm otherwise (deleting the account).
+    #[arg(global = true, long, env = "REAUTHENTICATION_WINDOW", default_value_t = DEFAULT_REAUTHENTICATION_WINDOW_SECONDS)]
+    pub reauthentication_window: u64,
     /// Browser origins allowed by CORS (comma-separated); empty: CORS off.
     #[arg(global = true, long, env = "CORS_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub cors_allowed_origins: Vec<String>,
@@ -274,6 +279,7 @@ impl Default for Settings {
             rate_limit_validate: false,
             login_failure_limit: DEFAULT_LOGIN_FAILURE_LIMIT,
             login_failure_window: DEFAULT_LOGIN_FAILURE_WINDOW_SECONDS,
+            reauthentication_window: DEFAULT_REAUTHENTICATION_WINDOW_SECONDS,
             cors_allowed_origins: Vec::new(),
             trusted_proxies: Vec::new(),
             password_hash: "bcrypt".into(),

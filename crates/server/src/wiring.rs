@@ -114,7 +114,12 @@ pub fn build(settings: &Settings) -> anyhow::Result<Components> {
         sessions.clone(),
         limiter.clone(),
         clock.clone(),
-        AccountPolicy { require_email_verification: settings.require_email_verification, login_failures },
+        AccountPolicy {
+            require_email_verification: settings.require_email_verification,
+            login_failures,
+            // A year is already more than "recent"; the cap keeps the conversion in range.
+            reauthentication_window: chrono::Duration::seconds(settings.reauthentication_window.min(31_536_000) as i64),
+        },
     ));
     let admin = Arc::new(AdminService::new(store.clone(), sessions.clone(), clock.clone()));
     let links = EmailLinks {

@@ -1,7 +1,8 @@
 use async_trait::async_trait;
+use auth_core::accounts::admin::removes_last_admin;
 use auth_core::error::StoreError;
 use auth_core::events::{RevocationReason, UserEvent};
-use auth_core::model::{NewIdentity, NewUser, Revocation, Role, User, UserPatch, UserUpdate};
+use auth_core::model::{AccountDeletion, NewIdentity, NewUser, Revocation, Role, User, UserPatch, UserUpdate};
 use auth_core::ports::AccountStore;
 use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
@@ -9,13 +10,15 @@ use sqlx::{PgConnection, Row};
 use uuid::Uuid;
 
 use crate::PgStore;
+use crate::email_tokens::invalidate_reset_links;
 use crate::errors::store_error;
 use crate::events::insert_events;
+use crate::mailbox::bump_credentials_version;
 use crate::sessions::revoke_where;
 
 /// Columns of a user, with the providers of its linked identities.
 pub(crate) const USER_COLUMNS: &str = "u.id, u.email, u.full_name, u.role, u.is_active, u.email_verified, \
-     u.password_hash, u.created_at, \
+     u.password_hash, u.created_at, u.credentials_version, \
      COALESCE((SELECT array_agg(i.provider ORDER BY i.provider) FROM identities i WHERE i.user_id = u.id), \
      '{}') AS identity_providers";
 
@@ -31,6 +34,7 @@ pub(crate) fn user_from_row(row: &PgRow) -> Result<User, StoreError> {
         password_hash: row.try_get("password_hash").map_err(store_error)?,
         created_at: row.try_get("created_at").map_err(store_error)?,
         identity_providers: row.try_get("identity_providers").map_err(store_error)?,
+        credentials_version: row.try_get("credentials_version").map_err(store_error)?,
     })
 }
 
@@ -51,6 +55,7 @@ impl AccountStore for PgStore {
             password_hash: user.password_hash,
             created_at: user.created_at,
             identity_providers: Vec::new(),
+            credentials_version: 0,
         })
     }
 
@@ -140,8 +145,29 @@ impl AccountStore for PgStore {
         self.find_user_by_email(&user.email_key).await?.ok_or_else(|| StoreError::Other("admin vanished".into()))
     }
 
-    async fn delete_user(&self, id: Uuid, now: DateTime<Utc>) -> Result<Option<Vec<Revocation>>, StoreError> {
+    async fn delete_user(&self, id: Uuid, now: DateTime<Utc>) -> Result<AccountDeletion, StoreError> {
         let mut transaction = self.pool.begin().await.map_err(store_error)?;
+        // The admins first, in id order (as update_user does), then the account itself.
+        let admins: Vec<Uuid> =
+            sqlx::query_scalar("SELECT id FROM users WHERE role = 'admin' AND is_active ORDER BY id FOR UPDATE")
+                .fetch_all(&mut *transaction)
+                .await
+                .map_err(store_error)?;
+        let Some(row) = sqlx::query("SELECT role, is_active FROM users WHERE id = $1 FOR UPDATE")
+            .bind(id)
+            .fetch_optional(&mut *transaction)
+            .await
+            .map_err(store_error)?
+        else {
+            return Ok(AccountDeletion::NotFound);
+        };
+        let role: String = row.try_get("role").map_err(store_error)?;
+        let is_active: bool = row.try_get("is_active").map_err(store_error)?;
+        let others = admins.iter().filter(|admin| **admin != id).count();
+        if removes_last_admin(Role::parse(&role) == Some(Role::Admin) && is_active, false, others) {
+            return Ok(AccountDeletion::LastAdmin);
+        }
+        bump_credentials_version(&mut transaction, id).await?;
         let revocations =
             revoke_where(&mut transaction, "($2::uuid IS NULL)", id, None, RevocationReason::AccountDeleted, now)
                 .await?;
@@ -154,7 +180,7 @@ impl AccountStore for PgStore {
             insert_events(&mut transaction, &[UserEvent::deleted(id, now)]).await?;
         }
         transaction.commit().await.map_err(store_error)?;
-        Ok((deleted.rows_affected() > 0).then_some(revocations))
+        Ok(if deleted.rows_affected() > 0 { AccountDeletion::Deleted(revocations) } else { AccountDeletion::NotFound })
     }
 
     async fn change_password(
@@ -165,13 +191,18 @@ impl AccountStore for PgStore {
         now: DateTime<Utc>,
     ) -> Result<Vec<Revocation>, StoreError> {
         let mut transaction = self.pool.begin().await.map_err(store_error)?;
-        sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
-            .bind(id)
-            .bind(password_hash)
-            .bind(now)
-            .execute(&mut *transaction)
-            .await
-            .map_err(store_error)?;
+        // The version goes up before any session is revoked (see bump_credentials_version).
+        sqlx::query(
+            "UPDATE users SET password_hash = $2, updated_at = $3, credentials_version = credentials_version + 1 \
+             WHERE id = $1",
+        )
+        .bind(id)
+        .bind(password_hash)
+        .bind(now)
+        .execute(&mut *transaction)
+        .await
+        .map_err(store_error)?;
+        invalidate_reset_links(&mut transaction, id, now).await?;
         let revocations = revoke_where(
             &mut transaction,
             "($2::uuid IS NULL OR id <> $2)",
@@ -197,9 +228,9 @@ impl AccountStore for PgStore {
         &self,
         user_id: Uuid,
         identity: NewIdentity,
-        verify_email_and_drop_password: bool,
-    ) -> Result<(), StoreError> {
-        crate::identities::link_identity(self, user_id, identity, verify_email_and_drop_password).await
+        proves_mailbox: bool,
+    ) -> Result<Vec<Revocation>, StoreError> {
+        crate::identities::link_identity(self, user_id, identity, proves_mailbox).await
     }
 
     async fn unlink_identity(&self, user_id: Uuid, provider: &str) -> Result<(), StoreError> {

@@ -1,8 +1,9 @@
 //! Social identities: one provider account maps to exactly one user.
 
+use auth_core::accounts::mailbox::MailboxProof;
 use auth_core::error::StoreError;
 use auth_core::events::UserEvent;
-use auth_core::model::{NewIdentity, NewUser, User};
+use auth_core::model::{NewIdentity, NewUser, Revocation, User};
 use auth_core::ports::AccountStore;
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -11,6 +12,7 @@ use crate::PgStore;
 use crate::accounts::{USER_COLUMNS, insert_user, user_from_row};
 use crate::errors::store_error;
 use crate::events::insert_events;
+use crate::mailbox::apply_mailbox_proof;
 
 async fn insert_identity(
     connection: &mut PgConnection,
@@ -63,30 +65,20 @@ pub(crate) async fn link_identity(
     store: &PgStore,
     user_id: Uuid,
     identity: NewIdentity,
-    verify_email_and_drop_password: bool,
-) -> Result<(), StoreError> {
+    proves_mailbox: bool,
+) -> Result<Vec<Revocation>, StoreError> {
     let mut transaction = store.pool.begin().await.map_err(store_error)?;
     insert_identity(&mut transaction, user_id, &identity).await?;
-    let mut events = vec![UserEvent::identity_linked(user_id, &identity.provider, identity.created_at)];
-    if verify_email_and_drop_password {
-        let before: Option<(String, bool)> =
-            sqlx::query_as("SELECT email, email_verified FROM users WHERE id = $1 FOR UPDATE")
-                .bind(user_id)
-                .fetch_optional(&mut *transaction)
-                .await
-                .map_err(store_error)?;
-        sqlx::query("UPDATE users SET email_verified = true, password_hash = NULL, updated_at = $2 WHERE id = $1")
-            .bind(user_id)
-            .bind(identity.created_at)
-            .execute(&mut *transaction)
-            .await
-            .map_err(store_error)?;
-        if let Some((email, false)) = before {
-            events.push(UserEvent::email_verified(user_id, &email, identity.created_at));
-        }
-    }
-    insert_events(&mut transaction, &events).await?;
-    transaction.commit().await.map_err(store_error)
+    insert_events(&mut transaction, &[UserEvent::identity_linked(user_id, &identity.provider, identity.created_at)])
+        .await?;
+    let revocations = if proves_mailbox {
+        let proof = MailboxProof::Provider(identity.provider.clone());
+        apply_mailbox_proof(&mut transaction, user_id, proof, identity.created_at).await?
+    } else {
+        Vec::new()
+    };
+    transaction.commit().await.map_err(store_error)?;
+    Ok(revocations)
 }
 
 pub(crate) async fn unlink_identity(store: &PgStore, user_id: Uuid, provider: &str) -> Result<(), StoreError> {

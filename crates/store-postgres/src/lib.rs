@@ -7,6 +7,7 @@ mod email_tokens;
 mod errors;
 mod events;
 mod identities;
+mod mailbox;
 mod sessions;
 
 use std::time::Duration;

@@ -11,6 +11,7 @@ use uuid::Uuid;
 use crate::PgStore;
 use crate::errors::store_error;
 use crate::events::insert_events;
+use crate::mailbox::bump_credentials_version;
 
 const SESSION_COLUMNS: &str = "id, user_id, user_agent, ip_address, created_at, last_seen_at, expires_at, revoked_at";
 
@@ -66,8 +67,22 @@ pub(crate) async fn revoke_where(
 
 #[async_trait]
 impl SessionStore for PgStore {
-    async fn create_session(&self, session: NewSession) -> Result<Session, StoreError> {
+    async fn create_session(&self, session: NewSession) -> Result<Option<Session>, StoreError> {
         let mut transaction = self.pool.begin().await.map_err(store_error)?;
+        // A share lock on the account: a revoking change (which updates the row first) either
+        // waits for this session to commit, and then revokes it, or commits first and bumps the
+        // version this check is against (re-checked after the wait), so no session is opened.
+        let current: Option<i32> = sqlx::query_scalar(
+            "SELECT 1 FROM users WHERE id = $1 AND credentials_version = $2 AND is_active FOR SHARE",
+        )
+        .bind(session.user_id)
+        .bind(session.credentials_version)
+        .fetch_optional(&mut *transaction)
+        .await
+        .map_err(store_error)?;
+        if current.is_none() {
+            return Ok(None);
+        }
         let row = sqlx::query(&format!(
             "INSERT INTO sessions (id, user_id, user_agent, ip_address, created_at, last_seen_at, expires_at, current_token_hash) \
              VALUES ($1, $2, $3, $4, $5, $5, $6, $7) RETURNING {SESSION_COLUMNS}"
@@ -90,7 +105,7 @@ impl SessionStore for PgStore {
             .await
             .map_err(store_error)?;
         transaction.commit().await.map_err(store_error)?;
-        session_from_row(&row)
+        session_from_row(&row).map(Some)
     }
 
     async fn rotate_refresh_token(&self, rotation: RefreshRotation) -> Result<RotationOutcome, StoreError> {
@@ -227,6 +242,7 @@ impl SessionStore for PgStore {
         now: DateTime<Utc>,
     ) -> Result<Vec<Revocation>, StoreError> {
         let mut transaction = self.pool.begin().await.map_err(store_error)?;
+        bump_credentials_version(&mut transaction, user_id).await?;
         let revoked = revoke_where(&mut transaction, "($2::uuid IS NULL)", user_id, None, reason, now).await?;
         transaction.commit().await.map_err(store_error)?;
         Ok(revoked)

@@ -1,21 +1,24 @@
 use async_trait::async_trait;
+use auth_core::accounts::admin::removes_last_admin;
 use auth_core::error::StoreError;
 use auth_core::events::{RevocationReason, UserEvent};
-use auth_core::model::{NewIdentity, NewUser, Revocation, Role, User, UserPatch, UserUpdate};
+use auth_core::model::{AccountDeletion, NewIdentity, NewUser, Revocation, Role, User, UserPatch, UserUpdate};
 use auth_core::ports::AccountStore;
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
 use uuid::Uuid;
 
+use crate::email_tokens::invalidate_reset_links;
 use crate::errors::store_error;
 use crate::events::insert_events;
+use crate::mailbox::bump_credentials_version;
 use crate::sessions::revoke_where;
 use crate::{SqliteStore, micros, time_of, uuid_of};
 
 /// Columns of a user, with the providers of its linked identities.
 pub(crate) const USER_COLUMNS: &str = "u.id, u.email, u.full_name, u.role, u.is_active, u.email_verified, \
-     u.password_hash, u.created_at, \
+     u.password_hash, u.created_at, u.credentials_version, \
      (SELECT group_concat(i.provider, ',') FROM identities i WHERE i.user_id = u.id) AS identity_providers";
 
 pub(crate) fn user_from_row(row: &SqliteRow) -> Result<User, StoreError> {
@@ -35,6 +38,7 @@ pub(crate) fn user_from_row(row: &SqliteRow) -> Result<User, StoreError> {
         password_hash: row.try_get("password_hash").map_err(store_error)?,
         created_at: time_of(row.try_get("created_at").map_err(store_error)?)?,
         identity_providers,
+        credentials_version: row.try_get("credentials_version").map_err(store_error)?,
     })
 }
 
@@ -56,6 +60,7 @@ impl AccountStore for SqliteStore {
             password_hash: user.password_hash,
             created_at: user.created_at,
             identity_providers: Vec::new(),
+            credentials_version: 0,
         })
     }
 
@@ -145,9 +150,28 @@ impl AccountStore for SqliteStore {
         self.find_user_by_email(&user.email_key).await?.ok_or_else(|| StoreError::Other("admin vanished".into()))
     }
 
-    async fn delete_user(&self, id: Uuid, now: DateTime<Utc>) -> Result<Option<Vec<Revocation>>, StoreError> {
+    async fn delete_user(&self, id: Uuid, now: DateTime<Utc>) -> Result<AccountDeletion, StoreError> {
         let _writing = self.write_lock.lock().await;
         let mut transaction = self.pool.begin().await.map_err(store_error)?;
+        let Some((role, is_active)) =
+            sqlx::query_as::<_, (String, bool)>("SELECT role, is_active FROM users WHERE id = $1")
+                .bind(id.to_string())
+                .fetch_optional(&mut *transaction)
+                .await
+                .map_err(store_error)?
+        else {
+            return Ok(AccountDeletion::NotFound);
+        };
+        let others: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin' AND is_active = 1 AND id <> $1")
+                .bind(id.to_string())
+                .fetch_one(&mut *transaction)
+                .await
+                .map_err(store_error)?;
+        if removes_last_admin(Role::parse(&role) == Some(Role::Admin) && is_active, false, others as usize) {
+            return Ok(AccountDeletion::LastAdmin);
+        }
+        bump_credentials_version(&mut transaction, id).await?;
         let revocations =
             revoke_where(&mut transaction, "$2 IS NULL", id, None, RevocationReason::AccountDeleted, now).await?;
         let deleted = sqlx::query("DELETE FROM users WHERE id = $1")
@@ -159,7 +183,7 @@ impl AccountStore for SqliteStore {
             insert_events(&mut transaction, &[UserEvent::deleted(id, now)]).await?;
         }
         transaction.commit().await.map_err(store_error)?;
-        Ok((deleted.rows_affected() > 0).then_some(revocations))
+        Ok(if deleted.rows_affected() > 0 { AccountDeletion::Deleted(revocations) } else { AccountDeletion::NotFound })
     }
 
     async fn change_password(
@@ -171,13 +195,17 @@ impl AccountStore for SqliteStore {
     ) -> Result<Vec<Revocation>, StoreError> {
         let _writing = self.write_lock.lock().await;
         let mut transaction = self.pool.begin().await.map_err(store_error)?;
-        sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
-            .bind(id.to_string())
-            .bind(password_hash)
-            .bind(micros(now))
-            .execute(&mut *transaction)
-            .await
-            .map_err(store_error)?;
+        sqlx::query(
+            "UPDATE users SET password_hash = $2, updated_at = $3, credentials_version = credentials_version + 1 \
+             WHERE id = $1",
+        )
+        .bind(id.to_string())
+        .bind(password_hash)
+        .bind(micros(now))
+        .execute(&mut *transaction)
+        .await
+        .map_err(store_error)?;
+        invalidate_reset_links(&mut transaction, id, now).await?;
         let revocations = revoke_where(
             &mut transaction,
             "($2 IS NULL OR id <> $2)",
@@ -203,9 +231,9 @@ impl AccountStore for SqliteStore {
         &self,
         user_id: Uuid,
         identity: NewIdentity,
-        verify_email_and_drop_password: bool,
-    ) -> Result<(), StoreError> {
-        crate::identities::link_identity(self, user_id, identity, verify_email_and_drop_password).await
+        proves_mailbox: bool,
+    ) -> Result<Vec<Revocation>, StoreError> {
+        crate::identities::link_identity(self, user_id, identity, proves_mailbox).await
     }
 
     async fn unlink_identity(&self, user_id: Uuid, provider: &str) -> Result<(), StoreError> {

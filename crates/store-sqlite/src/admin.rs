@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use crate::errors::store_error;
 use crate::events::insert_events;
+use crate::mailbox::bump_credentials_version;
 use crate::sessions::revoke_where;
 use crate::{SqliteStore, micros, uuid_of};
 
@@ -69,7 +70,10 @@ pub(crate) async fn update_user(
     let after = before.patched(&patch);
     insert_events(&mut transaction, &UserEvent::for_account_change(&before, &after, now)).await?;
     let revocations = match before.revocation_reason(&after) {
-        Some(reason) => revoke_where(&mut transaction, "$2 IS NULL", id, None, reason, now).await?,
+        Some(reason) => {
+            bump_credentials_version(&mut transaction, id).await?;
+            revoke_where(&mut transaction, "$2 IS NULL", id, None, reason, now).await?
+        }
         None => Vec::new(),
     };
     transaction.commit().await.map_err(store_error)?;

@@ -1,6 +1,7 @@
 use async_trait::async_trait;
+use auth_core::accounts::mailbox::MailboxProof;
 use auth_core::error::StoreError;
-use auth_core::events::{RevocationReason, UserEvent};
+use auth_core::events::RevocationReason;
 use auth_core::model::{EmailTokenPurpose, NewEmailToken, Revocation};
 use auth_core::ports::EmailTokenStore;
 use chrono::{DateTime, Utc};
@@ -8,7 +9,7 @@ use sqlx::SqliteConnection;
 use uuid::Uuid;
 
 use crate::errors::store_error;
-use crate::events::insert_events;
+use crate::mailbox::apply_mailbox_proof;
 use crate::sessions::revoke_where;
 use crate::{SqliteStore, micros, uuid_of};
 
@@ -32,6 +33,24 @@ async fn spend(
     user_id.as_deref().map(uuid_of).transpose()
 }
 
+/// Spends every outstanding reset link of the account: a credential change must not leave an
+/// older way to set the password behind.
+pub(crate) async fn invalidate_reset_links(
+    connection: &mut SqliteConnection,
+    user_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE email_tokens SET used_at = $2 WHERE user_id = $1 AND purpose = 'reset_password' AND used_at IS NULL",
+    )
+    .bind(user_id.to_string())
+    .bind(micros(now))
+    .execute(&mut *connection)
+    .await
+    .map(|_| ())
+    .map_err(store_error)
+}
+
 #[async_trait]
 impl EmailTokenStore for SqliteStore {
     async fn create_email_token(&self, token: NewEmailToken) -> Result<(), StoreError> {
@@ -50,25 +69,19 @@ impl EmailTokenStore for SqliteStore {
         .map_err(store_error)
     }
 
-    async fn verify_email(&self, token_hash: &[u8], now: DateTime<Utc>) -> Result<Option<Uuid>, StoreError> {
+    async fn verify_email(
+        &self,
+        token_hash: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<Option<(Uuid, Vec<Revocation>)>, StoreError> {
         let _writing = self.write_lock.lock().await;
         let mut transaction = self.pool.begin().await.map_err(store_error)?;
         let Some(user_id) = spend(&mut transaction, token_hash, EmailTokenPurpose::VerifyEmail, now).await? else {
             return Ok(None);
         };
-        let newly_verified: Option<String> = sqlx::query_scalar(
-            "UPDATE users SET email_verified = 1, updated_at = $2 WHERE id = $1 AND email_verified = 0 RETURNING email",
-        )
-        .bind(user_id.to_string())
-        .bind(micros(now))
-        .fetch_optional(&mut *transaction)
-        .await
-        .map_err(store_error)?;
-        if let Some(email) = newly_verified {
-            insert_events(&mut transaction, &[UserEvent::email_verified(user_id, &email, now)]).await?;
-        }
+        let revocations = apply_mailbox_proof(&mut transaction, user_id, MailboxProof::EmailLink, now).await?;
         transaction.commit().await.map_err(store_error)?;
-        Ok(Some(user_id))
+        Ok(Some((user_id, revocations)))
     }
 
     async fn reset_password(
@@ -82,20 +95,20 @@ impl EmailTokenStore for SqliteStore {
         let Some(user_id) = spend(&mut transaction, token_hash, EmailTokenPurpose::ResetPassword, now).await? else {
             return Ok(None);
         };
-        sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
-            .bind(user_id.to_string())
-            .bind(password_hash)
-            .bind(micros(now))
-            .execute(&mut *transaction)
-            .await
-            .map_err(store_error)?;
+        // The reset proves the mailbox: what was attached before that proof goes (mailbox.rs).
+        apply_mailbox_proof(&mut transaction, user_id, MailboxProof::PasswordReset, now).await?;
+        sqlx::query(
+            "UPDATE users SET password_hash = $2, updated_at = $3, credentials_version = credentials_version + 1 \
+             WHERE id = $1",
+        )
+        .bind(user_id.to_string())
+        .bind(password_hash)
+        .bind(micros(now))
+        .execute(&mut *transaction)
+        .await
+        .map_err(store_error)?;
         // Other outstanding reset links of the account die with this one.
-        sqlx::query("UPDATE email_tokens SET used_at = $2 WHERE user_id = $1 AND purpose = 'reset_password' AND used_at IS NULL")
-            .bind(user_id.to_string())
-            .bind(micros(now))
-            .execute(&mut *transaction)
-            .await
-            .map_err(store_error)?;
+        invalidate_reset_links(&mut transaction, user_id, now).await?;
         let revocations =
             revoke_where(&mut transaction, "$2 IS NULL", user_id, None, RevocationReason::PasswordReset, now).await?;
         transaction.commit().await.map_err(store_error)?;

@@ -1,8 +1,9 @@
 //! Social identities: one provider account maps to exactly one user.
 
+use auth_core::accounts::mailbox::MailboxProof;
 use auth_core::error::StoreError;
 use auth_core::events::UserEvent;
-use auth_core::model::{NewIdentity, NewUser, User};
+use auth_core::model::{NewIdentity, NewUser, Revocation, User};
 use auth_core::ports::AccountStore;
 use sqlx::SqliteConnection;
 use uuid::Uuid;
@@ -10,6 +11,7 @@ use uuid::Uuid;
 use crate::accounts::{USER_COLUMNS, insert_user, user_from_row};
 use crate::errors::store_error;
 use crate::events::insert_events;
+use crate::mailbox::apply_mailbox_proof;
 use crate::{SqliteStore, micros};
 
 async fn insert_identity(
@@ -65,30 +67,21 @@ pub(crate) async fn link_identity(
     store: &SqliteStore,
     user_id: Uuid,
     identity: NewIdentity,
-    verify_email_and_drop_password: bool,
-) -> Result<(), StoreError> {
+    proves_mailbox: bool,
+) -> Result<Vec<Revocation>, StoreError> {
     let _writing = store.write_lock.lock().await;
     let mut transaction = store.pool.begin().await.map_err(store_error)?;
     insert_identity(&mut transaction, user_id, &identity).await?;
-    let mut events = vec![UserEvent::identity_linked(user_id, &identity.provider, identity.created_at)];
-    if verify_email_and_drop_password {
-        let before: Option<(String, bool)> = sqlx::query_as("SELECT email, email_verified FROM users WHERE id = $1")
-            .bind(user_id.to_string())
-            .fetch_optional(&mut *transaction)
-            .await
-            .map_err(store_error)?;
-        sqlx::query("UPDATE users SET email_verified = 1, password_hash = NULL, updated_at = $2 WHERE id = $1")
-            .bind(user_id.to_string())
-            .bind(micros(identity.created_at))
-            .execute(&mut *transaction)
-            .await
-            .map_err(store_error)?;
-        if let Some((email, false)) = before {
-            events.push(UserEvent::email_verified(user_id, &email, identity.created_at));
-        }
-    }
-    insert_events(&mut transaction, &events).await?;
-    transaction.commit().await.map_err(store_error)
+    insert_events(&mut transaction, &[UserEvent::identity_linked(user_id, &identity.provider, identity.created_at)])
+        .await?;
+    let revocations = if proves_mailbox {
+        let proof = MailboxProof::Provider(identity.provider.clone());
+        apply_mailbox_proof(&mut transaction, user_id, proof, identity.created_at).await?
+    } else {
+        Vec::new()
+    };
+    transaction.commit().await.map_err(store_error)?;
+    Ok(revocations)
 }
 
 pub(crate) async fn unlink_identity(store: &SqliteStore, user_id: Uuid, provider: &str) -> Result<(), StoreError> {

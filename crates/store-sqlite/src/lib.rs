@@ -8,6 +8,7 @@ mod email_tokens;
 mod errors;
 mod events;
 mod identities;
+mod mailbox;
 mod sessions;
 
 use std::str::FromStr;

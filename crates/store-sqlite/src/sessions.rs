@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use crate::errors::store_error;
 use crate::events::insert_events;
+use crate::mailbox::bump_credentials_version;
 use crate::{SqliteStore, micros, time_of, uuid_of};
 
 const SESSION_COLUMNS: &str = "id, user_id, user_agent, ip_address, created_at, last_seen_at, expires_at, revoked_at";
@@ -71,9 +72,20 @@ pub(crate) async fn revoke_where(
 
 #[async_trait]
 impl SessionStore for SqliteStore {
-    async fn create_session(&self, session: NewSession) -> Result<Session, StoreError> {
+    async fn create_session(&self, session: NewSession) -> Result<Option<Session>, StoreError> {
+        // Under the write lock, no revoking change can commit between this check and the insert.
         let _writing = self.write_lock.lock().await;
         let mut transaction = self.pool.begin().await.map_err(store_error)?;
+        let current: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM users WHERE id = $1 AND credentials_version = $2 AND is_active = 1")
+                .bind(session.user_id.to_string())
+                .bind(session.credentials_version)
+                .fetch_optional(&mut *transaction)
+                .await
+                .map_err(store_error)?;
+        if current.is_none() {
+            return Ok(None);
+        }
         let row = sqlx::query(&format!(
             "INSERT INTO sessions (id, user_id, user_agent, ip_address, created_at, last_seen_at, expires_at, current_token_hash) \
              VALUES ($1, $2, $3, $4, $5, $5, $6, $7) RETURNING {SESSION_COLUMNS}"
@@ -96,7 +108,7 @@ impl SessionStore for SqliteStore {
             .await
             .map_err(store_error)?;
         transaction.commit().await.map_err(store_error)?;
-        session_from_row(&row)
+        session_from_row(&row).map(Some)
     }
 
     async fn rotate_refresh_token(&self, rotation: RefreshRotation) -> Result<RotationOutcome, StoreError> {
@@ -237,6 +249,7 @@ impl SessionStore for SqliteStore {
     ) -> Result<Vec<Revocation>, StoreError> {
         let _writing = self.write_lock.lock().await;
         let mut transaction = self.pool.begin().await.map_err(store_error)?;
+        bump_credentials_version(&mut transaction, user_id).await?;
         let revoked = revoke_where(&mut transaction, "$2 IS NULL", user_id, None, reason, now).await?;
         transaction.commit().await.map_err(store_error)?;
         Ok(revoked)

@@ -55,9 +55,11 @@ async fn rotation_then_grandparent_replay_revokes_and_logs_the_session() {
             refresh_token_hash: vec![1],
             created_at: now,
             expires_at: now + Duration::days(1),
+            credentials_version: user.credentials_version,
         })
         .await
-        .unwrap();
+        .unwrap()
+        .expect("the account is unchanged");
     let rotate = |presented: u8, successor: u8| RefreshRotation {
         presented_hash: vec![presented],
         successor_hash: vec![successor],
@@ -98,8 +100,12 @@ async fn linking_an_identity_records_the_link_and_a_newly_proved_mailbox() {
     store.link_identity(user.id, identity("vk"), true).await.unwrap();
     assert_eq!(
         event_types(&store, user.id).await,
-        ["user.registered", "user.identity_linked", "user.email_verified", "user.identity_linked"]
+        // The password predates the proof: it goes, and the update says so.
+        ["user.registered", "user.identity_linked", "user.email_verified", "user.updated", "user.identity_linked"]
     );
+    let linked = store.find_user(user.id).await.unwrap().unwrap();
+    assert!(linked.email_verified && linked.password_hash.is_none());
+    assert!(linked.credentials_version > user.credentials_version);
     let payload: String =
         sqlx::query_scalar("SELECT payload FROM events WHERE user_id = $1 AND event_type = 'user.identity_linked'")
             .bind(user.id.to_string())

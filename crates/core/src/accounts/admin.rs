@@ -121,6 +121,13 @@ impl AdminService {
     }
 }
 
+/// Whether a change leaves no active administrator: the account was one, will not be one
+/// (demoted, deactivated or deleted), and no other active administrator exists. Stores call it
+/// with the admins locked.
+pub fn removes_last_admin(was_active_admin: bool, stays_active_admin: bool, other_active_admins: usize) -> bool {
+    was_active_admin && !stays_active_admin && other_active_admins == 0
+}
+
 fn page_size(limit: Option<u32>) -> Result<u32, DomainError> {
     let limit = limit.unwrap_or(DEFAULT_PAGE);
     if (1..=MAX_PAGE).contains(&limit) {

@@ -51,7 +51,7 @@ impl EmailFlows {
     #[tracing::instrument(name = "request email verification", skip(self, language))]
     pub async fn request_verification(&self, user_id: Uuid, language: &str) -> Result<(), DomainError> {
         let user = self.store.find_user(user_id).await?.ok_or(DomainError::TokenRevoked)?;
-        if user.email_verified {
+        if user.email_verified || Email::parse(&user.email).is_ok_and(|email| email.is_reserved()) {
             return Ok(());
         }
         let token =
@@ -65,10 +65,14 @@ impl EmailFlows {
         Ok(())
     }
 
+    /// Spends a verification link. Proving the mailbox detaches identities attached before
+    /// the proof and ends their sessions (`mailbox`).
     pub async fn verify(&self, token: &str) -> Result<(), DomainError> {
         let hash = token_hash(token)?;
-        let user_id = self.store.verify_email(&hash, self.clock.now()).await?.ok_or(DomainError::InvalidEmailToken)?;
-        tracing::info!(%user_id, "email verified");
+        let (user_id, revocations) =
+            self.store.verify_email(&hash, self.clock.now()).await?.ok_or(DomainError::InvalidEmailToken)?;
+        tracing::info!(target: "audit", event = "email_verified", %user_id, revoked = revocations.len(), outcome = "success", "email verified");
+        self.sessions.publish_revocations(&revocations).await;
         Ok(())
     }
 
@@ -89,6 +93,9 @@ impl EmailFlows {
         let Ok(email) = Email::parse(email) else {
             return Ok(());
         };
+        if email.is_reserved() {
+            return Ok(());
+        }
         let Some(user) = self.store.find_user_by_email(email.key()).await? else {
             return Ok(());
         };

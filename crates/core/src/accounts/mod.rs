@@ -3,42 +3,64 @@
 pub mod admin;
 mod email;
 pub mod email_flows;
+pub mod mailbox;
 mod password;
 
 use std::sync::Arc;
 
 use uuid::Uuid;
 
-pub use email::Email;
+pub use email::{Email, MAX_EMAIL_LENGTH, PLACEHOLDER_DOMAIN};
 pub use password::{PasswordAlgorithm, PasswordHasher, Verified, check_password_rules};
 
 use crate::clock::Clock;
 use crate::error::DomainError;
-use crate::model::{NewUser, Role, User};
+use crate::model::{AccountDeletion, NewUser, Role, User};
 use crate::ports::{Quota, RateLimiter, Store};
 use crate::sessions::SessionService;
 
 const MAX_FULL_NAME_CHARS: usize = 200;
 
 /// A registration request, as parsed from the wire.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Registration {
     pub email: String,
     pub password: String,
     pub full_name: Option<String>,
 }
 
+impl std::fmt::Debug for Registration {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Registration")
+            .field("email", &self.email)
+            .field("password", &"[redacted]")
+            .field("full_name", &self.full_name)
+            .finish()
+    }
+}
+
 /// Rules for accounts that do not depend on the transport.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct AccountPolicy {
     /// Password login of an unverified account is refused (`email_not_verified`).
     pub require_email_verification: bool,
     /// Failed logins allowed per account (known or not) before it cools off; `None`: no limit.
     pub login_failures: Option<Quota>,
+    /// How recent the session's sign-in must be to delete an account that has no password to
+    /// confirm with.
+    pub reauthentication_window: chrono::Duration,
 }
 
-/// How recent a sign-in must be to delete an account that has no password to confirm with.
-const FRESH_SIGN_IN_SECONDS: i64 = 300;
+impl Default for AccountPolicy {
+    fn default() -> Self {
+        Self {
+            require_email_verification: false,
+            login_failures: None,
+            reauthentication_window: chrono::Duration::minutes(5),
+        }
+    }
+}
 
 pub struct AccountService {
     store: Arc<dyn Store>,
@@ -61,7 +83,8 @@ impl AccountService {
         Self { store, hasher, sessions, limiter, clock, policy }
     }
 
-    /// Changes the password after checking the current one; revokes the user's other sessions.
+    /// Changes the password after checking the current one; revokes the user's other sessions
+    /// and outstanding reset links. A wrong current password counts toward the account's cool-off.
     #[tracing::instrument(name = "change password", skip_all, fields(%user_id))]
     pub async fn change_password(
         &self,
@@ -71,11 +94,8 @@ impl AccountService {
         new_password: &str,
     ) -> Result<(), DomainError> {
         let user = self.active_user(user_id).await?;
-        let stored = user.password_hash.ok_or(DomainError::InvalidCredentials)?;
-        if !matches!(self.hasher.verify(current_password, &stored).await?, Verified::Yes { .. }) {
-            return Err(DomainError::InvalidCredentials);
-        }
         check_password_rules("new_password", new_password)?;
+        self.confirm_password(&user, Some(current_password)).await?;
         let password_hash = self.hasher.hash(new_password).await?;
         let revocations =
             self.store.change_password(user_id, &password_hash, Some(current_session), self.clock.now()).await?;
@@ -85,27 +105,66 @@ impl AccountService {
     }
 
     /// Deletes the account, its identities and sessions. Accounts with a password confirm with
-    /// it; accounts without one need a sign-in from the last few minutes.
+    /// it (a wrong one counts toward the cool-off); accounts without one need a session signed
+    /// in within the last few minutes (its sign-in time, which refreshing does not renew).
     #[tracing::instrument(name = "delete account", skip_all, fields(%user_id))]
-    pub async fn delete(&self, user_id: Uuid, signed_in_at: i64, password: Option<&str>) -> Result<(), DomainError> {
+    pub async fn delete(&self, user_id: Uuid, session_id: Uuid, password: Option<&str>) -> Result<(), DomainError> {
         let user = self.active_user(user_id).await?;
-        match (&user.password_hash, password) {
-            (Some(stored), Some(password)) => {
-                if !matches!(self.hasher.verify(password, stored).await?, Verified::Yes { .. }) {
-                    return Err(DomainError::InvalidCredentials);
-                }
-            }
-            (Some(_), None) => return Err(DomainError::invalid_field("password", "is required")),
-            (None, _) => {
-                if self.clock.now().timestamp() - signed_in_at > FRESH_SIGN_IN_SECONDS {
-                    return Err(DomainError::InvalidCredentials);
-                }
+        if user.password_hash.is_some() {
+            let password = password.ok_or_else(|| DomainError::invalid_field("password", "is required"))?;
+            self.confirm_password(&user, Some(password)).await?;
+        } else {
+            let session = self.store.find_session(session_id).await?.ok_or(DomainError::TokenRevoked)?;
+            if self.clock.now() - session.created_at > self.policy.reauthentication_window {
+                return Err(DomainError::InvalidCredentials);
             }
         }
-        let revocations = self.store.delete_user(user_id, self.clock.now()).await?.ok_or(DomainError::TokenRevoked)?;
+        let revocations = match self.store.delete_user(user_id, self.clock.now()).await? {
+            AccountDeletion::Deleted(revocations) => revocations,
+            AccountDeletion::NotFound => return Err(DomainError::TokenRevoked),
+            AccountDeletion::LastAdmin => return Err(DomainError::LastAdmin),
+        };
         tracing::info!(target: "audit", event = "account_deleted", %user_id, revoked = revocations.len(), outcome = "success", "account deleted");
         self.sessions.publish_revocations(&revocations).await;
         Ok(())
+    }
+
+    /// Checks the signed-in user's password under the account's failed-login budget.
+    async fn confirm_password(&self, user: &User, password: Option<&str>) -> Result<(), DomainError> {
+        let key = Email::key_of(&user.email);
+        self.within_failure_budget(&key, async {
+            let (Some(stored), Some(password)) = (&user.password_hash, password) else {
+                return Err(DomainError::InvalidCredentials);
+            };
+            match self.hasher.verify(password, stored).await? {
+                Verified::Yes { .. } => Ok(()),
+                Verified::No => Err(DomainError::InvalidCredentials),
+            }
+        })
+        .await
+    }
+
+    /// Runs a password check against the account's failed-login budget. One unit is reserved
+    /// before the check and given back unless the password was wrong, so concurrent guesses
+    /// cannot all be judged before any of them is counted (across instances, through Redis).
+    async fn within_failure_budget<T>(
+        &self,
+        email_key: &str,
+        check: impl std::future::Future<Output = Result<T, DomainError>>,
+    ) -> Result<T, DomainError> {
+        let Some(quota) = self.policy.login_failures else {
+            return check.await;
+        };
+        let key = format!("login-failures:{email_key}");
+        let reservation = self.limiter.check(&key, quota).await;
+        if !reservation.allowed {
+            return Err(DomainError::RateLimited { retry_after_seconds: reservation.retry_after.as_secs().max(1) });
+        }
+        let result = check.await;
+        if !matches!(result, Err(DomainError::InvalidCredentials)) {
+            self.limiter.refund(&key, quota).await;
+        }
+        result
     }
 
     pub fn hasher(&self) -> &PasswordHasher {
@@ -124,6 +183,11 @@ impl AccountService {
         let (Some(email), Ok(full_name), true) = (email, full_name, problems.is_empty()) else {
             return Err(DomainError::Validation(problems));
         };
+        if email.is_reserved() {
+            // Placeholder addresses of provider accounts live there; taking one would block
+            // that provider user's sign-up.
+            return Err(DomainError::invalid_field("email", "is in a reserved domain"));
+        }
         let password_hash = self.hasher.hash(&registration.password).await?;
         let user = self
             .store
@@ -147,23 +211,18 @@ impl AccountService {
     /// that email: past the quota, its password login cools off whatever the client address.
     #[tracing::instrument(name = "authenticate password", skip_all)]
     pub async fn authenticate(&self, email: &str, password: &str) -> Result<User, DomainError> {
-        let failures =
-            self.policy.login_failures.map(|quota| (format!("login-failures:{}", Email::key_of(email)), quota));
-        if let Some((key, quota)) = &failures {
-            let decision = self.limiter.peek(key, *quota).await;
-            if !decision.allowed {
-                return Err(DomainError::RateLimited { retry_after_seconds: decision.retry_after.as_secs().max(1) });
-            }
+        // No account can have such an address: refused before any look-up, hash or counter, so
+        // failed-login keys stay bounded.
+        if Email::check_length(email).is_err() {
+            return Err(DomainError::InvalidCredentials);
         }
-        let result = self.check_credentials(email, password).await;
-        if let (Err(DomainError::InvalidCredentials), Some((key, quota))) = (&result, &failures) {
-            self.limiter.check(key, *quota).await;
-        }
+        let result = self.within_failure_budget(&Email::key_of(email), self.check_credentials(email, password)).await;
         let outcome = match &result {
             Ok(_) => "success",
             Err(DomainError::InvalidCredentials) => "invalid_credentials",
             Err(DomainError::AccountDisabled) => "account_disabled",
             Err(DomainError::EmailNotVerified) => "email_not_verified",
+            Err(DomainError::RateLimited { .. }) => "rate_limited",
             Err(_) => "error",
         };
         metrics::counter!("logins_total", "outcome" => outcome).increment(1);
@@ -237,4 +296,17 @@ pub(crate) fn normalise_full_name(full_name: Option<String>) -> Result<Option<St
         return Err(DomainError::invalid_field("full_name", "must not contain control characters"));
     }
     Ok(Some(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_registration_never_prints_its_password() {
+        let registration =
+            Registration { email: "a@example.com".into(), password: "hunter2-hunter2".into(), full_name: None };
+        let printed = format!("{registration:?}");
+        assert!(printed.contains("a@example.com") && !printed.contains("hunter2"), "{printed}");
+    }
 }

@@ -12,6 +12,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
 pub use provider::{
@@ -21,13 +22,12 @@ pub use provider::{
 use crate::accounts::Email;
 use crate::clock::Clock;
 use crate::error::DomainError;
-use crate::events::RevocationReason;
 use crate::model::{NewIdentity, NewUser, Role, User};
 use crate::ports::{EphemeralStore, Store};
 use crate::sessions::SessionService;
 
 /// What is kept server-side between `start` and `finish`, keyed by `state`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct PendingLogin {
     pub provider: String,
     pub code_verifier: String,
@@ -37,7 +37,45 @@ pub struct PendingLogin {
     pub redirect_to: Option<String>,
     /// Set when a signed-in user links this provider to their account.
     pub link_user: Option<Uuid>,
+    /// SHA-256 (hex) of the browser binding: only the browser that started the sign-in, which
+    /// holds the binding in an HttpOnly cookie, can finish it (RFC 9700 §4.7).
+    pub browser_hash: String,
 }
+
+/// The verifier and nonce are secrets of the sign-in: never in a log line.
+impl std::fmt::Debug for PendingLogin {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("PendingLogin")
+            .field("provider", &self.provider)
+            .field("code_verifier", &"[redacted]")
+            .field("nonce", &"[redacted]")
+            .field("redirect_uri", &self.redirect_uri)
+            .field("redirect_to", &self.redirect_to)
+            .field("link_user", &self.link_user)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A started browser sign-in: where to send the browser, and the binding it must keep (in an
+/// HttpOnly cookie) to finish.
+#[derive(Clone)]
+pub struct AuthorizationStart {
+    pub url: String,
+    pub browser_binding: String,
+}
+
+/// A one-time permission, handed to a signed-in user, to start linking a provider from their
+/// browser (the browser has no access token to prove who it is).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct LinkTicket {
+    provider: String,
+    user_id: Uuid,
+    redirect_to: Option<String>,
+}
+
+/// How long a link ticket may wait for the browser to redeem it.
+pub const LINK_TICKET_TTL: Duration = Duration::from_secs(60);
 
 /// A finished sign-in: the account, and where the browser should go.
 #[derive(Debug)]
@@ -87,6 +125,10 @@ impl OAuthService {
         listed
     }
 
+    pub fn settings(&self) -> &OAuthSettings {
+        &self.settings
+    }
+
     fn provider(&self, name: &str) -> Result<&Arc<dyn IdentityProvider>, DomainError> {
         self.providers.get(name).ok_or(DomainError::UnknownProvider)
     }
@@ -96,21 +138,77 @@ impl OAuthService {
         format!("{}/auth/oauth/{provider}/callback", self.settings.public_url)
     }
 
-    /// Creates the pending login and returns the provider's authorization URL.
+    fn allowed_redirect(&self, redirect_to: Option<&str>) -> Result<Option<String>, DomainError> {
+        match redirect_to.filter(|target| !target.is_empty()) {
+            Some(target) if self.settings.allowed_redirects.iter().any(|allowed| allowed == target) => {
+                Ok(Some(target.to_owned()))
+            }
+            Some(_) => Err(DomainError::InvalidRedirect),
+            None => Ok(None),
+        }
+    }
+
+    /// Creates the pending login, bound to the browser, and returns the provider's
+    /// authorization URL. `browser` is the binding the browser already holds, if any (several
+    /// sign-ins in one browser share it); otherwise a new one is made.
     pub async fn start(
         &self,
         provider_name: &str,
         redirect_to: Option<&str>,
-        link_user: Option<Uuid>,
+        browser: Option<&str>,
+    ) -> Result<AuthorizationStart, DomainError> {
+        let redirect_to = self.allowed_redirect(redirect_to)?;
+        self.begin(provider_name, redirect_to, None, browser).await
+    }
+
+    /// Hands a signed-in user a one-time ticket that their browser redeems at `/authorize`
+    /// ([`Self::start_link`]) to link `provider_name` to their account.
+    pub async fn issue_link_ticket(
+        &self,
+        user_id: Uuid,
+        provider_name: &str,
+        redirect_to: Option<&str>,
     ) -> Result<String, DomainError> {
-        let provider = self.provider(provider_name)?;
-        let redirect_to = match redirect_to.filter(|target| !target.is_empty()) {
-            Some(target) if self.settings.allowed_redirects.iter().any(|allowed| allowed == target) => {
-                Some(target.to_owned())
-            }
-            Some(_) => return Err(DomainError::InvalidRedirect),
-            None => None,
+        self.provider(provider_name)?;
+        let ticket = LinkTicket {
+            provider: provider_name.to_owned(),
+            user_id,
+            redirect_to: self.allowed_redirect(redirect_to)?,
         };
+        let value = serde_json::to_string(&ticket).map_err(|error| DomainError::Internal(error.to_string()))?;
+        let secret = random_token();
+        self.pending.put(&link_ticket_key(&secret), &value, LINK_TICKET_TTL).await?;
+        Ok(secret)
+    }
+
+    /// Redeems a link ticket (once) and starts the browser's linking sign-in.
+    pub async fn start_link(
+        &self,
+        provider_name: &str,
+        ticket: &str,
+        browser: Option<&str>,
+    ) -> Result<AuthorizationStart, DomainError> {
+        if ticket.is_empty() || ticket.len() > 256 {
+            return Err(DomainError::InvalidState);
+        }
+        let stored = self.pending.take(&link_ticket_key(ticket)).await?.ok_or(DomainError::InvalidState)?;
+        let ticket: LinkTicket = serde_json::from_str(&stored).map_err(|_| DomainError::InvalidState)?;
+        if ticket.provider != provider_name {
+            return Err(DomainError::InvalidState);
+        }
+        self.begin(provider_name, ticket.redirect_to, Some(ticket.user_id), browser).await
+    }
+
+    async fn begin(
+        &self,
+        provider_name: &str,
+        redirect_to: Option<String>,
+        link_user: Option<Uuid>,
+        browser: Option<&str>,
+    ) -> Result<AuthorizationStart, DomainError> {
+        let provider = self.provider(provider_name)?;
+        let browser_binding =
+            browser.filter(|binding| is_well_formed_token(binding)).map_or_else(random_token, str::to_owned);
         let state = random_token();
         let pending = PendingLogin {
             provider: provider_name.to_owned(),
@@ -119,6 +217,7 @@ impl OAuthService {
             redirect_uri: self.callback_url(provider_name),
             redirect_to,
             link_user,
+            browser_hash: hex::encode(Sha256::digest(browser_binding.as_bytes())),
         };
         let url = provider
             .authorization_url(&AuthorizationRequest {
@@ -131,12 +230,17 @@ impl OAuthService {
             .map_err(provider_failure)?;
         let value = serde_json::to_string(&pending).map_err(|error| DomainError::Internal(error.to_string()))?;
         self.pending.put(&pending_key(&state), &value, self.settings.pending_ttl).await?;
-        Ok(url)
+        Ok(AuthorizationStart { url, browser_binding })
     }
 
-    /// Completes a browser sign-in from the provider's callback.
+    /// Completes a browser sign-in from the provider's callback, in the browser that started it.
     #[tracing::instrument(name = "oauth callback", skip_all, fields(provider = provider_name))]
-    pub async fn finish(&self, provider_name: &str, callback: CallbackParameters) -> Result<SignedIn, DomainError> {
+    pub async fn finish(
+        &self,
+        provider_name: &str,
+        callback: CallbackParameters,
+        browser: Option<&str>,
+    ) -> Result<SignedIn, DomainError> {
         let provider = self.provider(provider_name)?;
         let state = callback
             .state
@@ -147,6 +251,12 @@ impl OAuthService {
         let pending = self.pending.take(&pending_key(state)).await?.ok_or(DomainError::InvalidState)?;
         let pending: PendingLogin = serde_json::from_str(&pending).map_err(|_| DomainError::InvalidState)?;
         if pending.provider != provider_name {
+            return Err(DomainError::InvalidState);
+        }
+        // Another browser completing this state is login or link CSRF.
+        let presented = hex::encode(Sha256::digest(browser.unwrap_or_default().as_bytes()));
+        if browser.is_none() || !bool::from(presented.as_bytes().ct_eq(pending.browser_hash.as_bytes())) {
+            tracing::info!(target: "audit", event = "oauth_state_foreign_browser", provider = provider_name, outcome = "refused", "sign-in finished by another browser than the one that started it");
             return Err(DomainError::InvalidState);
         }
         if let Some(error) = &callback.error {
@@ -185,7 +295,9 @@ impl OAuthService {
         Ok(())
     }
 
-    /// Finds, links or creates the account for a verified provider profile (oauth-providers.md §7.5).
+    /// Finds, links or creates the account for a verified provider profile: look up by identity
+    /// first; link by email only when the provider is authoritative for it; never give an account
+    /// an address nobody proved (SECURITY.md, account pre-hijacking).
     async fn resolve(&self, profile: ExternalProfile, link_user: Option<Uuid>) -> Result<User, DomainError> {
         if let Some(user) = self.store.find_user_by_identity(&profile.provider, &profile.subject).await? {
             if link_user.is_some_and(|id| id != user.id) {
@@ -202,45 +314,39 @@ impl OAuthService {
         };
         if let Some(user_id) = link_user {
             self.store.link_identity(user_id, identity, false).await?;
-            tracing::info!(%user_id, provider = %profile.provider, "identity linked by its user");
+            tracing::info!(target: "audit", event = "identity_linked", %user_id, provider = %profile.provider, outcome = "success", "identity linked by its user");
             return active(self.store.find_user(user_id).await?.ok_or(DomainError::TokenRevoked)?);
         }
-        let email = profile.email.as_deref().and_then(|email| Email::parse(email).ok());
-        if let Some(email) = &email
+        let claimed = profile.email.as_deref().and_then(|email| Email::parse(email).ok());
+        if let Some(email) = &claimed
             && let Some(existing) = self.store.find_user_by_email(email.key()).await?
         {
             if !profile.email_verified_authoritative {
                 return Err(DomainError::EmailTakenLinkable { provider: profile.provider });
             }
-            // The provider proved the mailbox. If the local account never did, whoever set its
-            // password may not own the address: that password and its sessions go.
-            let takeover_risk = !existing.email_verified;
-            self.store.link_identity(existing.id, identity, takeover_risk).await?;
-            if takeover_risk {
-                self.sessions.revoke_all(existing.id, RevocationReason::IdentityTakeover).await?;
-            }
-            tracing::info!(user_id = %existing.id, provider = %profile.provider, "identity linked by verified email");
+            // The provider proved the mailbox. If the local account never did, whatever was
+            // attached to it before (password, identities, sessions) goes (`mailbox`).
+            let revocations = self.store.link_identity(existing.id, identity, true).await?;
+            self.sessions.publish_revocations(&revocations).await;
+            tracing::info!(target: "audit", event = "identity_linked", user_id = %existing.id, provider = %profile.provider, revoked = revocations.len(), outcome = "success", "identity linked by verified email");
             return active(self.store.find_user(existing.id).await?.ok_or(DomainError::NotFound)?);
         }
-        let (address, key) = match &email {
-            Some(email) => (email.address().to_owned(), email.key().to_owned()),
-            // Some providers share no email; the account gets a unique, undeliverable one.
-            None => {
-                let placeholder = format!("{}-{}@users.invalid", profile.provider, profile.subject);
-                (placeholder.clone(), placeholder.to_lowercase())
-            }
-        };
+        // Only an address the provider proved becomes the account's; otherwise the account gets
+        // a unique, undeliverable placeholder, and the claimed address stays on the identity.
+        let proven = claimed.filter(|email| profile.email_verified_authoritative && !email.is_reserved());
+        let email_verified = proven.is_some();
+        let email = proven.unwrap_or_else(|| Email::placeholder(&profile.provider, &profile.subject));
         let user = self
             .store
             .create_user_with_identity(
                 NewUser {
                     id: Uuid::new_v4(),
-                    email: address,
-                    email_key: key,
+                    email: email.address().to_owned(),
+                    email_key: email.key().to_owned(),
                     full_name: profile.name.clone(),
                     role: Role::User,
                     password_hash: None,
-                    email_verified: email.is_some() && profile.email_verified_authoritative,
+                    email_verified,
                     created_at: self.clock.now(),
                 },
                 identity,
@@ -270,6 +376,15 @@ fn provider_failure(error: ProviderError) -> DomainError {
 
 fn pending_key(state: &str) -> String {
     format!("oauth-state:{}", hex::encode(Sha256::digest(state.as_bytes())))
+}
+
+fn link_ticket_key(ticket: &str) -> String {
+    format!("oauth-link:{}", hex::encode(Sha256::digest(ticket.as_bytes())))
+}
+
+/// What [`random_token`] makes: 43 base64url characters.
+fn is_well_formed_token(value: &str) -> bool {
+    value.len() == 43 && value.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_')
 }
 
 /// 256 random bits, base64url (43 characters: valid as state, nonce and PKCE verifier).

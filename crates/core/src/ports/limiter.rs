@@ -34,11 +34,13 @@ pub struct RateDecision {
     pub retry_after: Duration,
 }
 
-/// Counts events per key. `check` spends one unit of budget if there is one; `peek` only looks.
+/// Counts events per key. `check` spends one unit of budget if there is one; `peek` only looks;
+/// `refund` gives back one unit that `check` spent (a reservation that turned out not to count).
 #[async_trait]
 pub trait RateLimiter: Send + Sync {
     async fn check(&self, key: &str, quota: Quota) -> RateDecision;
     async fn peek(&self, key: &str, quota: Quota) -> RateDecision;
+    async fn refund(&self, key: &str, quota: Quota);
 }
 
 /// The GCRA step on a theoretical arrival time, all in microseconds. Returns the decision
@@ -61,6 +63,14 @@ pub fn gcra(stored_tat: Option<u64>, now: u64, quota: Quota, spend: bool) -> (Ra
     (decision, (allowed && spend).then_some(new_tat))
 }
 
+/// Gives one event's worth of budget back: the arrival time moves one interval earlier, never
+/// before `now`. `None` means the budget is whole again (the key can be dropped).
+pub fn gcra_refund(stored_tat: Option<u64>, now: u64, quota: Quota) -> Option<u64> {
+    let interval = quota.emission_interval().as_micros().max(1) as u64;
+    let tat = stored_tat?.saturating_sub(interval);
+    (tat > now).then_some(tat)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,6 +91,20 @@ mod tests {
         assert_eq!(refused.retry_after, Duration::from_millis(600));
         let (later, _) = gcra(tat, 1_000_000 + 600_000, quota, true);
         assert!(later.allowed, "one interval later one event fits");
+    }
+
+    #[test]
+    fn a_refund_undoes_one_spent_event_and_never_more() {
+        let quota = Quota { limit: 2, period: Duration::from_secs(10) };
+        let (_, tat) = gcra(None, 0, quota, true);
+        let (_, tat) = gcra(tat, 0, quota, true);
+        assert!(!gcra(tat, 0, quota, false).0.allowed, "the budget is spent");
+        let refunded = gcra_refund(tat, 0, quota);
+        assert!(gcra(refunded, 0, quota, true).0.allowed, "one event fits again");
+        assert_eq!(gcra_refund(refunded, 0, quota), None, "two refunds make the budget whole");
+        assert_eq!(gcra_refund(None, 0, quota), None);
+        // Refunds never push the arrival time before now (that would grant extra budget).
+        assert_eq!(gcra_refund(Some(3_000_000), 2_000_000, quota), None);
     }
 
     #[test]

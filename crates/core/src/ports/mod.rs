@@ -3,7 +3,7 @@
 mod limiter;
 mod store;
 
-pub use limiter::{Quota, RateDecision, RateLimiter, gcra};
+pub use limiter::{Quota, RateDecision, RateLimiter, gcra, gcra_refund};
 
 pub use store::{AccountStore, EmailTokenStore, EventStore, RefreshRotation, RotationOutcome, SessionStore, Store};
 

@@ -4,7 +4,9 @@ use uuid::Uuid;
 
 use crate::error::StoreError;
 use crate::events::{DeadLetter, DeliveryResult, OutboxEvent, OutboxStats, RevocationReason};
-use crate::model::{NewEmailToken, NewIdentity, NewSession, NewUser, Revocation, Session, User, UserPatch, UserUpdate};
+use crate::model::{
+    AccountDeletion, NewEmailToken, NewIdentity, NewSession, NewUser, Revocation, Session, User, UserPatch, UserUpdate,
+};
 
 /// Accounts. Each method is one atomic use case; the backend owns its transactions.
 #[async_trait]
@@ -28,9 +30,10 @@ pub trait AccountStore: Send + Sync {
     /// Gives the account with this email key the admin role, creating it from `user` if absent.
     async fn ensure_admin(&self, user: NewUser) -> Result<User, StoreError>;
     /// Deletes the account with its identities and sessions, logging the sessions as revoked.
-    /// `None` when there is no such user.
-    async fn delete_user(&self, id: Uuid, now: DateTime<Utc>) -> Result<Option<Vec<Revocation>>, StoreError>;
-    /// Replaces the password and revokes every session except `keep_session`.
+    /// Refuses to delete the last active admin (checked under a lock on the admins).
+    async fn delete_user(&self, id: Uuid, now: DateTime<Utc>) -> Result<AccountDeletion, StoreError>;
+    /// Replaces the password, revokes every session except `keep_session`, invalidates
+    /// outstanding password-reset links and bumps the credentials version.
     async fn change_password(
         &self,
         id: Uuid,
@@ -42,14 +45,15 @@ pub trait AccountStore: Send + Sync {
     /// Creates an account and its first identity together.
     async fn create_user_with_identity(&self, user: NewUser, identity: NewIdentity) -> Result<User, StoreError>;
     /// Attaches an identity (`Conflict("identity")` if it belongs to someone). With
-    /// `verify_email_and_drop_password`, the account's email becomes verified and any password set
-    /// before the provider proved the mailbox is removed, in the same transaction.
+    /// `proves_mailbox` (the provider is authoritative for the account's address), the proof is
+    /// applied in the same transaction (`accounts::mailbox`): an unproven account becomes
+    /// verified and loses its password, other identities and sessions. Returns the revocations.
     async fn link_identity(
         &self,
         user_id: Uuid,
         identity: NewIdentity,
-        verify_email_and_drop_password: bool,
-    ) -> Result<(), StoreError>;
+        proves_mailbox: bool,
+    ) -> Result<Vec<Revocation>, StoreError>;
     async fn unlink_identity(&self, user_id: Uuid, provider: &str) -> Result<(), StoreError>;
 }
 
@@ -57,9 +61,15 @@ pub trait AccountStore: Send + Sync {
 #[async_trait]
 pub trait EmailTokenStore: Send + Sync {
     async fn create_email_token(&self, token: NewEmailToken) -> Result<(), StoreError>;
-    /// Spends a live verification token and marks the email verified; the user, if it was live.
-    async fn verify_email(&self, token_hash: &[u8], now: DateTime<Utc>) -> Result<Option<Uuid>, StoreError>;
-    /// Spends a live reset token, sets the password and revokes every session.
+    /// Spends a live verification token and applies the proof of the mailbox
+    /// (`accounts::mailbox`); the user and the sessions revoked, if the token was live.
+    async fn verify_email(
+        &self,
+        token_hash: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<Option<(Uuid, Vec<Revocation>)>, StoreError>;
+    /// Spends a live reset token, sets the password, applies the proof of the mailbox, revokes
+    /// every session and invalidates the account's other reset links.
     async fn reset_password(
         &self,
         token_hash: &[u8],
@@ -103,7 +113,10 @@ pub enum RotationOutcome {
 /// Sessions, refresh-token families and the revocation log.
 #[async_trait]
 pub trait SessionStore: Send + Sync {
-    async fn create_session(&self, session: NewSession) -> Result<Session, StoreError>;
+    /// Opens a session, unless the account is no longer active at `session.credentials_version`
+    /// (a revoking change committed while the sign-in was in flight): then `None`. The check and
+    /// the insert are atomic with respect to those changes.
+    async fn create_session(&self, session: NewSession) -> Result<Option<Session>, StoreError>;
     async fn rotate_refresh_token(&self, rotation: RefreshRotation) -> Result<RotationOutcome, StoreError>;
     async fn find_session(&self, id: Uuid) -> Result<Option<Session>, StoreError>;
     /// The session a refresh token (live or spent) belongs to.
@@ -119,7 +132,8 @@ pub trait SessionStore: Send + Sync {
         reason: RevocationReason,
         now: DateTime<Utc>,
     ) -> Result<Option<Revocation>, StoreError>;
-    /// Revokes every live session of a user.
+    /// Revokes every live session of a user and bumps the credentials version, so that sign-ins
+    /// in flight do not open new ones.
     async fn revoke_user_sessions(
         &self,
         user_id: Uuid,

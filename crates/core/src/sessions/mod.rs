@@ -36,12 +36,25 @@ pub struct SessionSettings {
 }
 
 /// What a client gets from login, refresh and social sign-in.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct TokenPair {
     pub access_token: String,
     pub refresh_token: String,
     pub expires_in: i64,
     pub refresh_expires_in: i64,
+}
+
+/// The tokens are bearer credentials: never in a log line.
+impl std::fmt::Debug for TokenPair {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("TokenPair")
+            .field("access_token", &"[redacted]")
+            .field("refresh_token", &"[redacted]")
+            .field("expires_in", &self.expires_in)
+            .field("refresh_expires_in", &self.refresh_expires_in)
+            .finish()
+    }
 }
 
 /// Where a sign-in came from, as stored on the session.
@@ -92,7 +105,9 @@ impl SessionService {
         &self.revocations
     }
 
-    /// Opens a session for a user who has just proved who they are.
+    /// Opens a session for a user who has just proved who they are. If the account's
+    /// credentials changed since `user` was read (a revocation committed meanwhile), no session
+    /// is opened: `SignInSuperseded`.
     #[tracing::instrument(name = "start session", skip_all, fields(user_id = %user.id))]
     pub async fn start(&self, user: &User, client: ClientInfo) -> Result<TokenPair, DomainError> {
         let now = self.clock.now();
@@ -107,8 +122,10 @@ impl SessionService {
                 refresh_token_hash: RefreshTokens::hash(&refresh_token),
                 created_at: now,
                 expires_at: now + self.settings.refresh_token_ttl,
+                credentials_version: user.credentials_version,
             })
-            .await?;
+            .await?
+            .ok_or(DomainError::SignInSuperseded)?;
         tracing::info!(target: "audit", event = "login_succeeded", user_id = %user.id, session_id = %session.id, outcome = "success", "session started");
         self.pair(user, session.id, refresh_token, now)
     }

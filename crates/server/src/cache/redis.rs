@@ -256,11 +256,28 @@ end
 return {0, tat - now, new_tat - period - now}
 ";
 
+/// Gives back one interval of a spent budget (see `gcra_refund`), on Redis' clock.
+const GCRA_REFUND_SCRIPT: &str = r"
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+local interval = tonumber(ARGV[1])
+local stored = redis.call('GET', KEYS[1])
+if not stored then return 0 end
+local tat = tonumber(stored) - interval
+if tat > now then
+  redis.call('SET', KEYS[1], tat, 'PX', math.ceil((tat - now) / 1000))
+else
+  redis.call('DEL', KEYS[1])
+end
+return 1
+";
+
 /// Limits shared by every instance through Redis; falls back to this instance's own budget
 /// while Redis does not answer, and returns to Redis by itself.
 pub struct RedisLimiter {
     redis: Arc<RedisHandle>,
     script: redis::Script,
+    refund_script: redis::Script,
     fallback: crate::cache::memory::InProcessLimiter,
     degraded: AtomicBool,
 }
@@ -270,6 +287,7 @@ impl RedisLimiter {
         Self {
             redis,
             script: redis::Script::new(GCRA_SCRIPT),
+            refund_script: redis::Script::new(GCRA_REFUND_SCRIPT),
             fallback: crate::cache::memory::InProcessLimiter::default(),
             degraded: AtomicBool::new(false),
         }
@@ -325,6 +343,22 @@ impl RateLimiter for RedisLimiter {
 
     async fn peek(&self, key: &str, quota: Quota) -> RateDecision {
         self.decide(key, quota, false).await
+    }
+
+    async fn refund(&self, key: &str, quota: Quota) {
+        let interval = quota.emission_interval().as_micros().max(1) as u64;
+        let call = async {
+            let mut connection = self.redis.connection().await?;
+            self.refund_script
+                .key(self.redis.key(&format!("rl:{key}")))
+                .arg(interval)
+                .invoke_async::<i64>(&mut connection)
+                .await
+        };
+        if !matches!(tokio::time::timeout(COMMAND_TIMEOUT, call).await, Ok(Ok(_))) {
+            // The reservation may have been spent from the fallback while Redis was away.
+            self.fallback.refund(key, quota).await;
+        }
     }
 }
 

@@ -193,6 +193,6 @@ pub async fn delete_me(
             .map_err(|_| ApiError::MalformedRequest("The request body is not valid JSON.".into()))?;
         request.password
     };
-    state.accounts.delete(claims.sub, claims.iat, password.as_deref()).await?;
+    state.accounts.delete(claims.sub, claims.sid, password.as_deref()).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -67,6 +67,11 @@ fn status_and_code(error: &DomainError) -> (StatusCode, &'static str, &'static s
             (StatusCode::UNAUTHORIZED, "invalid_credentials", "The email or password is incorrect.")
         }
         DomainError::AccountDisabled => (StatusCode::FORBIDDEN, "account_disabled", "This account is disabled."),
+        DomainError::SignInSuperseded => (
+            StatusCode::UNAUTHORIZED,
+            "invalid_credentials",
+            "The account's credentials changed during sign-in; sign in again.",
+        ),
         DomainError::EmailNotVerified => {
             (StatusCode::FORBIDDEN, "email_not_verified", "The email address of this account is not verified.")
         }

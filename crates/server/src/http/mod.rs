@@ -72,15 +72,22 @@ fn public_auth_routes() -> Router<AppState> {
         .route("/auth_api/v1/auth/refresh", post(sessions::refresh))
 }
 
+/// Signed-in endpoints that check the current password: a stolen access token must not buy
+/// unlimited guesses (nor fill the hashing queue), so they share the public endpoints' budget.
+fn password_confirming_routes() -> Router<AppState> {
+    Router::new()
+        .route("/auth/me", delete(accounts::delete_me))
+        .route("/auth/password/change", post(email::change_password))
+}
+
 /// Endpoints for signed-in users and administrators.
 fn signed_in_routes() -> Router<AppState> {
     Router::new()
-        .route("/auth/me", get(accounts::me).delete(accounts::delete_me))
+        .route("/auth/me", get(accounts::me))
         .route("/auth/logout", post(sessions::logout))
         .route("/auth/logout-all", post(sessions::logout_all))
         .route("/auth/sessions", get(sessions::list_sessions))
         .route("/auth/sessions/{id}", delete(sessions::revoke_session))
-        .route("/auth/password/change", post(email::change_password))
         .route("/auth/email/verify/request", post(email::request_verification))
         .route("/auth/oauth/{provider}/link", post(oauth::link))
         .route("/auth/oauth/{provider}", delete(oauth::unlink))
@@ -117,6 +124,7 @@ pub fn router(state: AppState, settings: HttpSettings) -> Router {
     };
     let no_store = SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     let api = public_auth_routes()
+        .merge(password_confirming_routes())
         .route_layer(limited)
         .merge(signed_in_routes())
         .merge(validation)

@@ -1,6 +1,6 @@
 //! Social sign-in: providers list, browser flow (authorize → callback), app flow, linking.
 
-use auth_core::oauth::{AppCredentials, CallbackParameters};
+use auth_core::oauth::{AppCredentials, CallbackParameters, LINK_TICKET_TTL};
 use auth_core::sessions::TokenPair;
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -26,7 +26,19 @@ pub struct ProviderResponse {
 pub struct AuthorizeQuery {
     /// Where to send the browser afterwards; must be on ALLOWED_REDIRECT_URLS.
     pub redirect_to: Option<String>,
+    /// The one-time ticket from `POST /auth/oauth/{provider}/link`: starts linking the provider
+    /// to the account that asked for the ticket.
+    pub link_ticket: Option<String>,
 }
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct LinkQuery {
+    /// Where to send the browser afterwards; must be on ALLOWED_REDIRECT_URLS.
+    pub redirect_to: Option<String>,
+}
+
+/// The HttpOnly cookie that binds a browser sign-in to the browser that started it.
+const BROWSER_COOKIE: &str = "auth_oauth_browser";
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct CallbackQuery {
@@ -39,8 +51,12 @@ pub struct CallbackQuery {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct LinkResponse {
-    /// Send the signed-in user's browser here; the callback links the provider to their account.
+    /// Open this in the signed-in user's browser (it carries a one-time ticket, valid for
+    /// `expires_in` seconds): it starts the provider's sign-in, and the callback links the
+    /// provider to the account.
     pub authorization_url: String,
+    #[schema(example = 60)]
+    pub expires_in: u64,
 }
 
 /// Google: `{"id_token"}`; VK ID: `{"code", "code_verifier", "device_id", "redirect_uri"}`;
@@ -68,26 +84,59 @@ pub async fn list_providers(State(state): State<AppState>) -> Json<Vec<ProviderR
     )
 }
 
-/// Start a browser sign-in: 302 to the provider.
+/// Start a browser sign-in (or, with `link_ticket`, a linking): 302 to the provider. Sets the
+/// HttpOnly cookie that only this browser can finish the sign-in with.
 #[utoipa::path(get, path = "/auth/oauth/{provider}/authorize", tag = "social",
     params(("provider" = String, Path, description = "google, vk or facebook"), AuthorizeQuery),
-    responses((status = 302, description = "to the provider"), (status = 400, body = Problem, description = "invalid_redirect"),
+    responses((status = 302, description = "to the provider"), (status = 400, body = Problem, description = "invalid_redirect, or invalid_state for an unknown or used link ticket"),
               (status = 404, body = Problem, description = "unknown_provider"), (status = 502, body = Problem)))]
 pub async fn authorize(
     State(state): State<AppState>,
     Path(provider): Path<String>,
     Query(query): Query<AuthorizeQuery>,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let url = state.oauth.start(&provider, query.redirect_to.as_deref(), None).await?;
-    Ok(Redirect::to(&url).into_response())
+    let browser = cookie(&headers, BROWSER_COOKIE);
+    let started = match query.link_ticket.as_deref() {
+        Some(ticket) => state.oauth.start_link(&provider, ticket, browser).await?,
+        None => state.oauth.start(&provider, query.redirect_to.as_deref(), browser).await?,
+    };
+    let mut response = Redirect::to(&started.url).into_response();
+    if let Ok(value) = HeaderValue::from_str(&browser_cookie(&state, &started.browser_binding)) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    Ok(response)
+}
+
+/// `Path` limits the cookie to the sign-in endpoints; `SameSite=Lax` still sends it on the
+/// provider's top-level redirect back to the callback.
+fn browser_cookie(state: &AppState, binding: &str) -> String {
+    let settings = state.oauth.settings();
+    let secure = if settings.public_url.starts_with("https://") { "; Secure" } else { "" };
+    format!(
+        "{BROWSER_COOKIE}={binding}; Path=/auth/oauth; Max-Age={}; HttpOnly; SameSite=Lax{secure}",
+        settings.pending_ttl.as_secs().max(1)
+    )
+}
+
+/// The value of cookie `name` in the request's `Cookie` headers.
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value)
 }
 
 /// The provider's redirect back: a token pair as JSON, or a 302 to `redirect_to` with the pair
-/// in the URL fragment.
+/// in the URL fragment. Only the browser that started the sign-in (its cookie) can finish it.
 #[utoipa::path(get, path = "/auth/oauth/{provider}/callback", tag = "social",
     params(("provider" = String, Path), CallbackQuery),
     responses((status = 200, body = TokenPairResponse), (status = 302, description = "to redirect_to, pair in the fragment"),
-              (status = 400, body = Problem, description = "invalid_state"), (status = 401, body = Problem, description = "provider_denied"),
+              (status = 400, body = Problem, description = "invalid_state (also: another browser than the one that started the sign-in)"), (status = 401, body = Problem, description = "provider_denied"),
               (status = 409, body = Problem, description = "email_taken"), (status = 502, body = Problem, description = "provider_error")))]
 pub async fn callback(
     State(state): State<AppState>,
@@ -98,7 +147,7 @@ pub async fn callback(
 ) -> Result<Response, ApiError> {
     let parameters =
         CallbackParameters { state: query.state, code: query.code, error: query.error, device_id: query.device_id };
-    let signed_in = state.oauth.finish(&provider, parameters).await?;
+    let signed_in = state.oauth.finish(&provider, parameters, cookie(&headers, BROWSER_COOKIE)).await?;
     let pair = state.sessions.start(&signed_in.user, client_info(&headers, address)).await?;
     let mut response = match signed_in.redirect_to {
         Some(target) => Redirect::to(&format!("{target}#{}", fragment(&pair))).into_response(),
@@ -141,18 +190,22 @@ pub async fn app_token(
     Ok(Json(pair.into()))
 }
 
-/// Link a provider to the signed-in account: returns the URL to send the browser to.
-#[utoipa::path(post, path = "/auth/oauth/{provider}/link", tag = "social", params(("provider" = String, Path)),
+/// Link a provider to the signed-in account: returns a URL, with a one-time ticket, for the
+/// user's browser to open.
+#[utoipa::path(post, path = "/auth/oauth/{provider}/link", tag = "social", params(("provider" = String, Path), LinkQuery),
     security(("bearer" = [])),
-    responses((status = 200, body = LinkResponse), (status = 401, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = LinkResponse), (status = 400, body = Problem, description = "invalid_redirect"),
+              (status = 401, body = Problem), (status = 404, body = Problem)))]
 pub async fn link(
     State(state): State<AppState>,
     AuthUser(claims): AuthUser,
     Path(provider): Path<String>,
-    Query(query): Query<AuthorizeQuery>,
+    Query(query): Query<LinkQuery>,
 ) -> Result<Json<LinkResponse>, ApiError> {
-    let authorization_url = state.oauth.start(&provider, query.redirect_to.as_deref(), Some(claims.sub)).await?;
-    Ok(Json(LinkResponse { authorization_url }))
+    let ticket = state.oauth.issue_link_ticket(claims.sub, &provider, query.redirect_to.as_deref()).await?;
+    let authorization_url =
+        format!("{}/auth/oauth/{provider}/authorize?link_ticket={ticket}", state.oauth.settings().public_url);
+    Ok(Json(LinkResponse { authorization_url, expires_in: LINK_TICKET_TTL.as_secs() }))
 }
 
 /// Unlink a provider, as long as another way to sign in remains.
@@ -167,4 +220,18 @@ pub async fn unlink(
 ) -> Result<StatusCode, ApiError> {
     state.oauth.unlink(claims.sub, &provider).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cookie_is_found_among_others_and_headers() {
+        let mut headers = HeaderMap::new();
+        headers.append(header::COOKIE, HeaderValue::from_static("a=1; auth_oauth_browserx=no"));
+        headers.append(header::COOKIE, HeaderValue::from_static("b=2;auth_oauth_browser=yes; c=3"));
+        assert_eq!(cookie(&headers, BROWSER_COOKIE), Some("yes"));
+        assert_eq!(cookie(&HeaderMap::new(), BROWSER_COOKIE), None);
+    }
 }
