@@ -107,6 +107,22 @@ pub struct Revocation {
     pub revoked_at: DateTime<Utc>,
 }
 
+/// Where the revocation poll stopped reading the revocation log. Its meaning belongs to the
+/// store that produced it (a transaction-id horizon on PostgreSQL, a commit-ordered sequence on
+/// SQLite); the domain only hands it back on the next poll.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RevocationCursor(i64);
+
+impl RevocationCursor {
+    pub fn new(position: i64) -> Self {
+        Self(position)
+    }
+
+    pub fn position(self) -> i64 {
+        self.0
+    }
+}
+
 /// Changes an administrator may make to an account.
 #[derive(Debug, Clone, Default)]
 pub struct UserPatch {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use auth_core::model::RevocationCursor;
 use auth_core::ports::Quota;
 use auth_core::sessions::SessionService;
 use axum::Router;
@@ -31,6 +32,9 @@ pub struct Application {
     router: Router,
     port: u16,
     sessions: Arc<SessionService>,
+    /// Where the start-up load of the revocation log stopped; `None` if it failed, and then the
+    /// first poll loads everything.
+    revocation_cursor: Option<RevocationCursor>,
     redis: Option<Arc<RedisHandle>>,
     dispatcher: Arc<Dispatcher>,
     shutdown_timeout: Duration,
@@ -53,9 +57,13 @@ impl Application {
         if let Some(email) = &settings.admin_email {
             components.admin.ensure_admin(email, None).await.context("ADMIN_EMAIL could not be made an admin")?;
         }
-        if let Err(error) = components.sessions.sync_revocations(None).await {
-            tracing::warn!(%error, "could not load revocations at start-up; retrying in the background");
-        }
+        let revocation_cursor = match components.sessions.sync_revocations(None).await {
+            Ok(cursor) => Some(cursor),
+            Err(error) => {
+                tracing::warn!(%error, "could not load revocations at start-up; not ready, retrying in the background");
+                None
+            }
+        };
         let hasher_accounts = components.accounts.clone();
         tokio::spawn(async move {
             if let Err(error) = hasher_accounts.hasher().warm_up().await {
@@ -93,6 +101,7 @@ impl Application {
             router,
             port,
             sessions: components.sessions,
+            revocation_cursor,
             redis: components.redis,
             dispatcher: components.dispatcher,
             shutdown_timeout: Duration::from_secs(settings.shutdown_timeout),
@@ -108,7 +117,7 @@ impl Application {
     pub async fn run_until_stopped(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let stop = CancellationToken::new();
         let mut background = JoinSet::new();
-        background.spawn(poll_revocations(self.sessions.clone(), stop.clone()));
+        background.spawn(poll_revocations(self.sessions.clone(), self.revocation_cursor, stop.clone()));
         background.spawn(prune_storage(self.sessions.clone(), stop.clone()));
         background.spawn(self.dispatcher.clone().run(stop.clone()));
         if let Some(redis) = &self.redis {
@@ -141,18 +150,25 @@ impl Application {
     }
 }
 
-/// Keeps the in-process revocation set current from the database, the source of truth.
-async fn poll_revocations(sessions: Arc<SessionService>, stop: CancellationToken) {
-    let mut since = None;
+/// Keeps the in-process revocation set current from the database, the source of truth. Until a
+/// load succeeds (`cursor` is `None`) the instance is not ready and refuses to validate.
+async fn poll_revocations(
+    sessions: Arc<SessionService>,
+    mut cursor: Option<RevocationCursor>,
+    stop: CancellationToken,
+) {
     let mut failing = false;
     loop {
         tokio::select! {
             () = stop.cancelled() => return,
             () = tokio::time::sleep(REVOCATION_POLL_INTERVAL) => {}
         }
-        match sessions.sync_revocations(since).await {
-            Ok(polled_at) => {
-                since = Some(polled_at);
+        match sessions.sync_revocations(cursor).await {
+            Ok(next) => {
+                if cursor.is_none() {
+                    tracing::info!("revocation log loaded; ready");
+                }
+                cursor = Some(next);
                 if failing {
                     tracing::info!("revocation poll recovered");
                     failing = false;

@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 use auth_core::error::StoreError;
 use auth_core::events::{RevocationReason, UserEvent};
-use auth_core::model::{NewSession, Revocation, Session};
+use auth_core::model::{NewSession, Revocation, RevocationCursor, Session};
 use auth_core::ports::{RefreshRotation, RotationOutcome, SessionStore};
 use chrono::{DateTime, Duration, Utc};
 use sqlx::postgres::PgRow;
@@ -248,20 +248,40 @@ impl SessionStore for PgStore {
         Ok(revoked)
     }
 
-    async fn revocations_since(&self, since: DateTime<Utc>) -> Result<Vec<Revocation>, StoreError> {
-        let rows = sqlx::query("SELECT session_id, revoked_at FROM session_revocations WHERE revoked_at >= $1")
-            .bind(since)
-            .fetch_all(&self.pool)
+    async fn revocations_after(
+        &self,
+        cursor: Option<RevocationCursor>,
+        revoked_since: DateTime<Utc>,
+    ) -> Result<(Vec<Revocation>, RevocationCursor), StoreError> {
+        // The snapshot's xmin is the oldest transaction still running: every transaction below it
+        // has finished, so what it committed is visible to any statement started after this one.
+        // Read it first, then the rows: the next poll asks for `tx >= xmin`, which re-reads rows
+        // whose transactions were, or might have been, still in flight now, and so sees a slow
+        // transaction's rows whenever it commits. Rows read twice are harmless (the set insert
+        // is idempotent). A transaction kept open for long holds the xmin back and makes each
+        // poll re-read the rows since; the `revoked_since` bound and pruning keep that small.
+        let next: i64 = sqlx::query_scalar("SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint")
+            .fetch_one(&self.pool)
             .await
             .map_err(store_error)?;
-        rows.iter()
+        // Transaction ids start above 0, so no cursor reads every row.
+        let rows =
+            sqlx::query("SELECT session_id, revoked_at FROM session_revocations WHERE tx >= $1 AND revoked_at >= $2")
+                .bind(cursor.map_or(0, RevocationCursor::position))
+                .bind(revoked_since)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(store_error)?;
+        let revocations = rows
+            .iter()
             .map(|row| {
                 Ok(Revocation {
                     session_id: row.try_get("session_id").map_err(store_error)?,
                     revoked_at: row.try_get("revoked_at").map_err(store_error)?,
                 })
             })
-            .collect()
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok((revocations, RevocationCursor::new(next)))
     }
 
     async fn prune(&self, revoked_before: DateTime<Utc>, expired_before: DateTime<Utc>) -> Result<u64, StoreError> {

@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 use auth_core::error::StoreError;
 use auth_core::events::{RevocationReason, UserEvent};
-use auth_core::model::{NewSession, Revocation, Session};
+use auth_core::model::{NewSession, Revocation, RevocationCursor, Session};
 use auth_core::ports::{RefreshRotation, RotationOutcome, SessionStore};
 use chrono::{DateTime, Duration, Utc};
 use sqlx::sqlite::SqliteRow;
@@ -255,21 +255,34 @@ impl SessionStore for SqliteStore {
         Ok(revoked)
     }
 
-    async fn revocations_since(&self, since: DateTime<Utc>) -> Result<Vec<Revocation>, StoreError> {
-        let rows = sqlx::query("SELECT session_id, revoked_at FROM session_revocations WHERE revoked_at >= $1")
-            .bind(micros(since))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(store_error)?;
-        rows.iter()
-            .map(|row| {
-                let session_id: String = row.try_get("session_id").map_err(store_error)?;
-                Ok(Revocation {
-                    session_id: uuid_of(&session_id)?,
-                    revoked_at: time_of(row.try_get("revoked_at").map_err(store_error)?)?,
-                })
-            })
-            .collect()
+    async fn revocations_after(
+        &self,
+        cursor: Option<RevocationCursor>,
+        revoked_since: DateTime<Utc>,
+    ) -> Result<(Vec<Revocation>, RevocationCursor), StoreError> {
+        // One statement reads one snapshot, and with a single writer every row committed after it
+        // gets a higher `seq` than any row in it: the highest `seq` read is a safe cursor. Rows
+        // left out for being older than `revoked_since` never matter again (the horizon only
+        // moves forward). Sequence numbers start at 1, so no cursor reads every row.
+        let rows = sqlx::query(
+            "SELECT seq, session_id, revoked_at FROM session_revocations WHERE seq > $1 AND revoked_at >= $2",
+        )
+        .bind(cursor.map_or(0, RevocationCursor::position))
+        .bind(micros(revoked_since))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_error)?;
+        let mut next = cursor.map_or(0, RevocationCursor::position);
+        let mut revocations = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let session_id: String = row.try_get("session_id").map_err(store_error)?;
+            next = next.max(row.try_get("seq").map_err(store_error)?);
+            revocations.push(Revocation {
+                session_id: uuid_of(&session_id)?,
+                revoked_at: time_of(row.try_get("revoked_at").map_err(store_error)?)?,
+            });
+        }
+        Ok((revocations, RevocationCursor::new(next)))
     }
 
     async fn prune(&self, revoked_before: DateTime<Utc>, expired_before: DateTime<Utc>) -> Result<u64, StoreError> {

@@ -73,8 +73,85 @@ async fn rotation_then_grandparent_replay_revokes_and_logs_the_session() {
     assert!(matches!(store.rotate_refresh_token(rotate(9, 10)).await.unwrap(), RotationOutcome::Unknown));
     assert!(matches!(store.rotate_refresh_token(rotate(1, 2)).await.unwrap(), RotationOutcome::Reused(_)));
     assert!(matches!(store.rotate_refresh_token(rotate(3, 4)).await.unwrap(), RotationOutcome::Revoked));
-    let log = store.revocations_since(now - Duration::seconds(1)).await.unwrap();
+    let (log, _) = store.revocations_after(None, now - Duration::seconds(1)).await.unwrap();
     assert_eq!(log.iter().map(|revocation| revocation.session_id).collect::<Vec<_>>(), vec![session.id]);
+}
+
+/// A store on a file of its own: WAL lets a poll read while a write transaction is open, which
+/// the single connection of `sqlite::memory:` cannot show.
+async fn file_store() -> (SqliteStore, std::path::PathBuf) {
+    let path = std::env::temp_dir().join(format!("auth-store-test-{}.db", Uuid::new_v4().simple()));
+    let store = SqliteStore::connect(
+        &format!("sqlite://{}", path.display()),
+        PoolSettings { max_connections: 4, acquire_timeout: std::time::Duration::from_secs(5) },
+    )
+    .unwrap();
+    store.migrate().await.unwrap();
+    (store, path)
+}
+
+async fn open_session(store: &SqliteStore, user_id: Uuid, now: chrono::DateTime<Utc>) -> Uuid {
+    let session = store
+        .create_session(NewSession {
+            id: Uuid::new_v4(),
+            user_id,
+            user_agent: None,
+            ip_address: None,
+            refresh_token_hash: Uuid::new_v4().as_bytes().to_vec(),
+            created_at: now,
+            expires_at: now + Duration::days(1),
+            credentials_version: 0,
+        })
+        .await
+        .unwrap()
+        .expect("a fresh account");
+    session.id
+}
+
+fn ids(revocations: &[auth_core::model::Revocation]) -> Vec<Uuid> {
+    revocations.iter().map(|revocation| revocation.session_id).collect()
+}
+
+#[tokio::test]
+async fn a_revocation_committed_after_a_poll_is_in_the_next_poll_however_old_its_time() {
+    use auth_core::events::RevocationReason;
+
+    let (store, path) = file_store().await;
+    let user = store.create_user(new_user("heidi@example.com")).await.unwrap();
+    let now = Utc::now();
+    let horizon = now - Duration::minutes(16);
+    let (early, late) = (open_session(&store, user.id, now).await, open_session(&store, user.id, now).await);
+    store.revoke_session(user.id, early, RevocationReason::Logout, now).await.unwrap();
+    let (loaded, cursor) = store.revocations_after(None, horizon).await.unwrap();
+    assert_eq!(ids(&loaded), [early]);
+
+    // A slow transaction stamped its revocation a minute before it commits: a poll that looks
+    // back a few seconds from its last run would never see it.
+    let stamped = now - Duration::seconds(60);
+    let mut slow = store.pool().begin().await.unwrap();
+    crate::sessions::revoke_where(&mut slow, "id = $2", user.id, Some(late), RevocationReason::Logout, stamped)
+        .await
+        .unwrap();
+    let (during, cursor) = store.revocations_after(Some(cursor), horizon).await.unwrap();
+    assert!(during.is_empty(), "uncommitted rows are not visible");
+    slow.commit().await.unwrap();
+
+    let (after, cursor) = store.revocations_after(Some(cursor), horizon).await.unwrap();
+    assert_eq!(ids(&after), [late]);
+    assert_eq!(after[0].revoked_at.timestamp_micros(), stamped.timestamp_micros());
+    let (again, _) = store.revocations_after(Some(cursor), horizon).await.unwrap();
+    assert!(again.is_empty(), "the cursor moved past it");
+
+    // Pruning every row must not make a sequence number come back under the cursor.
+    store.prune(now + Duration::hours(1), now - Duration::days(1)).await.unwrap();
+    let third = open_session(&store, user.id, now).await;
+    store.revoke_session(user.id, third, RevocationReason::Logout, now).await.unwrap();
+    let (after_pruning, _) = store.revocations_after(Some(cursor), horizon).await.unwrap();
+    assert_eq!(ids(&after_pruning), [third]);
+    store.pool().close().await;
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
 }
 
 async fn event_types(store: &SqliteStore, user_id: Uuid) -> Vec<String> {

@@ -5,7 +5,8 @@ use uuid::Uuid;
 use crate::error::StoreError;
 use crate::events::{DeadLetter, DeliveryResult, OutboxEvent, OutboxStats, RevocationReason};
 use crate::model::{
-    AccountDeletion, NewEmailToken, NewIdentity, NewSession, NewUser, Revocation, Session, User, UserPatch, UserUpdate,
+    AccountDeletion, NewEmailToken, NewIdentity, NewSession, NewUser, Revocation, RevocationCursor, Session, User,
+    UserPatch, UserUpdate,
 };
 
 /// Accounts. Each method is one atomic use case; the backend owns its transactions.
@@ -140,8 +141,15 @@ pub trait SessionStore: Send + Sync {
         reason: RevocationReason,
         now: DateTime<Utc>,
     ) -> Result<Vec<Revocation>, StoreError>;
-    /// Revocations recorded at or after `since`, for the in-process revocation set.
-    async fn revocations_since(&self, since: DateTime<Utc>) -> Result<Vec<Revocation>, StoreError>;
+    /// Revocations revoked at or after `revoked_since` whose transactions committed after the
+    /// poll that returned `cursor` (all of them without a cursor), and the cursor for the next
+    /// poll. A revocation may come back more than once, but one committed after a poll, however
+    /// late and whatever its `revoked_at`, is in a later poll.
+    async fn revocations_after(
+        &self,
+        cursor: Option<RevocationCursor>,
+        revoked_since: DateTime<Utc>,
+    ) -> Result<(Vec<Revocation>, RevocationCursor), StoreError>;
     /// Drops revocation-log rows and refresh-token rows nobody can present any more.
     async fn prune(&self, revoked_before: DateTime<Utc>, expired_before: DateTime<Utc>) -> Result<u64, StoreError>;
 }

@@ -21,7 +21,7 @@ use verified_cache::VerifiedTokenCache;
 use crate::clock::Clock;
 use crate::error::DomainError;
 use crate::events::RevocationReason;
-use crate::model::{NewSession, Revocation, Role, Session, User};
+use crate::model::{NewSession, Revocation, RevocationCursor, Role, Session, User};
 use crate::ports::{RefreshRotation, RevocationBroadcast, RotationOutcome, Store};
 
 /// Longest user agent kept on a session; the rest is noise or an attack.
@@ -187,6 +187,10 @@ impl SessionService {
                 claims
             }
         };
+        if !self.revocations.is_loaded() {
+            // Started while the database was down: the set is empty, not "nothing revoked".
+            return Err(DomainError::Unavailable("revocation log not loaded yet".into()));
+        }
         if self.revocations.is_revoked(claims.sid) {
             return Err(DomainError::TokenRevoked);
         }
@@ -264,17 +268,14 @@ impl SessionService {
         self.revocations.insert_all(revocations);
     }
 
-    /// Reads revocations recorded since `since` from the database, the source of truth, and
-    /// forgets those that no longer matter. Returns the time to poll from next.
-    pub async fn sync_revocations(&self, since: Option<DateTime<Utc>>) -> Result<DateTime<Utc>, DomainError> {
+    /// Reads the revocation log from the database, the source of truth: everything since the
+    /// horizon without a cursor, else what committed after the poll that returned `cursor`.
+    /// Forgets what no longer matters, and returns the cursor to poll from next.
+    pub async fn sync_revocations(&self, cursor: Option<RevocationCursor>) -> Result<RevocationCursor, DomainError> {
         let now = self.clock.now();
-        let horizon = self.revocations.horizon(now);
-        // Re-read a few seconds back: rows committed late by a slow transaction are not missed.
-        let from = since.map_or(horizon, |since| (since - Duration::seconds(5)).max(horizon));
-        let revocations = self.store.revocations_since(from).await?;
-        self.revocations.insert_all(&revocations);
-        self.revocations.prune(now);
-        Ok(now)
+        let (revocations, next) = self.store.revocations_after(cursor, self.revocations.horizon(now)).await?;
+        self.revocations.apply_load(&revocations, now);
+        Ok(next)
     }
 
     /// Deletes rows no token can refer to any more.

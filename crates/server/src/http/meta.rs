@@ -29,7 +29,8 @@ pub async fn live() -> Json<serde_json::Value> {
     Json(json!({"status": "ok"}))
 }
 
-/// 200 when the database (and Redis, if configured) answer; else 503 naming the failure.
+/// 200 when the database (and Redis, if configured) answer and the revocation log has been
+/// loaded; else 503 naming what is missing.
 #[utoipa::path(get, path = "/health/ready", tag = "health", responses((status = 200), (status = 503)))]
 pub async fn ready(State(state): State<AppState>) -> Response {
     let database = tokio::time::timeout(READINESS_TIMEOUT, state.store.ping()).await;
@@ -38,29 +39,33 @@ pub async fn ready(State(state): State<AppState>) -> Response {
         None => None,
         Some(redis) => Some(matches!(tokio::time::timeout(READINESS_TIMEOUT, redis.ping()).await, Ok(Ok(())))),
     };
+    // Without the log an instance cannot tell a revoked token from a live one (it refuses to
+    // validate), so a load balancer must not send it traffic yet.
+    let revocations_loaded = state.sessions.revocations().is_loaded();
     let status = |ok: bool| if ok { "ok" } else { "unavailable" };
     let mut checks = json!({"database": status(database_ok)});
     if let Some(redis_ok) = redis_ok {
         checks["redis"] = json!(status(redis_ok));
     }
-    if database_ok && redis_ok.unwrap_or(true) {
+    checks["revocations"] = json!(if revocations_loaded { "ok" } else { "loading" });
+    if database_ok && redis_ok.unwrap_or(true) && revocations_loaded {
         return Json(json!({"status": "ready", "checks": checks})).into_response();
     }
     let failed: Vec<&str> = [(!database_ok).then_some("database"), (redis_ok == Some(false)).then_some("redis")]
         .into_iter()
         .flatten()
         .collect();
-    let mut response = problem_response(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "unavailable",
-        format!("{} unavailable", failed.join(" and ")),
-        None,
-    );
+    let detail = match (failed.is_empty(), revocations_loaded) {
+        (false, true) => format!("{} unavailable", failed.join(" and ")),
+        (false, false) => format!("{} unavailable; revocation log not loaded yet", failed.join(" and ")),
+        (true, _) => "revocation log not loaded yet".to_owned(),
+    };
+    let mut response = problem_response(StatusCode::SERVICE_UNAVAILABLE, "unavailable", detail.clone(), None);
     let body = json!({
         "type": "urn:auth-service:problem:unavailable",
         "title": "Service Unavailable",
         "status": 503,
-        "detail": format!("{} unavailable", failed.join(" and ")),
+        "detail": detail,
         "code": "unavailable",
         "checks": checks,
     });

@@ -75,7 +75,8 @@ fn answer(claims: AccessClaims) -> Response {
     request_body(content = Option<ValidateRequest>), security(("bearer" = [])),
     responses((status = 200, body = ValidateResponse, headers(("X-User-Id"), ("X-User-Email"), ("X-User-Role"))),
               (status = 401, body = Problem, description = "invalid_token, token_expired or token_revoked"),
-              (status = 403, body = Problem, description = "insufficient_role")))]
+              (status = 403, body = Problem, description = "insufficient_role"),
+              (status = 503, body = Problem, description = "unavailable: the revocation log is not loaded yet")))]
 pub async fn validate_post(
     State(state): State<AppState>,
     Query(query): Query<ValidateQuery>,
@@ -87,7 +88,7 @@ pub async fn validate_post(
 /// Validate the access token of `Authorization` (forward-auth gateways; HEAD works too).
 #[utoipa::path(get, path = "/auth/validate", tag = "validation", params(ValidateQuery), security(("bearer" = [])),
     responses((status = 200, body = ValidateResponse, headers(("X-User-Id"), ("X-User-Email"), ("X-User-Role"))),
-              (status = 401, body = Problem), (status = 403, body = Problem)))]
+              (status = 401, body = Problem), (status = 403, body = Problem), (status = 503, body = Problem)))]
 pub async fn validate_get(
     State(state): State<AppState>,
     Query(query): Query<ValidateQuery>,

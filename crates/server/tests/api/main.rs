@@ -20,6 +20,7 @@ mod meta;
 mod oauth;
 mod outages;
 mod process;
+mod revocation_log;
 mod scale_out;
 mod security;
 mod sessions;

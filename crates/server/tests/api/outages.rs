@@ -12,6 +12,7 @@ use crate::on_postgres;
 
 on_postgres!(
     a_postgres_outage_answers_503_and_recovers_by_itself,
+    an_instance_started_during_a_postgres_outage_refuses_until_it_has_read_the_revocation_log,
     a_redis_outage_keeps_validation_correct_and_redis_is_used_again,
     every_registration_that_got_a_201_survives_a_kill_9,
 );
@@ -130,6 +131,39 @@ async fn a_postgres_outage_answers_503_and_recovers_by_itself() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     Tokens::from(app.refresh(&tokens.refresh).await).await;
+}
+
+async fn an_instance_started_during_a_postgres_outage_refuses_until_it_has_read_the_revocation_log() {
+    let postgres = tokio::task::spawn_blocking(ThrowawayPostgres::start).await.unwrap();
+    let first = TestApp::spawn_with(Backend::Postgres, |settings| settings.database_url = postgres.url()).await;
+    let (_, revoked) = first.signed_in_user().await;
+    let (_, kept) = first.signed_in_user().await;
+    assert_eq!(first.post_bearer("/auth/logout", &revoked.access).await.status(), StatusCode::NO_CONTENT);
+
+    // Started while the database is down, it has heard no broadcast of that logout either.
+    postgres.down();
+    let mut settings = first.settings.clone();
+    settings.auto_migrate = false;
+    let second = TestApp::start(settings, Backend::Postgres).await;
+    let ready = assert_problem(
+        second.client.get(second.url("/health/ready")).send().await.unwrap(),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+    )
+    .await;
+    assert_eq!(ready["checks"]["revocations"], "loading");
+    for tokens in [&revoked, &kept] {
+        assert_problem(second.validate(&tokens.access).await, StatusCode::SERVICE_UNAVAILABLE, "unavailable").await;
+    }
+
+    postgres.up();
+    let back = Instant::now();
+    while !second.client.get(second.url("/health/ready")).send().await.unwrap().status().is_success() {
+        assert!(back.elapsed() < Duration::from_secs(10), "not ready within ten seconds of the database returning");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_problem(second.validate(&revoked.access).await, StatusCode::UNAUTHORIZED, "token_revoked").await;
+    assert_eq!(second.validate(&kept.access).await.status(), StatusCode::OK);
 }
 
 struct ThrowawayRedis {
