@@ -199,9 +199,12 @@ pub struct Settings {
     pub facebook_dialog_url: String,
     #[arg(global = true, long, env = "FACEBOOK_API_VERSION", default_value = "v21.0")]
     pub facebook_api_version: String,
-    /// At start-up, this existing or new account gets role admin.
+    /// At start-up, this account is created with role admin if it does not exist.
     #[arg(global = true, long, env = "ADMIN_EMAIL")]
     pub admin_email: Option<String>,
+    /// Let ADMIN_EMAIL promote an account that already exists (else start-up refuses).
+    #[arg(global = true, long, env = "ADMIN_PROMOTE_EXISTING", action = ArgAction::Set, default_value_t = false)]
+    pub admin_promote_existing: bool,
     /// development or production; production refuses development shortcuts.
     #[arg(global = true, long, env = "APP_ENV", default_value = "development")]
     pub app_env: String,
@@ -288,6 +291,7 @@ impl Default for Settings {
             smtp_url: None,
             email_from: DEFAULT_EMAIL_FROM.into(),
             admin_email: None,
+            admin_promote_existing: false,
             oauth_state_ttl: 600,
             allowed_redirect_urls: Vec::new(),
             google_client_id: None,
