@@ -24,6 +24,23 @@ on_both_backends!(
     cors_is_off_by_default_and_an_allow_list_when_configured,
 );
 
+#[cfg(unix)]
+#[tokio::test]
+async fn a_new_sqlite_database_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    // A write, so that the write-ahead log and its index exist too.
+    app.signed_in_user().await;
+
+    let database = app.settings.sqlite_path().unwrap();
+    // SQLite gives -wal and -shm the mode of the database file.
+    for suffix in ["", "-wal", "-shm"] {
+        let path = format!("{}{suffix}", database.display());
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{path} holds password and token hashes: mode {mode:o}");
+    }
+}
+
 #[tokio::test]
 async fn a_token_without_aud_is_refused_when_an_audience_is_configured() {
     let app = TestApp::spawn_with(Backend::Sqlite, |settings| settings.jwt_audience = Some("orders-api".into())).await;
