@@ -181,3 +181,32 @@ async fn a_provider_transport_error_logs_neither_the_app_secret_nor_the_user_tok
     assert!(!log.contains(app_secret), "the app secret reached the log");
     assert!(!log.contains(user_token), "the user's token reached the log");
 }
+
+#[tokio::test]
+async fn a_newline_in_a_provider_error_forges_no_line_in_the_text_log() {
+    let mut served = serve(&[
+        ("LOG_FORMAT", "pretty"),
+        ("NO_COLOR", "1"),
+        ("FACEBOOK_CLIENT_ID", "fb-app"),
+        ("FACEBOOK_CLIENT_SECRET", "fb-secret"),
+    ])
+    .await;
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let started = client.get(format!("{}/auth/oauth/facebook/authorize", served.base)).send().await.unwrap();
+    let location = reqwest::Url::parse(started.headers()["location"].to_str().unwrap()).unwrap();
+    let state = location.query_pairs().find(|(name, _)| name == "state").unwrap().1.into_owned();
+
+    let callback = format!(
+        "{}/auth/oauth/facebook/callback?state={state}&error=x%0Afake%20line%0D%1B%5B31m%E2%80%A8forged",
+        served.base
+    );
+    client.get(callback).send().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    sigterm(&served.child);
+    let _ = tokio::time::timeout(Duration::from_secs(10), served.child.wait()).await;
+
+    let log = std::fs::read_to_string(&served.log).unwrap();
+    assert!(log.contains(r"x\nfake line\r\u{1b}[31m\u{2028}forged"), "the refusal is logged, escaped:\n{log}");
+    assert!(!log.lines().any(|line| line.starts_with("fake line")), "a forged line:\n{log}");
+    assert!(!log.contains('\u{1b}') && !log.contains('\u{2028}'), "raw control characters:\n{log}");
+}
