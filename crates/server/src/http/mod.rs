@@ -25,6 +25,9 @@ pub mod state;
 /// Gateway validation.
 pub mod validate;
 
+#[cfg(test)]
+mod debug_redaction;
+
 use std::time::{Duration, Instant};
 
 use axum::Router;

@@ -28,13 +28,25 @@ pub struct AuthorizeQuery {
     pub redirect_to: Option<String>,
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Deserialize, IntoParams)]
 pub struct CallbackQuery {
     pub state: Option<String>,
     pub code: Option<String>,
     pub error: Option<String>,
     /// VK ID only.
     pub device_id: Option<String>,
+}
+
+impl std::fmt::Debug for CallbackQuery {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("CallbackQuery")
+            .field("state", &auth_core::redact::redacted_option(&self.state))
+            .field("code", &auth_core::redact::redacted_option(&self.code))
+            .field("error", &self.error)
+            .field("device_id", &self.device_id)
+            .finish()
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -45,7 +57,7 @@ pub struct LinkResponse {
 
 /// Google: `{"id_token"}`; VK ID: `{"code", "code_verifier", "device_id", "redirect_uri"}`;
 /// Facebook: `{"access_token"}`.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 pub struct AppTokenRequest {
     pub id_token: Option<String>,
     pub code: Option<String>,
@@ -53,6 +65,20 @@ pub struct AppTokenRequest {
     pub device_id: Option<String>,
     pub redirect_uri: Option<String>,
     pub access_token: Option<String>,
+}
+
+impl std::fmt::Debug for AppTokenRequest {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("AppTokenRequest")
+            .field("id_token", &auth_core::redact::redacted_option(&self.id_token))
+            .field("code", &auth_core::redact::redacted_option(&self.code))
+            .field("code_verifier", &auth_core::redact::redacted_option(&self.code_verifier))
+            .field("device_id", &self.device_id)
+            .field("redirect_uri", &self.redirect_uri)
+            .field("access_token", &auth_core::redact::redacted_option(&self.access_token))
+            .finish()
+    }
 }
 
 /// The configured sign-in providers.
