@@ -76,4 +76,28 @@ mod tests {
         assert!(message.starts_with("debug_token: "), "{message}");
         assert!(!message.contains("app-secret") && !message.contains("user-token"), "{message}");
     }
+
+    #[test]
+    fn provider_configs_print_no_client_secret() {
+        let facebook = FacebookConfig {
+            dialog_url: String::new(),
+            graph_url: String::new(),
+            api_version: String::new(),
+            client_id: "app".into(),
+            client_secret: "fb-client-secret".into(),
+        };
+        let google = GoogleConfig {
+            issuer: String::new(),
+            client_id: "app".into(),
+            client_secret: "google-client-secret".into(),
+            extra_client_ids: Vec::new(),
+        };
+        let vk = VkConfig {
+            base_url: String::new(),
+            client_id: "app".into(),
+            client_secret: Some("vk-client-secret".into()),
+        };
+        let printed = format!("{facebook:?} {google:?} {vk:?}");
+        assert!(!printed.contains("client-secret"), "{printed}");
+    }
 }
