@@ -16,6 +16,8 @@ pub mod model;
 pub mod oauth;
 /// Traits the outside world implements: storage and the revocation broadcast.
 pub mod ports;
+/// `Debug` stand-ins for secrets.
+pub mod redact;
 /// Sessions: token pairs, refresh rotation, revocation, access-token validation.
 pub mod sessions;
 

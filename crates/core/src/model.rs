@@ -132,6 +132,19 @@ pub struct UserPatch {
     pub full_name: Option<Option<String>>,
 }
 
+/// What an admin bootstrap found under the email, and what it did about it.
+#[derive(Debug, Clone)]
+pub enum AdminBootstrap {
+    /// No account had the email: created as an admin.
+    Created(User),
+    /// A non-admin account existed and was promoted (only when promotion was asked for).
+    Promoted(User),
+    /// The account was an admin already: nothing changed.
+    AlreadyAdmin(User),
+    /// A non-admin account existed and promotion was not asked for: nothing changed.
+    LeftAsIs(User),
+}
+
 /// How an administrative update ended.
 #[derive(Debug, Clone)]
 pub enum UserUpdate {

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
+use auth_core::accounts::admin::AdminGrant;
 use auth_core::accounts::check_password_rules;
 use auth_core::sessions::keys;
 use clap::{Parser, Subcommand};
@@ -28,13 +29,17 @@ pub enum Command {
     Migrate,
     /// Load and check the configuration (keys, URLs) without serving.
     CheckConfig,
-    /// Create an admin account, or give an existing account the admin role.
+    /// Create an admin account (or, with --promote-existing, give an existing account the role).
     CreateAdmin {
         #[arg(long)]
         email: String,
         /// Read the password from the first line of standard input (never from the command line).
         #[arg(long)]
         password_stdin: bool,
+        /// Give the admin role to an account that already exists (anyone may have registered it);
+        /// its own password stays, a given one is not set.
+        #[arg(long)]
+        promote_existing: bool,
     },
     /// Time password hashing with the configured algorithm and cost (used by bench/run.sh).
     #[command(hide = true)]
@@ -81,7 +86,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("configuration is valid");
             Ok(())
         }
-        Command::CreateAdmin { email, password_stdin } => create_admin(&settings, &email, password_stdin).await,
+        Command::CreateAdmin { email, password_stdin, promote_existing } => {
+            create_admin(&settings, &email, password_stdin, promote_existing).await
+        }
         Command::Keys(KeysCommand::Generate { algorithm, out_dir }) => generate_keys(&algorithm, &out_dir),
         Command::HashBenchmark { iterations } => {
             let components = wiring::build(&settings)?;
@@ -96,7 +103,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-async fn create_admin(settings: &Settings, email: &str, password_stdin: bool) -> anyhow::Result<()> {
+async fn create_admin(
+    settings: &Settings,
+    email: &str,
+    password_stdin: bool,
+    promote_existing: bool,
+) -> anyhow::Result<()> {
     let password = if password_stdin {
         let mut line = String::new();
         std::io::stdin().read_line(&mut line).context("could not read the password from standard input")?;
@@ -115,12 +127,43 @@ async fn create_admin(settings: &Settings, email: &str, password_stdin: bool) ->
         Some(password) => Some(components.accounts.hasher().hash(password).await?),
         None => None,
     };
-    let user = components.admin.ensure_admin(email, password_hash).await?;
-    println!("{} ({}) has the admin role", user.email, user.id);
+    let user = match components.admin.ensure_admin(email, password_hash, promote_existing).await? {
+        AdminGrant::Created(user) => {
+            println!("created {} ({}) with the admin role", user.email, user.id);
+            user
+        }
+        AdminGrant::Promoted { user, password_ignored } => {
+            println!("{} ({}) already existed and now has the admin role", user.email, user.id);
+            report_ignored_password(password_ignored);
+            user
+        }
+        AdminGrant::AlreadyAdmin { user, password_ignored } => {
+            println!("{} ({}) already has the admin role; nothing changed", user.email, user.id);
+            report_ignored_password(password_ignored);
+            user
+        }
+        AdminGrant::Refused { user, already_admin: true, .. } => bail!(
+            "{} is already an admin; the given password was NOT set and nothing changed. Run without \
+             --password-stdin, or pass --promote-existing to accept that the account keeps its own password",
+            user.email
+        ),
+        AdminGrant::Refused { user, password_given, .. } => bail!(
+            "{} belongs to an existing account that is not an admin (anyone may have registered it); nothing \
+             changed. Check who owns it, then pass --promote-existing to give it the admin role{}",
+            user.email,
+            if password_given { " (the given password would NOT be set: the account keeps its own)" } else { "" }
+        ),
+    };
     if user.password_hash.is_none() {
         println!("the account has no password yet: set one with POST /auth/password/forgot");
     }
     Ok(())
+}
+
+fn report_ignored_password(password_ignored: bool) {
+    if password_ignored {
+        println!("the given password was NOT set: the account keeps its own password");
+    }
 }
 
 fn generate_keys(algorithm: &str, out_dir: &std::path::Path) -> anyhow::Result<()> {

@@ -7,6 +7,9 @@ use std::path::PathBuf;
 use clap::{ArgAction, Args};
 use ipnet::IpNet;
 
+/// `Debug` of the settings, without secrets.
+mod debug;
+
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://auth.db";
 pub const DEFAULT_HOST: &str = "127.0.0.1";
 pub const DEFAULT_PORT: u16 = 9998;
@@ -71,7 +74,7 @@ impl std::str::FromStr for Secret {
 }
 
 /// Every setting of the service. Each is a flag and an environment variable.
-#[derive(Debug, Clone, Args)]
+#[derive(Clone, Args)]
 pub struct Settings {
     /// postgres://, postgresql://, postgresql+asyncpg:// or sqlite:// URL.
     #[arg(global = true, long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL, hide_env_values = true)]
@@ -204,9 +207,12 @@ pub struct Settings {
     pub facebook_dialog_url: String,
     #[arg(global = true, long, env = "FACEBOOK_API_VERSION", default_value = "v21.0")]
     pub facebook_api_version: String,
-    /// At start-up, this existing or new account gets role admin.
+    /// At start-up, this account is created with role admin if it does not exist.
     #[arg(global = true, long, env = "ADMIN_EMAIL")]
     pub admin_email: Option<String>,
+    /// Let ADMIN_EMAIL promote an account that already exists (else start-up refuses).
+    #[arg(global = true, long, env = "ADMIN_PROMOTE_EXISTING", action = ArgAction::Set, default_value_t = false)]
+    pub admin_promote_existing: bool,
     /// development or production; production refuses development shortcuts.
     #[arg(global = true, long, env = "APP_ENV", default_value = "development")]
     pub app_env: String,
@@ -294,6 +300,7 @@ impl Default for Settings {
             smtp_url: None,
             email_from: DEFAULT_EMAIL_FROM.into(),
             admin_email: None,
+            admin_promote_existing: false,
             oauth_state_ttl: 600,
             allowed_redirect_urls: Vec::new(),
             google_client_id: None,
@@ -465,7 +472,46 @@ mod tests {
 
     #[test]
     fn secrets_do_not_print() {
-        let settings = Settings { jwt_secret: Some(Secret::new("super-secret-value")), ..Settings::default() };
-        assert!(!format!("{settings:?}").contains("super-secret-value"));
+        let settings = Settings {
+            jwt_secret: Some(Secret::new("super-secret-value")),
+            database_url: "postgres://svc:db-password@db:5432/auth?sslpassword=db-query-secret".into(),
+            redis_url: Some(Secret::new("redis://:redis-password@cache:6379")),
+            smtp_url: Some(Secret::new("smtp://mailer:smtp-password@mail:587")),
+            webhook_urls: vec!["https://hook-user:hook-password@hooks.example.com/in?token=hook-token".into()],
+            webhook_secret: Some(Secret::new("webhook-signing-secret")),
+            google_client_secret: Some(Secret::new("google-client-secret")),
+            vk_client_secret: Some(Secret::new("vk-client-secret")),
+            facebook_client_secret: Some(Secret::new("facebook-client-secret")),
+            ..Settings::default()
+        };
+        let printed = format!("{settings:?}");
+        for secret in [
+            "super-secret-value",
+            "db-password",
+            "db-query-secret",
+            "redis-password",
+            "smtp-password",
+            "hook-user",
+            "hook-password",
+            "hook-token",
+            "webhook-signing-secret",
+            "google-client-secret",
+            "vk-client-secret",
+            "facebook-client-secret",
+        ] {
+            assert!(!printed.contains(secret), "{secret} in {printed}");
+        }
+        assert!(printed.contains("postgres://db:5432/auth") && printed.contains("https://hooks.example.com/in"));
+    }
+
+    #[test]
+    fn a_composed_postgres_url_prints_without_its_password() {
+        let lookup = |name: &str| match name {
+            "POSTGRES_HOST" => Some("db".to_owned()),
+            "POSTGRES_PASSWORD" => Some("alias-password".to_owned()),
+            _ => None,
+        };
+        let settings = Settings { database_url: compose_postgres_url(lookup).unwrap(), ..Settings::default() };
+        assert!(!format!("{settings:?}").contains("alias-password"));
     }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use auth_core::accounts::admin::AdminGrant;
 use auth_core::model::RevocationCursor;
 use auth_core::ports::Quota;
 use auth_core::sessions::SessionService;
@@ -55,7 +56,19 @@ impl Application {
             components.store.migrate().await.context("applying database migrations failed")?;
         }
         if let Some(email) = &settings.admin_email {
-            components.admin.ensure_admin(email, None).await.context("ADMIN_EMAIL could not be made an admin")?;
+            let grant = components
+                .admin
+                .ensure_admin(email, None, settings.admin_promote_existing)
+                .await
+                .context("ADMIN_EMAIL could not be made an admin")?;
+            if let AdminGrant::Refused { user, .. } = grant {
+                anyhow::bail!(
+                    "ADMIN_EMAIL {} belongs to an existing account that is not an admin (anyone may have \
+                     registered it); nothing changed. Check who owns it, then set ADMIN_PROMOTE_EXISTING=true \
+                     to give it the admin role",
+                    user.email
+                );
+            }
         }
         let revocation_cursor = match components.sessions.sync_revocations(None).await {
             Ok(cursor) => Some(cursor),

@@ -2,7 +2,9 @@ use async_trait::async_trait;
 use auth_core::accounts::admin::removes_last_admin;
 use auth_core::error::StoreError;
 use auth_core::events::{RevocationReason, UserEvent};
-use auth_core::model::{AccountDeletion, NewIdentity, NewUser, Revocation, Role, User, UserPatch, UserUpdate};
+use auth_core::model::{
+    AccountDeletion, AdminBootstrap, NewIdentity, NewUser, Revocation, Role, User, UserPatch, UserUpdate,
+};
 use auth_core::ports::AccountStore;
 use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
@@ -112,7 +114,7 @@ impl AccountStore for PgStore {
         crate::admin::update_user(self, id, patch, now).await
     }
 
-    async fn ensure_admin(&self, user: NewUser) -> Result<User, StoreError> {
+    async fn ensure_admin(&self, user: NewUser, promote_existing: bool) -> Result<AdminBootstrap, StoreError> {
         let mut transaction = self.pool.begin().await.map_err(store_error)?;
         let existing: Option<(Uuid, String)> =
             sqlx::query_as("SELECT id, role FROM users WHERE email_key = $1 FOR UPDATE")
@@ -120,13 +122,16 @@ impl AccountStore for PgStore {
                 .fetch_optional(&mut *transaction)
                 .await
                 .map_err(store_error)?;
-        match existing {
+        let outcome: fn(User) -> AdminBootstrap = match existing {
             None => {
                 let admin = NewUser { role: Role::Admin, email_verified: false, full_name: None, ..user.clone() };
                 insert_user(&mut transaction, &admin).await?;
                 insert_events(&mut transaction, &[UserEvent::registered(&admin, "admin_bootstrap")]).await?;
+                AdminBootstrap::Created
             }
-            Some((id, role)) if role != Role::Admin.as_str() => {
+            Some((_, role)) if role == Role::Admin.as_str() => AdminBootstrap::AlreadyAdmin,
+            Some(_) if !promote_existing => AdminBootstrap::LeftAsIs,
+            Some((id, _)) => {
                 sqlx::query("UPDATE users SET role = 'admin', updated_at = $2 WHERE id = $1")
                     .bind(id)
                     .bind(user.created_at)
@@ -138,11 +143,12 @@ impl AccountStore for PgStore {
                     &[UserEvent::role_changed(id, Role::User, Role::Admin, user.created_at)],
                 )
                 .await?;
+                AdminBootstrap::Promoted
             }
-            Some(_) => {}
-        }
+        };
         transaction.commit().await.map_err(store_error)?;
-        self.find_user_by_email(&user.email_key).await?.ok_or_else(|| StoreError::Other("admin vanished".into()))
+        let found = self.find_user_by_email(&user.email_key).await?;
+        found.map(outcome).ok_or_else(|| StoreError::Other("admin vanished".into()))
     }
 
     async fn delete_user(&self, id: Uuid, now: DateTime<Utc>) -> Result<AccountDeletion, StoreError> {

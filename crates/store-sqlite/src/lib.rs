@@ -11,6 +11,7 @@ mod identities;
 mod mailbox;
 mod sessions;
 
+use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -49,6 +50,7 @@ impl SqliteStore {
         let options = if in_memory {
             options
         } else {
+            create_private_file(options.get_filename())?;
             options.journal_mode(SqliteJournalMode::Wal).synchronous(SqliteSynchronous::Normal)
         };
         let mut pool_options = SqlitePoolOptions::new().acquire_timeout(settings.acquire_timeout);
@@ -63,6 +65,22 @@ impl SqliteStore {
 
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+}
+
+/// Creates the database file readable by its owner only, before SQLite would create it with
+/// the umask's mode (usually 0644): it holds password and token hashes. SQLite gives the -wal
+/// and -shm files the mode of the database file. An existing file keeps the mode it has.
+fn create_private_file(path: &Path) -> Result<(), StoreError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        // An empty file is an empty SQLite database.
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(error) => Err(StoreError::Other(format!("could not create {}: {error}", path.display()))),
     }
 }
 

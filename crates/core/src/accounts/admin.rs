@@ -8,7 +8,7 @@ use super::{Email, normalise_full_name};
 use crate::clock::Clock;
 use crate::error::DomainError;
 use crate::events::{DeadLetter, RevocationReason};
-use crate::model::{NewUser, Role, User, UserPatch, UserUpdate};
+use crate::model::{AdminBootstrap, NewUser, Role, User, UserPatch, UserUpdate};
 use crate::ports::Store;
 use crate::sessions::SessionService;
 
@@ -100,24 +100,47 @@ impl AdminService {
     }
 
     /// Makes the account with `email` an admin, creating it (without a password unless one is
-    /// given) when it does not exist.
-    pub async fn ensure_admin(&self, email: &str, password_hash: Option<String>) -> Result<User, DomainError> {
+    /// given) when it does not exist. An existing account may have been registered by anyone
+    /// who guessed the address, so it is promoted only when the operator said so
+    /// (`promote_existing`), and a given password is never set on it: asking to set one without
+    /// opting in is refused rather than dropped silently.
+    pub async fn ensure_admin(
+        &self,
+        email: &str,
+        password_hash: Option<String>,
+        promote_existing: bool,
+    ) -> Result<AdminGrant, DomainError> {
         let email = Email::parse(email)?;
-        let user = self
-            .store
-            .ensure_admin(NewUser {
-                id: Uuid::new_v4(),
-                email: email.address().to_owned(),
-                email_key: email.key().to_owned(),
-                full_name: None,
-                role: Role::Admin,
-                password_hash,
-                email_verified: false,
-                created_at: self.clock.now(),
-            })
-            .await?;
-        tracing::info!(user_id = %user.id, "account has the admin role");
-        Ok(user)
+        let password_given = password_hash.is_some();
+        let new_admin = NewUser {
+            id: Uuid::new_v4(),
+            email: email.address().to_owned(),
+            email_key: email.key().to_owned(),
+            full_name: None,
+            role: Role::Admin,
+            password_hash,
+            email_verified: false,
+            created_at: self.clock.now(),
+        };
+        let grant = match self.store.ensure_admin(new_admin, promote_existing).await? {
+            AdminBootstrap::Created(user) => AdminGrant::Created(user),
+            AdminBootstrap::Promoted(user) => AdminGrant::Promoted { user, password_ignored: password_given },
+            AdminBootstrap::AlreadyAdmin(user) if password_given && !promote_existing => {
+                AdminGrant::Refused { user, already_admin: true, password_given }
+            }
+            AdminBootstrap::AlreadyAdmin(user) => AdminGrant::AlreadyAdmin { user, password_ignored: password_given },
+            AdminBootstrap::LeftAsIs(user) => AdminGrant::Refused { user, already_admin: false, password_given },
+        };
+        match &grant {
+            AdminGrant::Created(user) | AdminGrant::Promoted { user, .. } => {
+                tracing::info!(target: "audit", event = "admin_granted", user_id = %user.id, existing = matches!(grant, AdminGrant::Promoted { .. }), outcome = "success", "account has the admin role");
+            }
+            AdminGrant::AlreadyAdmin { user, .. } => tracing::info!(user_id = %user.id, "account has the admin role"),
+            AdminGrant::Refused { user, .. } => {
+                tracing::warn!(target: "audit", event = "admin_granted", user_id = %user.id, outcome = "refused", "existing account not made an admin");
+            }
+        }
+        Ok(grant)
     }
 }
 
@@ -126,6 +149,19 @@ impl AdminService {
 /// with the admins locked.
 pub fn removes_last_admin(was_active_admin: bool, stays_active_admin: bool, other_active_admins: usize) -> bool {
     was_active_admin && !stays_active_admin && other_active_admins == 0
+}
+
+/// How `ensure_admin` ended; the caller words it for the operator.
+#[derive(Debug, Clone)]
+pub enum AdminGrant {
+    /// A new account with the admin role (and the given password, if any).
+    Created(User),
+    /// An existing account got the role; a given password was NOT set.
+    Promoted { user: User, password_ignored: bool },
+    /// The account was an admin already; a given password was NOT set.
+    AlreadyAdmin { user: User, password_ignored: bool },
+    /// The account exists and the operator did not opt in: nothing changed.
+    Refused { user: User, already_admin: bool, password_given: bool },
 }
 
 fn page_size(limit: Option<u32>) -> Result<u32, DomainError> {

@@ -13,7 +13,7 @@ pub struct AuthorizationRequest<'a> {
 }
 
 /// The query of a provider's redirect back to us.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Clone, Default, Deserialize)]
 pub struct CallbackParameters {
     pub state: Option<String>,
     pub code: Option<String>,
@@ -22,8 +22,20 @@ pub struct CallbackParameters {
     pub device_id: Option<String>,
 }
 
+impl std::fmt::Debug for CallbackParameters {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("CallbackParameters")
+            .field("state", &crate::redact::redacted_option(&self.state))
+            .field("code", &crate::redact::redacted_option(&self.code))
+            .field("error", &self.error)
+            .field("device_id", &self.device_id)
+            .finish()
+    }
+}
+
 /// What a mobile or single-page app hands over after doing the provider step itself.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Clone, Default, Deserialize)]
 pub struct AppCredentials {
     /// Google Identity Services / One Tap.
     pub id_token: Option<String>,
@@ -34,6 +46,20 @@ pub struct AppCredentials {
     pub redirect_uri: Option<String>,
     /// Facebook SDK.
     pub access_token: Option<String>,
+}
+
+impl std::fmt::Debug for AppCredentials {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("AppCredentials")
+            .field("id_token", &crate::redact::redacted_option(&self.id_token))
+            .field("code", &crate::redact::redacted_option(&self.code))
+            .field("code_verifier", &crate::redact::redacted_option(&self.code_verifier))
+            .field("device_id", &self.device_id)
+            .field("redirect_uri", &self.redirect_uri)
+            .field("access_token", &crate::redact::redacted_option(&self.access_token))
+            .finish()
+    }
 }
 
 /// A provider's account, normalised. Identified by `(provider, subject)`, never by email.
@@ -70,4 +96,25 @@ pub trait IdentityProvider: Send + Sync {
         pending: &PendingLogin,
     ) -> Result<ExternalProfile, ProviderError>;
     async fn profile_from_app(&self, credentials: &AppCredentials) -> Result<ExternalProfile, ProviderError>;
+}
+
+#[cfg(test)]
+mod debug_tests {
+    use super::*;
+
+    #[test]
+    fn callback_parameters_and_app_credentials_print_no_secret() {
+        let secret = || Some("s3cret-value".to_owned());
+        let callback = CallbackParameters { state: secret(), code: secret(), error: None, device_id: None };
+        let credentials = AppCredentials {
+            id_token: secret(),
+            code: secret(),
+            code_verifier: secret(),
+            access_token: secret(),
+            ..AppCredentials::default()
+        };
+        for printed in [format!("{callback:?}"), format!("{credentials:?}")] {
+            assert!(!printed.contains("s3cret-value") && printed.contains("[redacted]"), "{printed}");
+        }
+    }
 }

@@ -5,8 +5,8 @@ use uuid::Uuid;
 use crate::error::StoreError;
 use crate::events::{DeadLetter, DeliveryResult, OutboxEvent, OutboxStats, RevocationReason};
 use crate::model::{
-    AccountDeletion, NewEmailToken, NewIdentity, NewSession, NewUser, Revocation, RevocationCursor, Session, User,
-    UserPatch, UserUpdate,
+    AccountDeletion, AdminBootstrap, NewEmailToken, NewIdentity, NewSession, NewUser, Revocation, RevocationCursor,
+    Session, User, UserPatch, UserUpdate,
 };
 
 /// Accounts. Each method is one atomic use case; the backend owns its transactions.
@@ -28,8 +28,9 @@ pub trait AccountStore: Send + Sync {
     /// Applies an administrative change. Refuses to leave no active admin (checked under a lock
     /// on the admins), and revokes the user's sessions when deactivating or demoting.
     async fn update_user(&self, id: Uuid, patch: UserPatch, now: DateTime<Utc>) -> Result<UserUpdate, StoreError>;
-    /// Gives the account with this email key the admin role, creating it from `user` if absent.
-    async fn ensure_admin(&self, user: NewUser) -> Result<User, StoreError>;
+    /// Creates `user` as an admin when its email key is free. An existing non-admin account is
+    /// promoted only when `promote_existing`; its password is never touched.
+    async fn ensure_admin(&self, user: NewUser, promote_existing: bool) -> Result<AdminBootstrap, StoreError>;
     /// Deletes the account with its identities and sessions, logging the sessions as revoked.
     /// Refuses to delete the last active admin (checked under a lock on the admins).
     async fn delete_user(&self, id: Uuid, now: DateTime<Utc>) -> Result<AccountDeletion, StoreError>;

@@ -96,11 +96,18 @@ impl AccessTokens {
         // Times are checked below against the injected clock, without leeway on `exp`.
         validation.validate_exp = false;
         validation.validate_nbf = false;
-        validation.set_required_spec_claims(&["exp", "iat", "iss", "sub"]);
         validation.set_issuer(&[&self.issuer]);
         match &self.audience {
-            Some(audience) => validation.set_audience(&[audience]),
-            None => validation.validate_aud = false,
+            Some(audience) => {
+                // jsonwebtoken checks `aud` only when present; a token minted for no audience
+                // must not pass where one is configured (RFC 8725 §3.9).
+                validation.set_required_spec_claims(&["exp", "iat", "iss", "sub", "aud"]);
+                validation.set_audience(&[audience]);
+            }
+            None => {
+                validation.set_required_spec_claims(&["exp", "iat", "iss", "sub"]);
+                validation.validate_aud = false;
+            }
         }
         let claims = jsonwebtoken::decode::<AccessClaims>(token, &key.decoding, &validation)
             .map_err(|_| DomainError::InvalidToken)?

@@ -87,7 +87,10 @@ pub struct WebhookSink {
 
 impl WebhookSink {
     pub fn new(client: reqwest::Client, url: &str, secret: Secret) -> Self {
-        Self { client, url: url.to_owned(), label: redacted(url), secret, key: format!("webhook:{url}") }
+        let label = redacted(url);
+        // The key is stored in the outbox and listed by the admin API, so it is the label too.
+        // Two URLs differing only in credentials or query would share a key; nobody configures that.
+        Self { client, url: url.to_owned(), key: format!("webhook:{label}"), label, secret }
     }
 }
 
@@ -180,6 +183,13 @@ mod tests {
             signature_header(b"other", 1_700_000_000, br#"{"a":1}"#),
             signature_header(b"secret", 1_700_000_000, br#"{"a":1}"#)
         );
+    }
+
+    #[test]
+    fn the_sink_key_has_no_credentials_or_query() {
+        let client = reqwest::Client::new();
+        let sink = WebhookSink::new(client, "https://user:pw@hooks.example.com/in?token=abc", Secret::new("s"));
+        assert_eq!(sink.key(), "webhook:https://hooks.example.com/in");
     }
 
     #[test]

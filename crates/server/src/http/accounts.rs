@@ -17,7 +17,7 @@ use super::error::{ApiError, Problem};
 use super::extract::{AppJson, AuthUser, ClientAddress, form_rejection, json_rejection, user_agent};
 use super::state::AppState;
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 pub struct RegisterRequest {
     #[schema(example = "alice@example.com")]
     pub email: String,
@@ -27,18 +27,49 @@ pub struct RegisterRequest {
     pub full_name: Option<String>,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+impl std::fmt::Debug for RegisterRequest {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("RegisterRequest")
+            .field("email", &self.email)
+            .field("password", &auth_core::redact::Redacted)
+            .field("full_name", &self.full_name)
+            .finish()
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
 pub struct LoginRequest {
     #[schema(example = "alice@example.com")]
     pub email: String,
     pub password: String,
 }
 
+impl std::fmt::Debug for LoginRequest {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("LoginRequest")
+            .field("email", &self.email)
+            .field("password", &auth_core::redact::Redacted)
+            .finish()
+    }
+}
+
 /// OAuth2 password form (`username` is the email), so the docs UI can sign in.
-#[derive(Debug, Deserialize)]
+#[derive(Deserialize)]
 pub struct LoginForm {
     pub username: String,
     pub password: String,
+}
+
+impl std::fmt::Debug for LoginForm {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("LoginForm")
+            .field("username", &self.username)
+            .field("password", &auth_core::redact::Redacted)
+            .finish()
+    }
 }
 
 /// The user object of the contract; never a password hash.
@@ -72,7 +103,7 @@ impl From<User> for UserResponse {
     }
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 pub struct TokenPairResponse {
     pub access_token: String,
     pub refresh_token: String,
@@ -84,6 +115,19 @@ pub struct TokenPairResponse {
     /// Refresh-token lifetime in seconds.
     #[schema(example = 2_592_000)]
     pub refresh_expires_in: i64,
+}
+
+impl std::fmt::Debug for TokenPairResponse {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("TokenPairResponse")
+            .field("access_token", &auth_core::redact::Redacted)
+            .field("refresh_token", &auth_core::redact::Redacted)
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .field("refresh_expires_in", &self.refresh_expires_in)
+            .finish()
+    }
 }
 
 impl From<TokenPair> for TokenPairResponse {
@@ -171,10 +215,19 @@ pub async fn me(State(state): State<AppState>, AuthUser(claims): AuthUser) -> Re
     Ok(Json(user.into()))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 pub struct DeleteAccountRequest {
     /// Required for accounts that have a password.
     pub password: Option<String>,
+}
+
+impl std::fmt::Debug for DeleteAccountRequest {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("DeleteAccountRequest")
+            .field("password", &auth_core::redact::redacted_option(&self.password))
+            .finish()
+    }
 }
 
 /// Delete the signed-in account, its identities and sessions.

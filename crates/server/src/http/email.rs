@@ -15,21 +15,47 @@ pub struct ForgotPasswordRequest {
     pub email: String,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 pub struct ResetPasswordRequest {
     pub token: String,
     pub new_password: String,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+impl std::fmt::Debug for ResetPasswordRequest {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("ResetPasswordRequest")
+            .field("token", &auth_core::redact::Redacted)
+            .field("new_password", &auth_core::redact::Redacted)
+            .finish()
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
 pub struct ChangePasswordRequest {
     pub current_password: String,
     pub new_password: String,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+impl std::fmt::Debug for ChangePasswordRequest {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("ChangePasswordRequest")
+            .field("current_password", &auth_core::redact::Redacted)
+            .field("new_password", &auth_core::redact::Redacted)
+            .finish()
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
 pub struct VerifyEmailRequest {
     pub token: String,
+}
+
+impl std::fmt::Debug for VerifyEmailRequest {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.debug_struct("VerifyEmailRequest").field("token", &auth_core::redact::Redacted).finish()
+    }
 }
 
 pub fn language_of(headers: &HeaderMap) -> &'static str {

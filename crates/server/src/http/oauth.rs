@@ -22,7 +22,7 @@ pub struct ProviderResponse {
     pub display_name: String,
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Deserialize, IntoParams)]
 pub struct AuthorizeQuery {
     /// Where to send the browser afterwards; must be on ALLOWED_REDIRECT_URLS.
     pub redirect_to: Option<String>,
@@ -37,16 +37,39 @@ pub struct LinkQuery {
     pub redirect_to: Option<String>,
 }
 
+/// The link ticket is a capability: never in a log line.
+impl std::fmt::Debug for AuthorizeQuery {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("AuthorizeQuery")
+            .field("redirect_to", &self.redirect_to)
+            .field("link_ticket", &auth_core::redact::redacted_option(&self.link_ticket))
+            .finish()
+    }
+}
+
 /// The HttpOnly cookie that binds a browser sign-in to the browser that started it.
 const BROWSER_COOKIE: &str = "auth_oauth_browser";
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Deserialize, IntoParams)]
 pub struct CallbackQuery {
     pub state: Option<String>,
     pub code: Option<String>,
     pub error: Option<String>,
     /// VK ID only.
     pub device_id: Option<String>,
+}
+
+impl std::fmt::Debug for CallbackQuery {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("CallbackQuery")
+            .field("state", &auth_core::redact::redacted_option(&self.state))
+            .field("code", &auth_core::redact::redacted_option(&self.code))
+            .field("error", &self.error)
+            .field("device_id", &self.device_id)
+            .finish()
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -61,7 +84,7 @@ pub struct LinkResponse {
 
 /// Google: `{"id_token"}`; VK ID: `{"code", "code_verifier", "device_id", "redirect_uri"}`;
 /// Facebook: `{"access_token"}`.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 pub struct AppTokenRequest {
     pub id_token: Option<String>,
     pub code: Option<String>,
@@ -69,6 +92,20 @@ pub struct AppTokenRequest {
     pub device_id: Option<String>,
     pub redirect_uri: Option<String>,
     pub access_token: Option<String>,
+}
+
+impl std::fmt::Debug for AppTokenRequest {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("AppTokenRequest")
+            .field("id_token", &auth_core::redact::redacted_option(&self.id_token))
+            .field("code", &auth_core::redact::redacted_option(&self.code))
+            .field("code_verifier", &auth_core::redact::redacted_option(&self.code_verifier))
+            .field("device_id", &self.device_id)
+            .field("redirect_uri", &self.redirect_uri)
+            .field("access_token", &auth_core::redact::redacted_option(&self.access_token))
+            .finish()
+    }
 }
 
 /// The configured sign-in providers.

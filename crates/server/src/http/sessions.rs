@@ -15,9 +15,15 @@ use super::error::{ApiError, Problem};
 use super::extract::{AuthUser, bearer_token};
 use super::state::AppState;
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 pub struct RefreshRequest {
     pub refresh_token: String,
+}
+
+impl std::fmt::Debug for RefreshRequest {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.debug_struct("RefreshRequest").field("refresh_token", &auth_core::redact::Redacted).finish()
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]

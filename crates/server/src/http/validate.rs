@@ -23,9 +23,15 @@ pub struct ValidateQuery {
     pub role: Option<String>,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 pub struct ValidateRequest {
     pub token: String,
+}
+
+impl std::fmt::Debug for ValidateRequest {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.debug_struct("ValidateRequest").field("token", &auth_core::redact::Redacted).finish()
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -12,13 +12,26 @@ use sha2::Sha256;
 
 use super::{json_of, required};
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct FacebookConfig {
     pub dialog_url: String,
     pub graph_url: String,
     pub api_version: String,
     pub client_id: String,
     pub client_secret: String,
+}
+
+impl std::fmt::Debug for FacebookConfig {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("FacebookConfig")
+            .field("dialog_url", &self.dialog_url)
+            .field("graph_url", &self.graph_url)
+            .field("api_version", &self.api_version)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &auth_core::redact::Redacted)
+            .finish()
+    }
 }
 
 pub struct FacebookProvider {
@@ -34,7 +47,8 @@ struct GraphError {
     code: i64,
 }
 
-#[derive(Debug, Deserialize)]
+/// No `Debug`: it holds the user's token.
+#[derive(Deserialize)]
 struct TokenAnswer {
     #[serde(default)]
     access_token: Option<String>,

@@ -22,13 +22,25 @@ const JWKS_TTL: Duration = Duration::from_secs(300);
 const JWKS_REFETCH_INTERVAL: Duration = Duration::from_secs(5);
 const CLOCK_SKEW_SECONDS: u64 = 60;
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct GoogleConfig {
     pub issuer: String,
     pub client_id: String,
     pub client_secret: String,
     /// Further client ids (Android, iOS, other web clients) accepted as `aud` in the app flow.
     pub extra_client_ids: Vec<String>,
+}
+
+impl std::fmt::Debug for GoogleConfig {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("GoogleConfig")
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &auth_core::redact::Redacted)
+            .field("extra_client_ids", &self.extra_client_ids)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -169,7 +181,8 @@ impl GoogleProvider {
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// No `Debug`: it holds the user's token.
+#[derive(Deserialize)]
 struct TokenResponse {
     #[serde(default)]
     id_token: Option<String>,

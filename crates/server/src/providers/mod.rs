@@ -26,12 +26,19 @@ pub fn http_client() -> Result<reqwest::Client, reqwest::Error> {
 
 /// Sends a request and reads its JSON body, whatever the status: providers put errors there.
 async fn json_of<T: DeserializeOwned>(request: reqwest::RequestBuilder, what: &str) -> Result<(u16, T), ProviderError> {
-    let response = request.send().await.map_err(|error| ProviderError::Failed(format!("{what}: {}", chain(&error))))?;
+    let response = request.send().await.map_err(|error| transport_failure(what, error))?;
     let status = response.status().as_u16();
-    let body = response.bytes().await.map_err(|error| ProviderError::Failed(format!("{what}: {error}")))?;
+    let body = response.bytes().await.map_err(|error| transport_failure(what, error))?;
     let parsed = serde_json::from_slice(&body)
         .map_err(|error| ProviderError::Failed(format!("{what}: malformed answer (HTTP {status}): {error}")))?;
     Ok((status, parsed))
+}
+
+/// The one way a reqwest error becomes a provider error. reqwest's message names the request
+/// URL, whose query carries the app secret (`access_token=app_id|secret`) or the user's token,
+/// and provider errors are logged: the URL is dropped here, for every provider.
+fn transport_failure(what: &str, error: reqwest::Error) -> ProviderError {
+    ProviderError::Failed(format!("{what}: {}", chain(&error.without_url())))
 }
 
 fn required<'a>(value: &'a Option<String>, what: &str) -> Result<&'a str, ProviderError> {
@@ -51,4 +58,46 @@ fn chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn transport_failures_do_not_carry_the_url() {
+        let client = http_client().unwrap();
+        // Port 1 on the loopback refuses the connection.
+        let request = client.get("http://127.0.0.1:1/debug_token?access_token=app%7Capp-secret&input_token=user-token");
+        let ProviderError::Failed(message) = json_of::<serde_json::Value>(request, "debug_token").await.unwrap_err()
+        else {
+            panic!("a transport error is a provider failure");
+        };
+        assert!(message.starts_with("debug_token: "), "{message}");
+        assert!(!message.contains("app-secret") && !message.contains("user-token"), "{message}");
+    }
+
+    #[test]
+    fn provider_configs_print_no_client_secret() {
+        let facebook = FacebookConfig {
+            dialog_url: String::new(),
+            graph_url: String::new(),
+            api_version: String::new(),
+            client_id: "app".into(),
+            client_secret: "fb-client-secret".into(),
+        };
+        let google = GoogleConfig {
+            issuer: String::new(),
+            client_id: "app".into(),
+            client_secret: "google-client-secret".into(),
+            extra_client_ids: Vec::new(),
+        };
+        let vk = VkConfig {
+            base_url: String::new(),
+            client_id: "app".into(),
+            client_secret: Some("vk-client-secret".into()),
+        };
+        let printed = format!("{facebook:?} {google:?} {vk:?}");
+        assert!(!printed.contains("client-secret"), "{printed}");
+    }
 }

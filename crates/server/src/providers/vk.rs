@@ -11,11 +11,22 @@ use serde::Deserialize;
 
 use super::{json_of, required};
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct VkConfig {
     pub base_url: String,
     pub client_id: String,
     pub client_secret: Option<String>,
+}
+
+impl std::fmt::Debug for VkConfig {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("VkConfig")
+            .field("base_url", &self.base_url)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &auth_core::redact::redacted_option(&self.client_secret))
+            .finish()
+    }
 }
 
 pub struct VkProvider {
@@ -40,7 +51,8 @@ impl VkUserId {
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// No `Debug`: it holds the user's token.
+#[derive(Deserialize)]
 struct TokenAnswer {
     #[serde(default)]
     access_token: Option<String>,

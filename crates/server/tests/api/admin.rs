@@ -10,7 +10,9 @@ use crate::on_both_backends;
 
 on_both_backends!(
     non_admins_are_forbidden_and_anonymous_callers_unauthorized,
-    create_admin_promotes_an_account_without_printing_a_password,
+    create_admin_creates_a_new_account_as_admin_with_the_password,
+    create_admin_refuses_an_existing_account_without_the_flag,
+    create_admin_promotes_an_existing_account_with_the_flag_and_says_the_password_was_not_set,
     admins_list_users_by_pages_and_email_prefix,
     admins_get_and_rename_users,
     deactivation_revokes_sessions_and_blocks_login,
@@ -18,10 +20,18 @@ on_both_backends!(
     the_last_active_admin_cannot_be_demoted_or_deactivated,
     admins_can_force_a_logout_everywhere,
     admin_email_at_start_up_grants_the_role,
+    admin_email_at_start_up_refuses_an_existing_account_without_opt_in,
 );
 
 /// Runs `auth-service create-admin` against the app's database, like an operator would.
 async fn create_admin(app: &TestApp, email: &str, password: Option<&str>) -> String {
+    let (succeeded, printed) = run_create_admin(app, email, password, &[]).await;
+    assert!(succeeded, "{printed}");
+    printed
+}
+
+/// `create-admin` with extra flags: (exited successfully, stdout and stderr).
+async fn run_create_admin(app: &TestApp, email: &str, password: Option<&str>, flags: &[&str]) -> (bool, String) {
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_auth-service"));
     command
         .env_clear()
@@ -30,6 +40,7 @@ async fn create_admin(app: &TestApp, email: &str, password: Option<&str>) -> Str
         .env("BCRYPT_COST", "4")
         .env("LOG_FORMAT", "json")
         .args(["create-admin", "--email", email])
+        .args(flags)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -42,8 +53,7 @@ async fn create_admin(app: &TestApp, email: &str, password: Option<&str>) -> Str
     drop(stdin);
     let output = child.wait_with_output().await.unwrap();
     let printed = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    assert!(output.status.success(), "{printed}");
-    printed
+    (output.status.success(), printed)
 }
 
 /// A fresh admin: (email, tokens).
@@ -82,17 +92,50 @@ async fn non_admins_are_forbidden_and_anonymous_callers_unauthorized(backend: Ba
     assert_problem(anonymous, StatusCode::UNAUTHORIZED, "invalid_token").await;
 }
 
-async fn create_admin_promotes_an_account_without_printing_a_password(backend: Backend) {
+const OPERATOR_PASSWORD: &str = "operator chose this one";
+
+async fn create_admin_creates_a_new_account_as_admin_with_the_password(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let (email, before) = app.signed_in_user().await;
-    assert_eq!(claims_of(&before.access)["role"], "user");
+    let email = unique_email();
 
-    create_admin(&app, &email, None).await;
+    let printed = create_admin(&app, &email, Some(OPERATOR_PASSWORD)).await;
 
-    let after = Tokens::from(app.login(&email, PASSWORD).await).await;
-    assert_eq!(claims_of(&after.access)["role"], "admin");
-    let (_, fresh) = signed_in_admin(&app).await;
-    assert_eq!(app.get_bearer("/admin/users", &fresh.access).await.status(), StatusCode::OK);
+    assert!(!printed.contains(OPERATOR_PASSWORD), "{printed}");
+    let tokens = Tokens::from(app.login(&email, OPERATOR_PASSWORD).await).await;
+    assert_eq!(claims_of(&tokens.access)["role"], "admin");
+    assert_eq!(app.get_bearer("/admin/users", &tokens.access).await.status(), StatusCode::OK);
+}
+
+async fn create_admin_refuses_an_existing_account_without_the_flag(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    // Anyone may register the address an operator is about to make an admin.
+    let (email, _) = app.signed_in_user().await;
+
+    for password in [None, Some(OPERATOR_PASSWORD)] {
+        let (succeeded, printed) = run_create_admin(&app, &email, password, &[]).await;
+        assert!(!succeeded, "refused: {printed}");
+        assert!(printed.contains("--promote-existing"), "says how to opt in: {printed}");
+    }
+
+    let tokens = Tokens::from(app.login(&email, PASSWORD).await).await;
+    assert_eq!(claims_of(&tokens.access)["role"], "user", "the account is unchanged");
+    assert_eq!(app.login(&email, OPERATOR_PASSWORD).await.status(), StatusCode::UNAUTHORIZED);
+}
+
+async fn create_admin_promotes_an_existing_account_with_the_flag_and_says_the_password_was_not_set(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (email, _) = app.signed_in_user().await;
+
+    let (succeeded, printed) = run_create_admin(&app, &email, Some(OPERATOR_PASSWORD), &["--promote-existing"]).await;
+
+    assert!(succeeded, "{printed}");
+    assert!(printed.contains("NOT set"), "{printed}");
+    let tokens = Tokens::from(app.login(&email, PASSWORD).await).await;
+    assert_eq!(claims_of(&tokens.access)["role"], "admin");
+    assert_eq!(app.login(&email, OPERATOR_PASSWORD).await.status(), StatusCode::UNAUTHORIZED);
+    // Running it again on the admin it made changes nothing and still succeeds.
+    let (again, printed) = run_create_admin(&app, &email, None, &[]).await;
+    assert!(again, "{printed}");
 }
 
 async fn admins_list_users_by_pages_and_email_prefix(backend: Backend) {
@@ -249,11 +292,30 @@ async fn admin_email_at_start_up_grants_the_role(backend: Backend) {
     let first = TestApp::spawn(backend).await;
     let email = unique_email();
     first.register(&email, PASSWORD).await;
-    let settings = auth_service::Settings { admin_email: Some(email.to_uppercase()), ..first.settings.clone() };
+    let settings = auth_service::Settings {
+        admin_email: Some(email.to_uppercase()),
+        admin_promote_existing: true,
+        ..first.settings.clone()
+    };
     first.stop().await;
 
     let app = TestApp::start(settings, backend).await;
 
     let tokens = Tokens::from(app.login(&email, PASSWORD).await).await;
     assert_eq!(claims_of(&tokens.access)["role"], "admin");
+}
+
+async fn admin_email_at_start_up_refuses_an_existing_account_without_opt_in(backend: Backend) {
+    let first = TestApp::spawn(backend).await;
+    let email = unique_email();
+    first.register(&email, PASSWORD).await;
+    let settings = auth_service::Settings { admin_email: Some(email.clone()), ..first.settings.clone() };
+    first.stop().await;
+
+    let refused = auth_service::Application::build(settings.clone()).await.err().expect("start-up fails");
+
+    assert!(format!("{refused:#}").contains("ADMIN_PROMOTE_EXISTING"), "{refused:#}");
+    let app = TestApp::start(auth_service::Settings { admin_email: None, ..settings }, backend).await;
+    let tokens = Tokens::from(app.login(&email, PASSWORD).await).await;
+    assert_eq!(claims_of(&tokens.access)["role"], "user");
 }

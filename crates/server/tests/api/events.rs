@@ -31,6 +31,7 @@ on_both_backends!(
     outbox_metrics_are_exported,
     a_change_whose_event_cannot_be_written_does_not_happen,
     delivered_events_are_pruned_after_the_retention_and_dead_letters_kept,
+    webhook_credentials_and_query_never_reach_the_dead_letter_listing,
 );
 
 on_postgres!(a_consumer_group_reads_the_redis_stream, the_stream_and_the_webhook_both_receive_each_event);
@@ -851,5 +852,50 @@ async fn delivered_events_are_pruned_after_the_retention_and_dead_letters_kept(b
         }
         assert!(Instant::now() < deadline, "delivered events were not pruned: {rows:?}");
         tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// `http://hook-user:hook-pass@host:port/hook?token=hook-token` for a receiver at `url`.
+fn with_credentials(url: &str) -> String {
+    format!("{}?token=hook-token", url.replacen("http://", "http://hook-user:hook-pass@", 1))
+}
+
+async fn webhook_credentials_and_query_never_reach_the_dead_letter_listing(backend: Backend) {
+    // One endpoint accepts (so its sink key is recorded in delivered_sinks), one always fails
+    // (so the event is dead-lettered with its error): both URLs carry credentials.
+    let (_, accepting_url) = Receiver::start().await;
+    let (failing, failing_url) = Receiver::start().await;
+    failing.always_fail.store(true, Ordering::SeqCst);
+    let app = TestApp::spawn_with(backend, |settings| {
+        with_webhook(settings, "");
+        settings.webhook_urls = vec![with_credentials(&accepting_url), with_credentials(&failing_url)];
+        settings.events_max_attempts = 2;
+    })
+    .await;
+    let (_, admin) = signed_in_admin(&app).await;
+    let (_, tokens) = app.signed_in_user().await;
+    let user = user_id(&tokens);
+
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let dead = loop {
+        let page: Value = app.get_bearer("/admin/events/dead-letters", &admin.access).await.json().await.unwrap();
+        let dead: Vec<Value> = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|event| event["user_id"] == user.as_str())
+            .cloned()
+            .collect();
+        if !dead.is_empty() {
+            break dead;
+        }
+        assert!(Instant::now() < deadline, "the event was never dead-lettered");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+
+    let listed = serde_json::to_string(&dead).unwrap();
+    assert!(listed.contains(&format!("webhook:{accepting_url}")), "the sink is still named: {listed}");
+    for secret in ["hook-user", "hook-pass", "hook-token"] {
+        assert!(!listed.contains(secret), "{secret} is listed: {listed}");
     }
 }

@@ -11,6 +11,23 @@ on_both_backends!(
     metrics_count_requests_by_route_and_status,
 );
 
+#[tokio::test]
+async fn custom_methods_share_one_metric_label() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    for index in 0..3 {
+        let method = reqwest::Method::from_bytes(format!("XAUDIT{index}").as_bytes()).unwrap();
+        app.client.request(method.clone(), app.url("/health/live")).send().await.unwrap();
+        app.client.request(method, app.url("/no/such/route")).send().await.unwrap();
+    }
+
+    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+
+    // Each distinct label value is a new series kept forever: clients must not choose them.
+    assert!(!metrics.contains("XAUDIT"), "{metrics}");
+    assert!(metrics.contains(r#"method="other""#), "{metrics}");
+    assert!(metrics.contains(r#"route="unmatched""#), "{metrics}");
+}
+
 async fn health_endpoints_answer_and_readiness_names_its_checks(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     assert_eq!(app.client.get(app.url("/health/live")).send().await.unwrap().status(), StatusCode::OK);

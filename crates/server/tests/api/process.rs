@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{PASSWORD, TEST_SECRET, Tokens, unique_email};
+use crate::helpers::{PASSWORD, TEST_SECRET, Tokens, assert_problem, unique_email};
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
@@ -139,4 +139,74 @@ async fn no_secret_reaches_the_log_even_at_trace_level() {
     ] {
         assert!(!log.contains(secret), "a secret reached the log: {}…", &secret[..8]);
     }
+}
+
+/// A peer that accepts connections and closes them at once: a transport-level failure.
+async fn hanging_up_peer() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            drop(stream);
+        }
+    });
+    format!("http://{address}")
+}
+
+#[tokio::test]
+async fn a_provider_transport_error_logs_neither_the_app_secret_nor_the_user_token() {
+    let app_secret = "facebook-app-secret-never-logged";
+    let user_token = "facebook-user-token-never-logged";
+    let graph = hanging_up_peer().await;
+    let mut served = serve(&[
+        ("FACEBOOK_CLIENT_ID", "fb-app"),
+        ("FACEBOOK_CLIENT_SECRET", app_secret),
+        ("FACEBOOK_GRAPH_URL", graph.as_str()),
+    ])
+    .await;
+
+    let response = reqwest::Client::new()
+        .post(format!("{}/auth/oauth/facebook/token", served.base))
+        .json(&json!({"access_token": user_token}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, StatusCode::BAD_GATEWAY, "provider_error").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    sigterm(&served.child);
+    let _ = tokio::time::timeout(Duration::from_secs(10), served.child.wait()).await;
+
+    let log = std::fs::read_to_string(&served.log).unwrap();
+    assert!(log.contains("debug_token"), "the failure was logged");
+    assert!(!log.contains(app_secret), "the app secret reached the log");
+    assert!(!log.contains(user_token), "the user's token reached the log");
+}
+
+#[tokio::test]
+async fn a_newline_in_a_provider_error_forges_no_line_in_the_text_log() {
+    let mut served = serve(&[
+        ("LOG_FORMAT", "pretty"),
+        ("NO_COLOR", "1"),
+        ("FACEBOOK_CLIENT_ID", "fb-app"),
+        ("FACEBOOK_CLIENT_SECRET", "fb-secret"),
+    ])
+    .await;
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let started = client.get(format!("{}/auth/oauth/facebook/authorize", served.base)).send().await.unwrap();
+    let location = reqwest::Url::parse(started.headers()["location"].to_str().unwrap()).unwrap();
+    let state = location.query_pairs().find(|(name, _)| name == "state").unwrap().1.into_owned();
+
+    let callback = format!(
+        "{}/auth/oauth/facebook/callback?state={state}&error=x%0Afake%20line%0D%1B%5B31m%E2%80%A8forged",
+        served.base
+    );
+    client.get(callback).send().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    sigterm(&served.child);
+    let _ = tokio::time::timeout(Duration::from_secs(10), served.child.wait()).await;
+
+    let log = std::fs::read_to_string(&served.log).unwrap();
+    assert!(log.contains(r"x\nfake line\r\u{1b}[31m\u{2028}forged"), "the refusal is logged, escaped:\n{log}");
+    assert!(!log.lines().any(|line| line.starts_with("fake line")), "a forged line:\n{log}");
+    assert!(!log.contains('\u{1b}') && !log.contains('\u{2028}'), "raw control characters:\n{log}");
 }

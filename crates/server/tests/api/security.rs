@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::helpers::{Backend, PASSWORD, TestApp, Tokens, assert_problem, unique_email};
+use crate::helpers::{Backend, PASSWORD, TEST_SECRET, TestApp, Tokens, assert_problem, claims_of, unique_email};
 use crate::{on_both_backends, on_postgres};
 
 on_both_backends!(
@@ -23,6 +23,42 @@ on_both_backends!(
     control_characters_in_the_user_agent_are_not_stored,
     cors_is_off_by_default_and_an_allow_list_when_configured,
 );
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_new_sqlite_database_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    // A write, so that the write-ahead log and its index exist too.
+    app.signed_in_user().await;
+
+    let database = app.settings.sqlite_path().unwrap();
+    // SQLite gives -wal and -shm the mode of the database file.
+    for suffix in ["", "-wal", "-shm"] {
+        let path = format!("{}{suffix}", database.display());
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{path} holds password and token hashes: mode {mode:o}");
+    }
+}
+
+#[tokio::test]
+async fn a_token_without_aud_is_refused_when_an_audience_is_configured() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |settings| settings.jwt_audience = Some("orders-api".into())).await;
+    let (_, tokens) = app.signed_in_user().await;
+    assert_eq!(app.validate(&tokens.access).await.status(), StatusCode::OK, "the issued token carries aud");
+    let mut claims = claims_of(&tokens.access);
+    claims.as_object_mut().unwrap().remove("aud");
+
+    // Signed with our own key: only the missing audience is wrong (RFC 8725 §3.9).
+    let no_audience = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(TEST_SECRET.as_bytes()),
+    )
+    .unwrap();
+
+    assert_problem(app.validate(&no_audience).await, StatusCode::UNAUTHORIZED, "invalid_token").await;
+}
 
 on_postgres!(two_instances_sharing_redis_share_one_budget, limits_fall_back_to_the_instance_when_redis_is_down);
 

@@ -1,0 +1,154 @@
+//! `Debug` of the settings: every field, none of the secrets.
+
+use auth_core::redact;
+
+use super::Settings;
+
+/// URLs may carry credentials (`postgres://user:password@…`, a webhook's `?token=`), so `Debug`
+/// shows them without user info and query; `Secret` fields print `[redacted]` by themselves.
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Exhaustive on purpose: a new setting does not compile until it is listed here, where
+        // whoever adds it decides whether it is a secret.
+        let Self {
+            database_url,
+            database_max_connections,
+            redis_url,
+            redis_key_prefix,
+            service_host,
+            service_port,
+            jwt_algorithm,
+            jwt_secret,
+            jwt_private_key_path,
+            jwt_public_key_path,
+            jwt_retired_public_key_paths,
+            jwt_issuer,
+            jwt_audience,
+            access_token_expire,
+            refresh_token_expire,
+            refresh_reuse_interval,
+            max_body_bytes,
+            rate_limit_per_minute,
+            rate_limit_validate,
+            login_failure_limit,
+            login_failure_window,
+            reauthentication_window,
+            cors_allowed_origins,
+            trusted_proxies,
+            password_hash,
+            bcrypt_cost,
+            password_hash_workers,
+            password_hash_queue,
+            require_email_verification,
+            log_format,
+            public_url,
+            email_verify_url,
+            password_reset_url,
+            smtp_url,
+            email_from,
+            oauth_state_ttl,
+            allowed_redirect_urls,
+            google_client_id,
+            google_client_secret,
+            google_issuer_url,
+            google_extra_client_ids,
+            vk_client_id,
+            vk_client_secret,
+            vk_id_base_url,
+            facebook_client_id,
+            facebook_client_secret,
+            facebook_graph_url,
+            facebook_dialog_url,
+            facebook_api_version,
+            admin_email,
+            admin_promote_existing,
+            app_env,
+            auto_migrate,
+            events_stream,
+            events_stream_max_length,
+            webhook_urls,
+            webhook_secret,
+            webhook_timeout,
+            events_max_attempts,
+            events_retry_base_ms,
+            events_retry_max_seconds,
+            events_poll_interval_ms,
+            events_lease_seconds,
+            events_retention_hours,
+            request_timeout,
+            shutdown_timeout,
+        } = self;
+        formatter
+            .debug_struct("Settings")
+            .field("database_url", &redact::url_without_credentials(database_url))
+            .field("database_max_connections", database_max_connections)
+            .field("redis_url", redis_url)
+            .field("redis_key_prefix", redis_key_prefix)
+            .field("service_host", service_host)
+            .field("service_port", service_port)
+            .field("jwt_algorithm", jwt_algorithm)
+            .field("jwt_secret", jwt_secret)
+            .field("jwt_private_key_path", jwt_private_key_path)
+            .field("jwt_public_key_path", jwt_public_key_path)
+            .field("jwt_retired_public_key_paths", jwt_retired_public_key_paths)
+            .field("jwt_issuer", jwt_issuer)
+            .field("jwt_audience", jwt_audience)
+            .field("access_token_expire", access_token_expire)
+            .field("refresh_token_expire", refresh_token_expire)
+            .field("refresh_reuse_interval", refresh_reuse_interval)
+            .field("max_body_bytes", max_body_bytes)
+            .field("rate_limit_per_minute", rate_limit_per_minute)
+            .field("rate_limit_validate", rate_limit_validate)
+            .field("login_failure_limit", login_failure_limit)
+            .field("login_failure_window", login_failure_window)
+            .field("reauthentication_window", reauthentication_window)
+            .field("cors_allowed_origins", cors_allowed_origins)
+            .field("trusted_proxies", trusted_proxies)
+            .field("password_hash", password_hash)
+            .field("bcrypt_cost", bcrypt_cost)
+            .field("password_hash_workers", password_hash_workers)
+            .field("password_hash_queue", password_hash_queue)
+            .field("require_email_verification", require_email_verification)
+            .field("log_format", log_format)
+            .field("public_url", public_url)
+            .field("email_verify_url", email_verify_url)
+            .field("password_reset_url", password_reset_url)
+            .field("smtp_url", smtp_url)
+            .field("email_from", email_from)
+            .field("oauth_state_ttl", oauth_state_ttl)
+            .field("allowed_redirect_urls", allowed_redirect_urls)
+            .field("google_client_id", google_client_id)
+            .field("google_client_secret", google_client_secret)
+            .field("google_issuer_url", google_issuer_url)
+            .field("google_extra_client_ids", google_extra_client_ids)
+            .field("vk_client_id", vk_client_id)
+            .field("vk_client_secret", vk_client_secret)
+            .field("vk_id_base_url", vk_id_base_url)
+            .field("facebook_client_id", facebook_client_id)
+            .field("facebook_client_secret", facebook_client_secret)
+            .field("facebook_graph_url", facebook_graph_url)
+            .field("facebook_dialog_url", facebook_dialog_url)
+            .field("facebook_api_version", facebook_api_version)
+            .field("admin_email", admin_email)
+            .field("admin_promote_existing", admin_promote_existing)
+            .field("app_env", app_env)
+            .field("auto_migrate", auto_migrate)
+            .field("events_stream", events_stream)
+            .field("events_stream_max_length", events_stream_max_length)
+            .field(
+                "webhook_urls",
+                &webhook_urls.iter().map(|url| redact::url_without_credentials(url)).collect::<Vec<_>>(),
+            )
+            .field("webhook_secret", webhook_secret)
+            .field("webhook_timeout", webhook_timeout)
+            .field("events_max_attempts", events_max_attempts)
+            .field("events_retry_base_ms", events_retry_base_ms)
+            .field("events_retry_max_seconds", events_retry_max_seconds)
+            .field("events_poll_interval_ms", events_poll_interval_ms)
+            .field("events_lease_seconds", events_lease_seconds)
+            .field("events_retention_hours", events_retention_hours)
+            .field("request_timeout", request_timeout)
+            .field("shutdown_timeout", shutdown_timeout)
+            .finish()
+    }
+}
