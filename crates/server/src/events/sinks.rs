@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use auth_core::events::OutboxEvent;
+use auth_core::redact::url_without_credentials;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -87,7 +88,7 @@ pub struct WebhookSink {
 
 impl WebhookSink {
     pub fn new(client: reqwest::Client, url: &str, secret: Secret) -> Self {
-        let label = redacted(url);
+        let label = url_without_credentials(url);
         // The key is stored in the outbox and listed by the admin API, so it is the label too.
         // Two URLs differing only in credentials or query would share a key; nobody configures that.
         Self { client, url: url.to_owned(), key: format!("webhook:{label}"), label, secret }
@@ -153,17 +154,6 @@ fn sign(secret: &[u8], timestamp: i64, body: &[u8]) -> Vec<u8> {
     mac.finalize().into_bytes().to_vec()
 }
 
-/// Scheme, host, port and path only: URLs may carry credentials in their user info or query.
-fn redacted(url: &str) -> String {
-    match reqwest::Url::parse(url) {
-        Ok(parsed) => {
-            let port = parsed.port().map(|port| format!(":{port}")).unwrap_or_default();
-            format!("{}://{}{port}{}", parsed.scheme(), parsed.host_str().unwrap_or(""), parsed.path())
-        }
-        Err(_) => "[invalid url]".to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,7 +185,7 @@ mod tests {
     #[test]
     fn labels_drop_credentials_and_query() {
         assert_eq!(
-            redacted("https://user:pw@hooks.example.com:8443/in?token=abc"),
+            url_without_credentials("https://user:pw@hooks.example.com:8443/in?token=abc"),
             "https://hooks.example.com:8443/in"
         );
     }

@@ -191,7 +191,9 @@ async fn a_newline_in_a_provider_error_forges_no_line_in_the_text_log() {
         ("FACEBOOK_CLIENT_SECRET", "fb-secret"),
     ])
     .await;
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    // A browser: it keeps the cookie that binds the sign-in to it.
+    let client =
+        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).cookie_store(true).build().unwrap();
     let started = client.get(format!("{}/auth/oauth/facebook/authorize", served.base)).send().await.unwrap();
     let location = reqwest::Url::parse(started.headers()["location"].to_str().unwrap()).unwrap();
     let state = location.query_pairs().find(|(name, _)| name == "state").unwrap().1.into_owned();
