@@ -3,7 +3,8 @@ use auth_core::error::StoreError;
 use auth_core::events::{RevocationReason, UserEvent};
 use auth_core::model::{NewSession, Revocation, RevocationCursor, Session};
 use auth_core::ports::{RefreshRotation, RotationOutcome, SessionStore};
-use chrono::{DateTime, Duration, Utc};
+use auth_core::sessions::rotation::{self, LockedFamily, RotationDecision};
+use chrono::{DateTime, Utc};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
 use uuid::Uuid;
@@ -137,27 +138,30 @@ impl SessionStore for SqliteStore {
         let rotated_at = rotated_at.map(time_of).transpose()?;
         let now = rotation.now;
 
-        if session.revoked_at.is_some() {
-            return Ok(RotationOutcome::Revoked);
-        }
-        if session.expires_at <= now {
-            return Ok(RotationOutcome::Expired);
-        }
-        let outcome = if current_hash == rotation.presented_hash {
-            sqlx::query("UPDATE refresh_tokens SET spent_at = $2 WHERE token_hash = $1")
-                .bind(&rotation.presented_hash)
-                .bind(micros(now))
-                .execute(&mut *transaction)
-                .await
-                .map_err(store_error)?;
-            sqlx::query("INSERT INTO refresh_tokens (token_hash, session_id, issued_at) VALUES ($1, $2, $3)")
-                .bind(&rotation.successor_hash)
-                .bind(&session_id)
-                .bind(micros(now))
-                .execute(&mut *transaction)
-                .await
-                .map_err(store_error)?;
-            sqlx::query(
+        let family = LockedFamily {
+            revoked: session.revoked_at.is_some(),
+            expires_at: session.expires_at,
+            current_hash: &current_hash,
+            rotated_at,
+        };
+        let outcome = match rotation::decide(&family, &rotation) {
+            RotationDecision::Revoked => return Ok(RotationOutcome::Revoked),
+            RotationDecision::Expired => return Ok(RotationOutcome::Expired),
+            RotationDecision::Rotate => {
+                sqlx::query("UPDATE refresh_tokens SET spent_at = $2 WHERE token_hash = $1")
+                    .bind(&rotation.presented_hash)
+                    .bind(micros(now))
+                    .execute(&mut *transaction)
+                    .await
+                    .map_err(store_error)?;
+                sqlx::query("INSERT INTO refresh_tokens (token_hash, session_id, issued_at) VALUES ($1, $2, $3)")
+                    .bind(&rotation.successor_hash)
+                    .bind(&session_id)
+                    .bind(micros(now))
+                    .execute(&mut *transaction)
+                    .await
+                    .map_err(store_error)?;
+                sqlx::query(
                 "UPDATE sessions SET current_token_hash = $2, rotated_at = $3, last_seen_at = $3, expires_at = $4 WHERE id = $1",
             )
             .bind(&session_id)
@@ -167,27 +171,25 @@ impl SessionStore for SqliteStore {
             .execute(&mut *transaction)
             .await
             .map_err(store_error)?;
-            RotationOutcome::Rotated(Session { last_seen_at: now, expires_at: rotation.expires_at, ..session })
-        } else if current_hash == rotation.successor_hash
-            && rotation.reuse_interval_seconds > 0
-            && rotated_at.is_some_and(|at| now <= at + Duration::seconds(rotation.reuse_interval_seconds))
-        {
-            RotationOutcome::ParentReplayed(session)
-        } else {
-            insert_events(&mut transaction, &[UserEvent::refresh_reuse_detected(session.user_id, session.id, now)])
+                RotationOutcome::Rotated(Session { last_seen_at: now, expires_at: rotation.expires_at, ..session })
+            }
+            RotationDecision::ReplayParent => RotationOutcome::ParentReplayed(session),
+            RotationDecision::Reuse => {
+                insert_events(&mut transaction, &[UserEvent::refresh_reuse_detected(session.user_id, session.id, now)])
+                    .await?;
+                let mut revocations = revoke_where(
+                    &mut transaction,
+                    "id = $2",
+                    session.user_id,
+                    Some(session.id),
+                    RevocationReason::RefreshReuse,
+                    now,
+                )
                 .await?;
-            let mut revocations = revoke_where(
-                &mut transaction,
-                "id = $2",
-                session.user_id,
-                Some(session.id),
-                RevocationReason::RefreshReuse,
-                now,
-            )
-            .await?;
-            match revocations.pop() {
-                Some(revocation) => RotationOutcome::Reused(revocation),
-                None => RotationOutcome::Revoked,
+                match revocations.pop() {
+                    Some(revocation) => RotationOutcome::Reused(revocation),
+                    None => RotationOutcome::Revoked,
+                }
             }
         };
         transaction.commit().await.map_err(store_error)?;

@@ -5,6 +5,7 @@ mod access_token;
 pub mod keys;
 mod refresh_token;
 mod revocation;
+pub mod rotation;
 mod verified_cache;
 
 use std::sync::Arc;
