@@ -147,6 +147,16 @@ impl UserEvent {
         Self::new(EventType::UserIdentityLinked, user_id, at, json!({ "provider": provider }))
     }
 
+    /// The account moved to a new, confirmed address.
+    pub fn email_changed(user_id: Uuid, email: &str, full_name: Option<&str>, at: DateTime<Utc>) -> Self {
+        Self::new(
+            EventType::UserUpdated,
+            user_id,
+            at,
+            json!({ "email": email, "full_name": full_name, "changed": ["email"] }),
+        )
+    }
+
     /// Ways to sign in were removed from the account: `detached` lists them (`password` or a
     /// provider), `providers` what remains.
     pub fn sign_in_methods_removed(

@@ -173,6 +173,8 @@ pub enum AccountDeletion {
 pub enum EmailTokenPurpose {
     VerifyEmail,
     ResetPassword,
+    /// Moves the account to the token's `new_email` when spent.
+    ChangeEmail,
 }
 
 impl EmailTokenPurpose {
@@ -180,6 +182,7 @@ impl EmailTokenPurpose {
         match self {
             EmailTokenPurpose::VerifyEmail => "verify_email",
             EmailTokenPurpose::ResetPassword => "reset_password",
+            EmailTokenPurpose::ChangeEmail => "change_email",
         }
     }
 }
@@ -192,6 +195,8 @@ pub struct NewEmailToken {
     pub purpose: EmailTokenPurpose,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
+    /// For `ChangeEmail`: the address (as typed) the account moves to.
+    pub new_email: Option<String>,
 }
 
 /// A provider account to attach to a user.

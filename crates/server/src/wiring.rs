@@ -132,7 +132,15 @@ pub fn build(settings: &Settings) -> anyhow::Result<Components> {
             .clone()
             .unwrap_or_else(|| format!("{public_url}/auth/password/reset?token=")),
     };
-    let email_flows = Arc::new(EmailFlows::new(store.clone(), hasher, sessions.clone(), mailer, clock.clone(), links));
+    let email_flows = Arc::new(EmailFlows::new(
+        store.clone(),
+        hasher,
+        sessions.clone(),
+        accounts.clone(),
+        mailer,
+        clock.clone(),
+        links,
+    ));
     let pending: Arc<dyn EphemeralStore> = match &redis {
         Some(redis) => Arc::new(RedisEphemeralStore::new(redis.clone())),
         None => Arc::new(InProcessEphemeralStore::default()),

@@ -1,7 +1,8 @@
 use async_trait::async_trait;
+use auth_core::accounts::Email;
 use auth_core::accounts::mailbox::MailboxProof;
 use auth_core::error::StoreError;
-use auth_core::events::RevocationReason;
+use auth_core::events::{RevocationReason, UserEvent};
 use auth_core::model::{EmailTokenPurpose, NewEmailToken, Revocation};
 use auth_core::ports::EmailTokenStore;
 use chrono::{DateTime, Utc};
@@ -10,6 +11,7 @@ use uuid::Uuid;
 
 use crate::PgStore;
 use crate::errors::store_error;
+use crate::events::insert_events;
 use crate::mailbox::apply_mailbox_proof;
 use crate::sessions::revoke_where;
 
@@ -50,17 +52,50 @@ pub(crate) async fn invalidate_reset_links(
     .map_err(store_error)
 }
 
+/// Moves the account to its confirmed new address (`Conflict("email")` if it was taken since the
+/// request) and spends every other outstanding link: they went to, or were about, the old one.
+async fn change_email(
+    connection: &mut PgConnection,
+    user_id: Uuid,
+    new_email: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let full_name: Option<Option<String>> = sqlx::query_scalar(
+        "UPDATE users SET email = $2, email_key = $3, email_verified = true, updated_at = $4 \
+             WHERE id = $1 RETURNING full_name",
+    )
+    .bind(user_id)
+    .bind(new_email)
+    .bind(Email::key_of(new_email))
+    .bind(now)
+    .fetch_optional(&mut *connection)
+    .await
+    .map_err(store_error)?;
+    let Some(full_name) = full_name else {
+        return Ok(());
+    };
+    sqlx::query("UPDATE email_tokens SET used_at = $2 WHERE user_id = $1 AND used_at IS NULL")
+        .bind(user_id)
+        .bind(now)
+        .execute(&mut *connection)
+        .await
+        .map_err(store_error)?;
+    insert_events(connection, &[UserEvent::email_changed(user_id, new_email, full_name.as_deref(), now)]).await
+}
+
 #[async_trait]
 impl EmailTokenStore for PgStore {
     async fn create_email_token(&self, token: NewEmailToken) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO email_tokens (token_hash, user_id, purpose, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO email_tokens (token_hash, user_id, purpose, created_at, expires_at, new_email) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(&token.token_hash)
         .bind(token.user_id)
         .bind(token.purpose.as_str())
         .bind(token.created_at)
         .bind(token.expires_at)
+        .bind(&token.new_email)
         .execute(&self.pool)
         .await
         .map(|_| ())
@@ -73,10 +108,26 @@ impl EmailTokenStore for PgStore {
         now: DateTime<Utc>,
     ) -> Result<Option<(Uuid, Vec<Revocation>)>, StoreError> {
         let mut transaction = self.pool.begin().await.map_err(store_error)?;
-        let Some(user_id) = spend(&mut transaction, token_hash, EmailTokenPurpose::VerifyEmail, now).await? else {
+        // A verification link, or the confirmation of an email change: both prove a mailbox.
+        let spent: Option<(Uuid, String, Option<String>)> = sqlx::query_as(
+            "UPDATE email_tokens SET used_at = $2 WHERE token_hash = $1 AND purpose IN ('verify_email', 'change_email') \
+             AND used_at IS NULL AND expires_at > $2 RETURNING user_id, purpose, new_email",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(&mut *transaction)
+        .await
+        .map_err(store_error)?;
+        let Some((user_id, purpose, new_email)) = spent else {
             return Ok(None);
         };
-        let revocations = apply_mailbox_proof(&mut transaction, user_id, MailboxProof::EmailLink, now).await?;
+        let revocations = match new_email.filter(|_| purpose == EmailTokenPurpose::ChangeEmail.as_str()) {
+            Some(new_email) => {
+                change_email(&mut transaction, user_id, &new_email, now).await?;
+                Vec::new()
+            }
+            None => apply_mailbox_proof(&mut transaction, user_id, MailboxProof::EmailLink, now).await?,
+        };
         transaction.commit().await.map_err(store_error)?;
         Ok(Some((user_id, revocations)))
     }

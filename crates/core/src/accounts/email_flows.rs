@@ -1,4 +1,5 @@
-//! Flows driven by emailed single-use tokens: email verification and password reset.
+//! Flows driven by emailed single-use tokens: email verification, email change and password
+//! reset.
 
 use std::sync::Arc;
 
@@ -8,15 +9,16 @@ use chrono::Duration;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::{Email, PasswordHasher, check_password_rules};
+use super::{AccountService, Email, PasswordHasher, check_password_rules};
 use crate::clock::Clock;
-use crate::error::DomainError;
+use crate::error::{DomainError, FieldError};
 use crate::model::{EmailTokenPurpose, NewEmailToken};
 use crate::ports::{EmailKind, Mailer, OutgoingEmail, Store};
 use crate::sessions::SessionService;
 
 pub const VERIFY_TOKEN_TTL_HOURS: i64 = 24;
 pub const RESET_TOKEN_TTL_HOURS: i64 = 1;
+pub const EMAIL_CHANGE_TOKEN_TTL_HOURS: i64 = 24;
 const MAX_EMAIL_TOKEN_BYTES: usize = 128;
 
 /// Where the links in emails lead: pages of the client application that POST the token back.
@@ -30,9 +32,21 @@ pub struct EmailFlows {
     store: Arc<dyn Store>,
     hasher: Arc<PasswordHasher>,
     sessions: Arc<SessionService>,
+    accounts: Arc<AccountService>,
     mailer: Arc<dyn Mailer>,
     clock: Arc<dyn Clock>,
     links: EmailLinks,
+}
+
+/// What `request_email_change` needs from the request.
+#[derive(Debug, Clone, Copy)]
+pub struct EmailChangeRequest<'a> {
+    pub user_id: Uuid,
+    /// The session asking (for accounts without a password, its sign-in must be recent).
+    pub session_id: Uuid,
+    pub new_email: &'a str,
+    pub password: Option<&'a str>,
+    pub language: &'a str,
 }
 
 impl EmailFlows {
@@ -40,11 +54,61 @@ impl EmailFlows {
         store: Arc<dyn Store>,
         hasher: Arc<PasswordHasher>,
         sessions: Arc<SessionService>,
+        accounts: Arc<AccountService>,
         mailer: Arc<dyn Mailer>,
         clock: Arc<dyn Clock>,
         links: EmailLinks,
     ) -> Self {
-        Self { store, hasher, sessions, mailer, clock, links }
+        Self { store, hasher, sessions, accounts, mailer, clock, links }
+    }
+
+    /// Asks to move the signed-in account to `new_email`: a confirmation link goes to the new
+    /// address, a notice to the old one; the address changes only when the link is used
+    /// (`verify`). A taken address is `EmailTaken`, here and again at confirmation.
+    #[tracing::instrument(name = "request email change", skip_all, fields(user_id = %request.user_id))]
+    pub async fn request_email_change(&self, request: EmailChangeRequest<'_>) -> Result<(), DomainError> {
+        let user = self.accounts.active_user(request.user_id).await?;
+        let new_email = Email::parse(request.new_email).map_err(|error| match error {
+            DomainError::Validation(fields) => DomainError::Validation(
+                fields.into_iter().map(|field| FieldError::new("new_email", field.message)).collect(),
+            ),
+            other => other,
+        })?;
+        if new_email.is_reserved() {
+            return Err(DomainError::invalid_field("new_email", "is in a reserved domain"));
+        }
+        if new_email.key() == Email::key_of(&user.email) {
+            return Err(DomainError::invalid_field("new_email", "is the account's address already"));
+        }
+        // Who asks is confirmed before anything about the new address is told.
+        self.accounts.confirm_identity(&user, request.session_id, request.password).await?;
+        if self.store.find_user_by_email(new_email.key()).await?.is_some() {
+            return Err(DomainError::EmailTaken);
+        }
+        let token = self
+            .issue(
+                user.id,
+                EmailTokenPurpose::ChangeEmail,
+                Duration::hours(EMAIL_CHANGE_TOKEN_TTL_HOURS),
+                Some(new_email.address().to_owned()),
+            )
+            .await?;
+        tracing::info!(target: "audit", event = "email_change_requested", user_id = %user.id, outcome = "confirmation_sent", "email change requested");
+        self.mailer.enqueue(OutgoingEmail {
+            to: new_email.address().to_owned(),
+            kind: EmailKind::ConfirmEmailChange,
+            language: request.language.to_owned(),
+            link: format!("{}{token}", self.links.verify_email),
+        });
+        if !Email::parse(&user.email).is_ok_and(|old| old.is_reserved()) {
+            self.mailer.enqueue(OutgoingEmail {
+                to: user.email,
+                kind: EmailKind::EmailChangeNotice,
+                language: request.language.to_owned(),
+                link: String::new(),
+            });
+        }
+        Ok(())
     }
 
     /// Sends a verification link to the signed-in user (nothing when already verified).
@@ -55,7 +119,7 @@ impl EmailFlows {
             return Ok(());
         }
         let token =
-            self.issue(user.id, EmailTokenPurpose::VerifyEmail, Duration::hours(VERIFY_TOKEN_TTL_HOURS)).await?;
+            self.issue(user.id, EmailTokenPurpose::VerifyEmail, Duration::hours(VERIFY_TOKEN_TTL_HOURS), None).await?;
         self.mailer.enqueue(OutgoingEmail {
             to: user.email,
             kind: EmailKind::VerifyEmail,
@@ -65,8 +129,9 @@ impl EmailFlows {
         Ok(())
     }
 
-    /// Spends a verification link. Proving the mailbox detaches identities attached before
-    /// the proof and ends their sessions (`mailbox`).
+    /// Spends a verification link, or the confirmation link of an email change (which moves
+    /// the account to its new address). Proving the mailbox of an unproven address detaches
+    /// identities attached before the proof and ends their sessions (`mailbox`).
     pub async fn verify(&self, token: &str) -> Result<(), DomainError> {
         let hash = token_hash(token)?;
         let (user_id, revocations) =
@@ -103,7 +168,7 @@ impl EmailFlows {
             return Ok(());
         }
         let token =
-            self.issue(user.id, EmailTokenPurpose::ResetPassword, Duration::hours(RESET_TOKEN_TTL_HOURS)).await?;
+            self.issue(user.id, EmailTokenPurpose::ResetPassword, Duration::hours(RESET_TOKEN_TTL_HOURS), None).await?;
         tracing::info!(user_id = %user.id, "password reset requested");
         self.mailer.enqueue(OutgoingEmail {
             to: user.email,
@@ -135,6 +200,7 @@ impl EmailFlows {
         user_id: Uuid,
         purpose: EmailTokenPurpose,
         lifetime: Duration,
+        new_email: Option<String>,
     ) -> Result<String, DomainError> {
         let mut bytes = [0u8; 32];
         rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
@@ -147,6 +213,7 @@ impl EmailFlows {
                 purpose,
                 created_at: now,
                 expires_at: now + lifetime,
+                new_email,
             })
             .await?;
         Ok(token)

@@ -110,15 +110,7 @@ impl AccountService {
     #[tracing::instrument(name = "delete account", skip_all, fields(%user_id))]
     pub async fn delete(&self, user_id: Uuid, session_id: Uuid, password: Option<&str>) -> Result<(), DomainError> {
         let user = self.active_user(user_id).await?;
-        if user.password_hash.is_some() {
-            let password = password.ok_or_else(|| DomainError::invalid_field("password", "is required"))?;
-            self.confirm_password(&user, Some(password)).await?;
-        } else {
-            let session = self.store.find_session(session_id).await?.ok_or(DomainError::TokenRevoked)?;
-            if self.clock.now() - session.created_at > self.policy.reauthentication_window {
-                return Err(DomainError::InvalidCredentials);
-            }
-        }
+        self.confirm_identity(&user, session_id, password).await?;
         let revocations = match self.store.delete_user(user_id, self.clock.now()).await? {
             AccountDeletion::Deleted(revocations) => revocations,
             AccountDeletion::NotFound => return Err(DomainError::TokenRevoked),
@@ -126,6 +118,26 @@ impl AccountService {
         };
         tracing::info!(target: "audit", event = "account_deleted", %user_id, revoked = revocations.len(), outcome = "success", "account deleted");
         self.sessions.publish_revocations(&revocations).await;
+        Ok(())
+    }
+
+    /// Confirms a sensitive act of a signed-in user: with their password (a wrong one counts
+    /// toward the cool-off), or, for accounts without one, by a sign-in of this session within
+    /// the re-authentication window (its sign-in time, which refreshing does not renew).
+    pub async fn confirm_identity(
+        &self,
+        user: &User,
+        session_id: Uuid,
+        password: Option<&str>,
+    ) -> Result<(), DomainError> {
+        if user.password_hash.is_some() {
+            let password = password.ok_or_else(|| DomainError::invalid_field("password", "is required"))?;
+            return self.confirm_password(user, Some(password)).await;
+        }
+        let session = self.store.find_session(session_id).await?.ok_or(DomainError::TokenRevoked)?;
+        if self.clock.now() - session.created_at > self.policy.reauthentication_window {
+            return Err(DomainError::InvalidCredentials);
+        }
         Ok(())
     }
 

@@ -49,6 +49,10 @@ pub struct OutgoingEmail {
 pub enum EmailKind {
     VerifyEmail,
     ResetPassword,
+    /// To the new address: the link that makes the change.
+    ConfirmEmailChange,
+    /// To the old address: a change was asked for.
+    EmailChangeNotice,
 }
 
 /// Hands emails to delivery without waiting for it: a slow or failing mail server must never

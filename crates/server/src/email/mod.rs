@@ -15,25 +15,27 @@ pub struct RenderedEmail {
     pub html: String,
 }
 
+/// (text, html) templates of one message in one language, as files under `templates/email/`.
+macro_rules! template {
+    ($language:literal, $name:literal) => {
+        (
+            include_str!(concat!("../../templates/email/", $language, "/", $name, ".txt")),
+            include_str!(concat!("../../templates/email/", $language, "/", $name, ".html")),
+        )
+    };
+}
+
 /// (text, html) templates; the first line of the text template is the subject.
 fn templates(kind: EmailKind, language: &str) -> (&'static str, &'static str) {
-    match (kind, language) {
-        (EmailKind::VerifyEmail, "ru") => (
-            include_str!("../../templates/email/ru/verify_email.txt"),
-            include_str!("../../templates/email/ru/verify_email.html"),
-        ),
-        (EmailKind::ResetPassword, "ru") => (
-            include_str!("../../templates/email/ru/reset_password.txt"),
-            include_str!("../../templates/email/ru/reset_password.html"),
-        ),
-        (EmailKind::VerifyEmail, _) => (
-            include_str!("../../templates/email/en/verify_email.txt"),
-            include_str!("../../templates/email/en/verify_email.html"),
-        ),
-        (EmailKind::ResetPassword, _) => (
-            include_str!("../../templates/email/en/reset_password.txt"),
-            include_str!("../../templates/email/en/reset_password.html"),
-        ),
+    match (kind, language == "ru") {
+        (EmailKind::VerifyEmail, true) => template!("ru", "verify_email"),
+        (EmailKind::ResetPassword, true) => template!("ru", "reset_password"),
+        (EmailKind::ConfirmEmailChange, true) => template!("ru", "confirm_email_change"),
+        (EmailKind::EmailChangeNotice, true) => template!("ru", "email_change_notice"),
+        (EmailKind::VerifyEmail, false) => template!("en", "verify_email"),
+        (EmailKind::ResetPassword, false) => template!("en", "reset_password"),
+        (EmailKind::ConfirmEmailChange, false) => template!("en", "confirm_email_change"),
+        (EmailKind::EmailChangeNotice, false) => template!("en", "email_change_notice"),
     }
 }
 
@@ -83,5 +85,21 @@ mod tests {
         let russian = render(&email("ru"));
         assert_eq!(russian.subject, "Сброс пароля");
         assert!(!russian.text.contains("{{"));
+    }
+
+    #[test]
+    fn every_message_has_a_subject_and_both_parts_in_both_languages() {
+        for kind in [
+            EmailKind::VerifyEmail,
+            EmailKind::ResetPassword,
+            EmailKind::ConfirmEmailChange,
+            EmailKind::EmailChangeNotice,
+        ] {
+            for language in ["en", "ru"] {
+                let rendered = render(&OutgoingEmail { kind, language: language.into(), ..email(language) });
+                assert!(!rendered.subject.is_empty() && !rendered.text.contains("{{"), "{kind:?} {language}");
+                assert!(rendered.html.contains("a&lt;b&gt;@example.com"), "{kind:?} {language}");
+            }
+        }
     }
 }

@@ -18,7 +18,7 @@ use super::{accounts, admin, email, error, meta, oauth, sessions, validate};
     paths(
         accounts::register, accounts::login, accounts::me, accounts::delete_me,
         email::forgot_password, email::reset_password, email::change_password, email::request_verification,
-        email::verify_email,
+        email::verify_email, email::change_email,
         oauth::list_providers, oauth::authorize, oauth::callback, oauth::app_token, oauth::link, oauth::unlink,
         admin::list_users, admin::get_user, admin::update_user, admin::logout_user,
         admin::list_dead_letters, admin::retry_dead_letter,

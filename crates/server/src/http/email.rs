@@ -1,6 +1,6 @@
 //! Email verification, password reset and password change.
 
-use auth_core::accounts::email_flows::language_from_accept_language;
+use auth_core::accounts::email_flows::{EmailChangeRequest, language_from_accept_language};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use serde::Deserialize;
@@ -52,6 +52,24 @@ pub struct VerifyEmailRequest {
     pub token: String,
 }
 
+#[derive(Deserialize, ToSchema)]
+pub struct ChangeEmailRequest {
+    #[schema(example = "alice@new.example")]
+    pub new_email: String,
+    /// Required for accounts that have a password.
+    pub password: Option<String>,
+}
+
+impl std::fmt::Debug for ChangeEmailRequest {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("ChangeEmailRequest")
+            .field("new_email", &self.new_email)
+            .field("password", &auth_core::redact::redacted_option(&self.password))
+            .finish()
+    }
+}
+
 impl std::fmt::Debug for VerifyEmailRequest {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         formatter.debug_struct("VerifyEmailRequest").field("token", &auth_core::redact::Redacted).finish()
@@ -100,6 +118,32 @@ pub async fn change_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Move the signed-in account to another address: a confirmation link goes to the new address
+/// and a notice to the old one; the address changes when the link is used (`/auth/email/verify`).
+#[utoipa::path(post, path = "/auth/email/change", tag = "email", request_body = ChangeEmailRequest,
+    security(("bearer" = [])),
+    responses((status = 202), (status = 401, body = Problem, description = "invalid_credentials or invalid_token"),
+              (status = 409, body = Problem, description = "email_taken"), (status = 422, body = Problem),
+              (status = 429, body = Problem, description = "rate_limited")))]
+pub async fn change_email(
+    State(state): State<AppState>,
+    AuthUser(claims): AuthUser,
+    headers: HeaderMap,
+    AppJson(body): AppJson<ChangeEmailRequest>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .email_flows
+        .request_email_change(EmailChangeRequest {
+            user_id: claims.sub,
+            session_id: claims.sid,
+            new_email: &body.new_email,
+            password: body.password.as_deref(),
+            language: language_of(&headers),
+        })
+        .await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
 /// Email a verification link to the signed-in user.
 #[utoipa::path(post, path = "/auth/email/verify/request", tag = "email", security(("bearer" = [])),
     responses((status = 202), (status = 401, body = Problem)))]
@@ -112,9 +156,11 @@ pub async fn request_verification(
     Ok(StatusCode::ACCEPTED)
 }
 
-/// Confirm an email address with the emailed token.
+/// Confirm an email address with the emailed token (a verification link, or the confirmation
+/// of an email change).
 #[utoipa::path(post, path = "/auth/email/verify", tag = "email", request_body = VerifyEmailRequest,
-    responses((status = 204), (status = 400, body = Problem, description = "invalid_email_token")))]
+    responses((status = 204), (status = 400, body = Problem, description = "invalid_email_token"),
+              (status = 409, body = Problem, description = "email_taken: the new address was taken since the change was asked")))]
 pub async fn verify_email(
     State(state): State<AppState>,
     AppJson(body): AppJson<VerifyEmailRequest>,

@@ -81,6 +81,7 @@ fn password_confirming_routes() -> Router<AppState> {
     Router::new()
         .route("/auth/me", delete(accounts::delete_me))
         .route("/auth/password/change", post(email::change_password))
+        .route("/auth/email/change", post(email::change_email))
 }
 
 /// Endpoints for signed-in users and administrators.

@@ -13,6 +13,7 @@ mod cluster;
 mod compatibility;
 mod deployment;
 mod email;
+mod email_change;
 mod events;
 mod gateway;
 mod keys;
