@@ -1,5 +1,6 @@
 //! Typed settings: command-line flags, then the environment (and `.env`), then defaults.
-//! Names follow `shared/spec/config.md`; the FastAPI service's names are accepted as aliases.
+//! Names are those of the README's configuration table; the FastAPI service's names are accepted as
+//! aliases.
 
 use std::net::IpAddr;
 use std::path::PathBuf;

@@ -17,7 +17,7 @@ const CLOCK_SKEW_SECONDS: i64 = 30;
 
 pub const ACCESS_TOKEN_TYPE: &str = "access";
 
-/// The claims of an access token (api.md, Token pair).
+/// The claims of an access token (README, "The API").
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct AccessClaims {
     pub iss: String,

@@ -131,7 +131,7 @@ impl SessionService {
         self.pair(user, session.id, refresh_token, now)
     }
 
-    /// Spends a refresh token and returns its successor (api.md, Refresh rotation).
+    /// Spends a refresh token and returns its successor (the rule: `rotation::decide`).
     #[tracing::instrument(name = "refresh session", skip_all)]
     pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, DomainError> {
         if !RefreshTokens::is_well_formed(refresh_token) {

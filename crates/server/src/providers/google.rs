@@ -119,7 +119,7 @@ impl GoogleProvider {
         Ok(keys)
     }
 
-    /// OIDC Core §3.1.3.7 plus Google's rules (oauth-providers.md §1.4).
+    /// OIDC Core §3.1.3.7 plus Google's rules (docs/providers.md, Google).
     async fn verify_id_token(
         &self,
         id_token: &str,

@@ -1,6 +1,6 @@
 //! VK ID (id.vk.com): OAuth 2.1 with mandatory PKCE, the `device_id` from the callback on the
 //! code exchange, and the user from `oauth2/user_info`. VK's ID token has no public key set,
-//! so identity comes from the PKCE-bound back-channel answer (oauth-providers.md §2.6).
+//! so identity comes from the PKCE-bound back-channel answer (docs/providers.md, VK ID).
 
 use async_trait::async_trait;
 use auth_core::oauth::{

@@ -1,5 +1,5 @@
 //! Local stand-ins for VK ID and Facebook on 127.0.0.1, speaking their wire protocols as
-//! `shared/spec/oauth-providers.md` §2 and §4 describe, and refusing what they would refuse:
+//! docs/providers.md describes them, and refusing what they would refuse:
 //! a wrong PKCE verifier, redirect URI, client secret or device id, and a replayed code.
 
 use std::collections::HashMap;
