@@ -10,6 +10,9 @@ use ipnet::IpNet;
 
 /// `Debug` of the settings, without secrets.
 mod debug;
+mod validate;
+
+pub use validate::{MIN_EVENTS_POLL_INTERVAL_MS, MIN_WEBHOOK_SECRET_BYTES};
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://auth.db";
 pub const DEFAULT_HOST: &str = "127.0.0.1";

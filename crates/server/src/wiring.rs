@@ -47,6 +47,7 @@ pub struct Components {
 }
 
 pub fn build(settings: &Settings) -> anyhow::Result<Components> {
+    settings.validate()?;
     let mut shortcuts = Vec::new();
     let store = connect_store(settings, &mut shortcuts)?;
     let keys = load_keys(settings, &mut shortcuts)?;
@@ -80,9 +81,6 @@ pub fn build(settings: &Settings) -> anyhow::Result<Components> {
         settings.password_hash_workers.unwrap_or_else(default_workers),
         settings.password_hash_queue,
     ));
-    if settings.access_token_expire <= 0 || settings.refresh_token_expire <= 0 || settings.refresh_reuse_interval < 0 {
-        bail!("token lifetimes must be positive and REFRESH_REUSE_INTERVAL must not be negative");
-    }
     let access_ttl = chrono::Duration::minutes(settings.access_token_expire);
     let access_tokens = AccessTokens::new(keys, settings.jwt_issuer.clone(), settings.jwt_audience.clone(), access_ttl);
     let broadcast: Arc<dyn RevocationBroadcast> = match &redis {
@@ -106,7 +104,7 @@ pub fn build(settings: &Settings) -> anyhow::Result<Components> {
     };
     let login_failures = (settings.login_failure_limit > 0).then(|| Quota {
         limit: settings.login_failure_limit,
-        period: Duration::from_secs(settings.login_failure_window.max(1)),
+        period: Duration::from_secs(settings.login_failure_window),
     });
     let accounts = Arc::new(AccountService::new(
         store.clone(),
@@ -154,18 +152,18 @@ pub fn build(settings: &Settings) -> anyhow::Result<Components> {
         OAuthSettings {
             public_url,
             allowed_redirects: settings.allowed_redirect_urls.iter().filter(|url| !url.is_empty()).cloned().collect(),
-            pending_ttl: Duration::from_secs(settings.oauth_state_ttl.max(1)),
+            pending_ttl: Duration::from_secs(settings.oauth_state_ttl),
         },
     ));
     let dispatcher = Arc::new(Dispatcher::new(
         store.clone(),
         event_sinks(settings, redis.as_ref())?,
         DispatcherSettings {
-            poll_interval: Duration::from_millis(settings.events_poll_interval_ms.max(10)),
-            lease: Duration::from_secs(settings.events_lease_seconds.max(1)),
-            max_attempts: settings.events_max_attempts.max(1),
-            retry_base: Duration::from_millis(settings.events_retry_base_ms.max(1)),
-            retry_max: Duration::from_secs(settings.events_retry_max_seconds.max(1)),
+            poll_interval: Duration::from_millis(settings.events_poll_interval_ms),
+            lease: Duration::from_secs(settings.events_lease_seconds),
+            max_attempts: settings.events_max_attempts,
+            retry_base: Duration::from_millis(settings.events_retry_base_ms),
+            retry_max: Duration::from_secs(settings.events_retry_max_seconds),
             retention: Duration::from_secs(settings.events_retention_hours.saturating_mul(3600)),
         },
     ));
@@ -182,28 +180,24 @@ fn event_sinks(settings: &Settings, redis: Option<&Arc<RedisHandle>>) -> anyhow:
         sinks.push(Arc::new(RedisStreamSink::new(
             redis.clone(),
             settings.events_stream.trim(),
-            settings.events_stream_max_length.max(1),
+            settings.events_stream_max_length,
         )));
     }
     let urls: Vec<&str> = settings.webhook_urls.iter().map(|url| url.trim()).filter(|url| !url.is_empty()).collect();
     if urls.is_empty() {
         return Ok(sinks);
     }
-    let secret = match &settings.webhook_secret {
-        Some(secret) if secret.expose().len() >= 16 => secret.clone(),
-        _ => bail!("WEBHOOK_URLS needs a WEBHOOK_SECRET of at least 16 bytes to sign deliveries"),
+    // `Settings::validate` refused webhooks without a long enough secret or an http(s) URL.
+    let Some(secret) = settings.webhook_secret.clone() else {
+        bail!("WEBHOOK_URLS needs a WEBHOOK_SECRET");
     };
     let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(settings.webhook_timeout.max(1)))
+        .timeout(Duration::from_secs(settings.webhook_timeout))
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("auth-service/", env!("CARGO_PKG_VERSION")))
         .build()
         .context("could not build the webhook HTTP client")?;
     for url in urls {
-        match reqwest::Url::parse(url) {
-            Ok(parsed) if matches!(parsed.scheme(), "http" | "https") => {}
-            _ => bail!("WEBHOOK_URLS holds {url:?}, which is not an http(s) URL"),
-        }
         sinks.push(Arc::new(WebhookSink::new(client.clone(), url, secret.clone())));
     }
     Ok(sinks)
@@ -263,12 +257,10 @@ fn default_workers() -> usize {
     std::thread::available_parallelism().map_or(2, usize::from)
 }
 
+/// The hashing algorithm of (validated) settings.
 fn password_algorithm(settings: &Settings) -> anyhow::Result<PasswordAlgorithm> {
     match settings.password_hash.to_ascii_lowercase().as_str() {
-        "bcrypt" if (4..=31).contains(&settings.bcrypt_cost) => {
-            Ok(PasswordAlgorithm::Bcrypt { cost: settings.bcrypt_cost })
-        }
-        "bcrypt" => bail!("BCRYPT_COST must be between 4 and 31"),
+        "bcrypt" => Ok(PasswordAlgorithm::Bcrypt { cost: settings.bcrypt_cost }),
         "argon2id" | "argon2" => Ok(PasswordAlgorithm::Argon2id),
         other => bail!("PASSWORD_HASH must be bcrypt or argon2id, not {other:?}"),
     }
