@@ -1,7 +1,8 @@
 //! auth-service: the binary's library part, so tests start the service exactly as `main` does.
 
-/// Redis connection and the revocation broadcast.
-pub mod cache;
+/// The ports outside the database: Redis (connection, revocation broadcast, limiter, ephemeral
+/// store) and their in-process counterparts.
+pub mod adapters;
 /// Command-line interface and subcommands.
 pub mod cli;
 /// Typed settings from flags, environment and `.env`.

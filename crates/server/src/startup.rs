@@ -15,7 +15,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::cache::redis::{self, RedisHandle};
+use crate::adapters::redis::{self, RedisHandle};
 use crate::config::Settings;
 use crate::events::Dispatcher;
 use crate::http::state::AppState;

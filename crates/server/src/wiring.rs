@@ -20,8 +20,8 @@ use auth_store_postgres::PgStore;
 use auth_store_sqlite::SqliteStore;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
-use crate::cache::memory::{InProcessEphemeralStore, InProcessLimiter};
-use crate::cache::redis::{RedisEphemeralStore, RedisHandle, RedisLimiter, RedisRevocationBroadcast};
+use crate::adapters::in_process::{InProcessEphemeralStore, InProcessLimiter};
+use crate::adapters::redis::{RedisEphemeralStore, RedisHandle, RedisLimiter, RedisRevocationBroadcast};
 use crate::config::Settings;
 use crate::email::{LogMailer, SmtpMailer};
 use crate::events::sinks::{EventSink, RedisStreamSink, WebhookSink};

@@ -10,7 +10,7 @@ use auth_core::redact::url_without_credentials;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::cache::redis::RedisHandle;
+use crate::adapters::redis::RedisHandle;
 use crate::config::Secret;
 
 #[async_trait]

@@ -11,7 +11,7 @@ use auth_core::sessions::SessionService;
 use ipnet::IpNet;
 use metrics_exporter_prometheus::PrometheusHandle;
 
-use crate::cache::redis::RedisHandle;
+use crate::adapters::redis::RedisHandle;
 
 #[derive(Clone)]
 pub struct AppState {
