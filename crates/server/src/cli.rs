@@ -171,7 +171,7 @@ fn generate_keys(algorithm: &str, out_dir: &std::path::Path) -> anyhow::Result<(
     std::fs::create_dir_all(out_dir).with_context(|| format!("could not create {}", out_dir.display()))?;
     if algorithm == jsonwebtoken::Algorithm::HS256 {
         let path = out_dir.join("jwt-secret");
-        wiring::write_private_file(&path, &keys::generate_hmac_secret())?;
+        crate::keys::write_private_file(&path, &keys::generate_hmac_secret())?;
         println!("wrote {} (0600); set JWT_SECRET to its contents", path.display());
         return Ok(());
     }
@@ -181,7 +181,7 @@ fn generate_keys(algorithm: &str, out_dir: &std::path::Path) -> anyhow::Result<(
         bail!("{} already holds a key pair; move it aside first (see README, key rotation)", out_dir.display());
     }
     let pair = keys::generate_key_pair(algorithm)?;
-    wiring::write_private_file(&private_path, &pair.private_pem)?;
+    crate::keys::write_private_file(&private_path, &pair.private_pem)?;
     std::fs::write(&public_path, &pair.public_pem)
         .with_context(|| format!("could not write {}", public_path.display()))?;
     println!("wrote {} (0600) and {}", private_path.display(), public_path.display());

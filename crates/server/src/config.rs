@@ -42,6 +42,17 @@ pub const DEFAULT_EVENTS_RETRY_MAX_SECONDS: u64 = 3_600;
 pub const DEFAULT_EVENTS_POLL_INTERVAL_MS: u64 = 500;
 pub const DEFAULT_EVENTS_LEASE_SECONDS: u64 = 60;
 pub const DEFAULT_EVENTS_RETENTION_HOURS: u64 = 168;
+pub const DEFAULT_JWT_ALGORITHM: &str = "HS256";
+pub const DEFAULT_JWT_PRIVATE_KEY_PATH: &str = "certs/private.pem";
+pub const DEFAULT_JWT_PUBLIC_KEY_PATH: &str = "certs/public.pem";
+pub const DEFAULT_PASSWORD_HASH: &str = "bcrypt";
+pub const DEFAULT_OAUTH_STATE_TTL_SECONDS: u64 = 600;
+pub const DEFAULT_GOOGLE_ISSUER_URL: &str = "https://accounts.google.com";
+pub const DEFAULT_VK_ID_BASE_URL: &str = "https://id.vk.com";
+pub const DEFAULT_FACEBOOK_GRAPH_URL: &str = "https://graph.facebook.com";
+pub const DEFAULT_FACEBOOK_DIALOG_URL: &str = "https://www.facebook.com";
+pub const DEFAULT_FACEBOOK_API_VERSION: &str = "v21.0";
+pub const DEFAULT_APP_ENV: &str = "development";
 
 /// Aliases used by the FastAPI service this replaces: (alias, canonical).
 pub const ENV_ALIASES: &[(&str, &str)] = &[
@@ -97,14 +108,14 @@ pub struct Settings {
     #[arg(global = true, long = "port", env = "SERVICE_PORT", default_value_t = DEFAULT_PORT)]
     pub service_port: u16,
     /// HS256, RS256, ES256 or EdDSA.
-    #[arg(global = true, long, env = "JWT_ALGORITHM", default_value = "HS256")]
+    #[arg(global = true, long, env = "JWT_ALGORITHM", default_value = DEFAULT_JWT_ALGORITHM)]
     pub jwt_algorithm: String,
     /// HS256 key, at least 32 bytes.
     #[arg(global = true, long, env = "JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<Secret>,
-    #[arg(global = true, long, env = "JWT_PRIVATE_KEY_PATH", default_value = "certs/private.pem")]
+    #[arg(global = true, long, env = "JWT_PRIVATE_KEY_PATH", default_value = DEFAULT_JWT_PRIVATE_KEY_PATH)]
     pub jwt_private_key_path: PathBuf,
-    #[arg(global = true, long, env = "JWT_PUBLIC_KEY_PATH", default_value = "certs/public.pem")]
+    #[arg(global = true, long, env = "JWT_PUBLIC_KEY_PATH", default_value = DEFAULT_JWT_PUBLIC_KEY_PATH)]
     pub jwt_public_key_path: PathBuf,
     /// Public keys of retired key pairs, still published and accepted until their tokens expire.
     #[arg(global = true, long, env = "JWT_RETIRED_PUBLIC_KEY_PATHS", value_delimiter = ',')]
@@ -148,7 +159,7 @@ pub struct Settings {
     #[arg(global = true, long, env = "TRUSTED_PROXIES", value_delimiter = ',', value_parser = parse_network)]
     pub trusted_proxies: Vec<IpNet>,
     /// bcrypt or argon2id.
-    #[arg(global = true, long, env = "PASSWORD_HASH", default_value = "bcrypt")]
+    #[arg(global = true, long, env = "PASSWORD_HASH", default_value = DEFAULT_PASSWORD_HASH)]
     pub password_hash: String,
     #[arg(global = true, long, env = "BCRYPT_COST", default_value_t = DEFAULT_BCRYPT_COST)]
     pub bcrypt_cost: u32,
@@ -181,7 +192,7 @@ pub struct Settings {
     #[arg(global = true, long, env = "EMAIL_FROM", default_value = DEFAULT_EMAIL_FROM)]
     pub email_from: String,
     /// Seconds a social sign-in may take between the redirect to the provider and the callback.
-    #[arg(global = true, long, env = "OAUTH_STATE_TTL", default_value_t = 600)]
+    #[arg(global = true, long, env = "OAUTH_STATE_TTL", default_value_t = DEFAULT_OAUTH_STATE_TTL_SECONDS)]
     pub oauth_state_ttl: u64,
     /// Comma-separated allow-list for `redirect_to` after social sign-in (exact match).
     #[arg(global = true, long, env = "ALLOWED_REDIRECT_URLS", value_delimiter = ',')]
@@ -190,7 +201,7 @@ pub struct Settings {
     pub google_client_id: Option<String>,
     #[arg(global = true, long, env = "GOOGLE_CLIENT_SECRET", hide_env_values = true)]
     pub google_client_secret: Option<Secret>,
-    #[arg(global = true, long, env = "GOOGLE_ISSUER_URL", default_value = "https://accounts.google.com")]
+    #[arg(global = true, long, env = "GOOGLE_ISSUER_URL", default_value = DEFAULT_GOOGLE_ISSUER_URL)]
     pub google_issuer_url: String,
     /// More Google client ids (Android, iOS) accepted as `aud` of app-flow ID tokens.
     #[arg(global = true, long, env = "GOOGLE_EXTRA_CLIENT_IDS", value_delimiter = ',')]
@@ -199,17 +210,17 @@ pub struct Settings {
     pub vk_client_id: Option<String>,
     #[arg(global = true, long, env = "VK_CLIENT_SECRET", hide_env_values = true)]
     pub vk_client_secret: Option<Secret>,
-    #[arg(global = true, long, env = "VK_ID_BASE_URL", default_value = "https://id.vk.com")]
+    #[arg(global = true, long, env = "VK_ID_BASE_URL", default_value = DEFAULT_VK_ID_BASE_URL)]
     pub vk_id_base_url: String,
     #[arg(global = true, long, env = "FACEBOOK_CLIENT_ID")]
     pub facebook_client_id: Option<String>,
     #[arg(global = true, long, env = "FACEBOOK_CLIENT_SECRET", hide_env_values = true)]
     pub facebook_client_secret: Option<Secret>,
-    #[arg(global = true, long, env = "FACEBOOK_GRAPH_URL", default_value = "https://graph.facebook.com")]
+    #[arg(global = true, long, env = "FACEBOOK_GRAPH_URL", default_value = DEFAULT_FACEBOOK_GRAPH_URL)]
     pub facebook_graph_url: String,
-    #[arg(global = true, long, env = "FACEBOOK_DIALOG_URL", default_value = "https://www.facebook.com")]
+    #[arg(global = true, long, env = "FACEBOOK_DIALOG_URL", default_value = DEFAULT_FACEBOOK_DIALOG_URL)]
     pub facebook_dialog_url: String,
-    #[arg(global = true, long, env = "FACEBOOK_API_VERSION", default_value = "v21.0")]
+    #[arg(global = true, long, env = "FACEBOOK_API_VERSION", default_value = DEFAULT_FACEBOOK_API_VERSION)]
     pub facebook_api_version: String,
     /// At start-up, this account is created with role admin if it does not exist.
     #[arg(global = true, long, env = "ADMIN_EMAIL")]
@@ -218,7 +229,7 @@ pub struct Settings {
     #[arg(global = true, long, env = "ADMIN_PROMOTE_EXISTING", action = ArgAction::Set, default_value_t = false)]
     pub admin_promote_existing: bool,
     /// development or production; production refuses development shortcuts.
-    #[arg(global = true, long, env = "APP_ENV", default_value = "development")]
+    #[arg(global = true, long, env = "APP_ENV", default_value = DEFAULT_APP_ENV)]
     pub app_env: String,
     /// Apply migrations when `serve` starts.
     #[arg(global = true, long, env = "AUTO_MIGRATE", action = ArgAction::Set, default_value_t = true)]
@@ -274,10 +285,10 @@ impl Default for Settings {
             redis_key_prefix: DEFAULT_REDIS_PREFIX.into(),
             service_host: DEFAULT_HOST.into(),
             service_port: DEFAULT_PORT,
-            jwt_algorithm: "HS256".into(),
+            jwt_algorithm: DEFAULT_JWT_ALGORITHM.into(),
             jwt_secret: None,
-            jwt_private_key_path: "certs/private.pem".into(),
-            jwt_public_key_path: "certs/public.pem".into(),
+            jwt_private_key_path: DEFAULT_JWT_PRIVATE_KEY_PATH.into(),
+            jwt_public_key_path: DEFAULT_JWT_PUBLIC_KEY_PATH.into(),
             jwt_retired_public_key_paths: Vec::new(),
             jwt_issuer: DEFAULT_ISSUER.into(),
             jwt_audience: None,
@@ -292,7 +303,7 @@ impl Default for Settings {
             reauthentication_window: DEFAULT_REAUTHENTICATION_WINDOW_SECONDS,
             cors_allowed_origins: Vec::new(),
             trusted_proxies: Vec::new(),
-            password_hash: "bcrypt".into(),
+            password_hash: DEFAULT_PASSWORD_HASH.into(),
             bcrypt_cost: DEFAULT_BCRYPT_COST,
             password_hash_workers: None,
             password_hash_queue: DEFAULT_HASH_QUEUE,
@@ -305,21 +316,21 @@ impl Default for Settings {
             email_from: DEFAULT_EMAIL_FROM.into(),
             admin_email: None,
             admin_promote_existing: false,
-            oauth_state_ttl: 600,
+            oauth_state_ttl: DEFAULT_OAUTH_STATE_TTL_SECONDS,
             allowed_redirect_urls: Vec::new(),
             google_client_id: None,
             google_client_secret: None,
-            google_issuer_url: "https://accounts.google.com".into(),
+            google_issuer_url: DEFAULT_GOOGLE_ISSUER_URL.into(),
             google_extra_client_ids: Vec::new(),
             vk_client_id: None,
             vk_client_secret: None,
-            vk_id_base_url: "https://id.vk.com".into(),
+            vk_id_base_url: DEFAULT_VK_ID_BASE_URL.into(),
             facebook_client_id: None,
             facebook_client_secret: None,
-            facebook_graph_url: "https://graph.facebook.com".into(),
-            facebook_dialog_url: "https://www.facebook.com".into(),
-            facebook_api_version: "v21.0".into(),
-            app_env: "development".into(),
+            facebook_graph_url: DEFAULT_FACEBOOK_GRAPH_URL.into(),
+            facebook_dialog_url: DEFAULT_FACEBOOK_DIALOG_URL.into(),
+            facebook_api_version: DEFAULT_FACEBOOK_API_VERSION.into(),
+            app_env: DEFAULT_APP_ENV.into(),
             auto_migrate: true,
             request_timeout: DEFAULT_REQUEST_TIMEOUT_SECONDS,
             shutdown_timeout: DEFAULT_SHUTDOWN_TIMEOUT_SECONDS,

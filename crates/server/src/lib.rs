@@ -13,13 +13,15 @@ pub mod email;
 pub mod events;
 /// Routes, middleware, extractors and the error mapping.
 pub mod http;
+/// Signing keys from the settings (files, secret, or a generated development key).
+pub mod keys;
 /// Sign-in provider adapters (Google, VK ID, Facebook).
 pub mod providers;
 /// Building, serving and stopping the application.
 pub mod startup;
 /// Logging set-up.
 pub mod telemetry;
-/// Choosing backends and keys from settings; building the services.
+/// Choosing backends from settings; building the services.
 pub mod wiring;
 
 pub use config::Settings;

@@ -91,7 +91,7 @@ impl Application {
             oauth: components.oauth,
             store: components.store,
             redis: components.redis.clone(),
-            metrics: wiring::metrics_handle(),
+            metrics: crate::telemetry::metrics_handle(),
             trusted_proxies: Arc::new(settings.trusted_proxies.clone()),
             limiter: components.limiter,
             client_quota: (settings.rate_limit_per_minute > 0)

@@ -2,6 +2,9 @@
 
 use std::fmt::{self, Write as _};
 use std::io::IsTerminal;
+use std::sync::OnceLock;
+
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use tracing::field::{Field, Visit};
 use tracing_subscriber::EnvFilter;
@@ -92,6 +95,25 @@ impl<W: fmt::Write> fmt::Write for Escaping<'_, W> {
         }
         Ok(())
     }
+}
+
+/// The process-wide Prometheus recorder (metrics macros are global by design).
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new();
+            let builder = builder
+                .set_buckets(&[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5])
+                .unwrap_or_else(|_| PrometheusBuilder::new());
+            let recorder = builder.build_recorder();
+            let handle = recorder.handle();
+            if metrics::set_global_recorder(recorder).is_err() {
+                tracing::warn!("a metrics recorder was already installed");
+            }
+            handle
+        })
+        .clone()
 }
 
 #[cfg(test)]

@@ -1,10 +1,7 @@
 //! Chooses the backends and keys from settings, once, and builds the services.
 //! Nothing else in the code asks which database or cache is in use.
 
-use std::fs;
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -14,11 +11,9 @@ use auth_core::accounts::{AccountPolicy, AccountService, PasswordAlgorithm, Pass
 use auth_core::clock::{Clock, SystemClock};
 use auth_core::oauth::{IdentityProvider, OAuthService, OAuthSettings};
 use auth_core::ports::{EphemeralStore, Mailer, NoBroadcast, Quota, RateLimiter, RevocationBroadcast, Store};
-use auth_core::sessions::keys::{self, KeyRing};
 use auth_core::sessions::{AccessTokens, RevocationSet, SessionService, SessionSettings};
 use auth_store_postgres::PgStore;
 use auth_store_sqlite::SqliteStore;
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use crate::adapters::in_process::{InProcessEphemeralStore, InProcessLimiter};
 use crate::adapters::redis::{RedisEphemeralStore, RedisHandle, RedisLimiter, RedisRevocationBroadcast};
@@ -26,6 +21,7 @@ use crate::config::Settings;
 use crate::email::{LogMailer, SmtpMailer};
 use crate::events::sinks::{EventSink, RedisStreamSink, WebhookSink};
 use crate::events::{Dispatcher, DispatcherSettings};
+use crate::keys::load_keys;
 use crate::providers::{FacebookConfig, FacebookProvider, GoogleConfig, GoogleProvider, VkConfig, VkProvider};
 
 /// How long a request waits for a database connection before answering 503.
@@ -302,83 +298,6 @@ pub fn connect_store(settings: &Settings, shortcuts: &mut Vec<String>) -> anyhow
     } else {
         bail!("DATABASE_URL must start with postgres://, postgresql:// or sqlite://")
     }
-}
-
-/// Loads the signing keys; without `JWT_SECRET`, development uses a generated key kept on disk.
-pub fn load_keys(settings: &Settings, shortcuts: &mut Vec<String>) -> anyhow::Result<KeyRing> {
-    let algorithm = keys::parse_algorithm(&settings.jwt_algorithm)?;
-    if algorithm != jsonwebtoken::Algorithm::HS256 {
-        let read = |path: &Path| fs::read(path).with_context(|| format!("could not read key file {}", path.display()));
-        let retired =
-            settings.jwt_retired_public_key_paths.iter().map(|path| read(path)).collect::<anyhow::Result<Vec<_>>>()?;
-        return Ok(KeyRing::asymmetric(
-            algorithm,
-            &read(&settings.jwt_private_key_path)?,
-            &read(&settings.jwt_public_key_path)?,
-            &retired,
-        )?);
-    }
-    if let Some(secret) = &settings.jwt_secret {
-        return Ok(KeyRing::hs256(secret.expose().as_bytes())?);
-    }
-    let path = development_key_path(settings);
-    shortcuts.push(format!("generated HS256 key in {}", path.display()));
-    let secret = read_or_create_secret(&path)?;
-    Ok(KeyRing::hs256(secret.as_bytes())?)
-}
-
-/// Beside the SQLite file, else in the working directory.
-fn development_key_path(settings: &Settings) -> PathBuf {
-    match settings.sqlite_path() {
-        Some(database) => {
-            let mut name = database.file_name().map(|name| name.to_os_string()).unwrap_or_default();
-            name.push(".jwt-key");
-            database.with_file_name(name)
-        }
-        None => PathBuf::from(".auth-service.jwt-key"),
-    }
-}
-
-fn read_or_create_secret(path: &Path) -> anyhow::Result<String> {
-    if let Ok(existing) = fs::read_to_string(path) {
-        return Ok(existing.trim().to_owned());
-    }
-    if let Some(parent) = path.parent().filter(|parent| !parent.as_os_str().is_empty()) {
-        fs::create_dir_all(parent).with_context(|| format!("could not create {}", parent.display()))?;
-    }
-    let secret = keys::generate_hmac_secret();
-    write_private_file(path, &secret)?;
-    Ok(secret)
-}
-
-/// Writes a file readable by its owner only (0600), refusing to overwrite.
-pub fn write_private_file(path: &Path, contents: &str) -> anyhow::Result<()> {
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path).with_context(|| format!("could not create {}", path.display()))?;
-    file.write_all(contents.as_bytes()).with_context(|| format!("could not write {}", path.display()))?;
-    Ok(())
-}
-
-/// The process-wide Prometheus recorder (metrics macros are global by design).
-pub fn metrics_handle() -> PrometheusHandle {
-    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
-    HANDLE
-        .get_or_init(|| {
-            let builder = PrometheusBuilder::new();
-            let builder = builder
-                .set_buckets(&[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5])
-                .unwrap_or_else(|_| PrometheusBuilder::new());
-            let recorder = builder.build_recorder();
-            let handle = recorder.handle();
-            if metrics::set_global_recorder(recorder).is_err() {
-                tracing::warn!("a metrics recorder was already installed");
-            }
-            handle
-        })
-        .clone()
 }
 
 #[cfg(test)]

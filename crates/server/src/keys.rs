@@ -1,0 +1,69 @@
+//! Signing keys from the settings: PEM files for asymmetric algorithms, `JWT_SECRET` for HS256,
+//! or, in development, a generated HS256 key kept in a file readable by its owner only.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use auth_core::sessions::keys::{self, KeyRing};
+
+use crate::config::Settings;
+
+/// Loads the signing keys; without `JWT_SECRET`, development uses a generated key kept on disk.
+pub fn load_keys(settings: &Settings, shortcuts: &mut Vec<String>) -> anyhow::Result<KeyRing> {
+    let algorithm = keys::parse_algorithm(&settings.jwt_algorithm)?;
+    if algorithm != jsonwebtoken::Algorithm::HS256 {
+        let read = |path: &Path| fs::read(path).with_context(|| format!("could not read key file {}", path.display()));
+        let retired =
+            settings.jwt_retired_public_key_paths.iter().map(|path| read(path)).collect::<anyhow::Result<Vec<_>>>()?;
+        return Ok(KeyRing::asymmetric(
+            algorithm,
+            &read(&settings.jwt_private_key_path)?,
+            &read(&settings.jwt_public_key_path)?,
+            &retired,
+        )?);
+    }
+    if let Some(secret) = &settings.jwt_secret {
+        return Ok(KeyRing::hs256(secret.expose().as_bytes())?);
+    }
+    let path = development_key_path(settings);
+    shortcuts.push(format!("generated HS256 key in {}", path.display()));
+    let secret = read_or_create_secret(&path)?;
+    Ok(KeyRing::hs256(secret.as_bytes())?)
+}
+
+/// Beside the SQLite file, else in the working directory.
+fn development_key_path(settings: &Settings) -> PathBuf {
+    match settings.sqlite_path() {
+        Some(database) => {
+            let mut name = database.file_name().map(|name| name.to_os_string()).unwrap_or_default();
+            name.push(".jwt-key");
+            database.with_file_name(name)
+        }
+        None => PathBuf::from(".auth-service.jwt-key"),
+    }
+}
+
+fn read_or_create_secret(path: &Path) -> anyhow::Result<String> {
+    if let Ok(existing) = fs::read_to_string(path) {
+        return Ok(existing.trim().to_owned());
+    }
+    if let Some(parent) = path.parent().filter(|parent| !parent.as_os_str().is_empty()) {
+        fs::create_dir_all(parent).with_context(|| format!("could not create {}", parent.display()))?;
+    }
+    let secret = keys::generate_hmac_secret();
+    write_private_file(path, &secret)?;
+    Ok(secret)
+}
+
+/// Writes a file readable by its owner only (0600), refusing to overwrite.
+pub fn write_private_file(path: &Path, contents: &str) -> anyhow::Result<()> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).with_context(|| format!("could not create {}", path.display()))?;
+    file.write_all(contents.as_bytes()).with_context(|| format!("could not write {}", path.display()))?;
+    Ok(())
+}
