@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use auth_core::accounts::admin::AdminGrant;
 use auth_core::accounts::check_password_rules;
+use auth_core::clock::SystemClock;
 use auth_core::sessions::keys;
 use clap::{Parser, Subcommand};
 
@@ -79,7 +80,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::CheckConfig => {
-            let components = wiring::build(&settings)?;
+            let components = wiring::build(&settings, std::sync::Arc::new(SystemClock))?;
             for shortcut in &components.shortcuts {
                 println!("development shortcut: {shortcut}");
             }
@@ -91,7 +92,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Keys(KeysCommand::Generate { algorithm, out_dir }) => generate_keys(&algorithm, &out_dir),
         Command::HashBenchmark { iterations } => {
-            let components = wiring::build(&settings)?;
+            let components = wiring::build(&settings, std::sync::Arc::new(SystemClock))?;
             let hasher = components.accounts.hasher();
             let started = std::time::Instant::now();
             for _ in 0..iterations.max(1) {
@@ -119,7 +120,7 @@ async fn create_admin(
     } else {
         None
     };
-    let components = wiring::build(settings)?;
+    let components = wiring::build(settings, std::sync::Arc::new(SystemClock))?;
     if settings.auto_migrate {
         components.store.migrate().await.context("applying database migrations failed")?;
     }

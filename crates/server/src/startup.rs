@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use auth_core::accounts::admin::AdminGrant;
+use auth_core::clock::{Clock, SystemClock};
 use auth_core::model::RevocationCursor;
 use auth_core::ports::Quota;
 use auth_core::sessions::SessionService;
@@ -45,7 +46,13 @@ impl Application {
     /// Connects, migrates (unless turned off), loads revocations and binds the port
     /// (`SERVICE_PORT=0` picks a free one).
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let components = wiring::build(&settings)?;
+        Self::build_with(settings, Arc::new(SystemClock)).await
+    }
+
+    /// Like [`Self::build`], with `clock` as every rule's "now" (tests move a fixed clock
+    /// instead of sleeping).
+    pub async fn build_with(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        let components = wiring::build(&settings, clock)?;
         if !components.shortcuts.is_empty() {
             tracing::warn!(
                 "development defaults in use: {}; set DATABASE_URL, REDIS_URL and JWT_SECRET for production",

@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 use auth_core::accounts::admin::AdminService;
 use auth_core::accounts::email_flows::{EmailFlows, EmailLinks};
 use auth_core::accounts::{AccountPolicy, AccountService, PasswordAlgorithm, PasswordHasher};
-use auth_core::clock::{Clock, SystemClock};
+use auth_core::clock::Clock;
 use auth_core::oauth::{IdentityProvider, OAuthService, OAuthSettings};
 use auth_core::ports::{EphemeralStore, Mailer, NoBroadcast, Quota, RateLimiter, RevocationBroadcast, Store};
 use auth_core::sessions::{AccessTokens, RevocationSet, SessionService, SessionSettings};
@@ -42,7 +42,9 @@ pub struct Components {
     pub shortcuts: Vec<String>,
 }
 
-pub fn build(settings: &Settings) -> anyhow::Result<Components> {
+/// Builds every part from settings, with `clock` as the source of "now" for every rule (the
+/// system clock in production; tests may pass a clock they move themselves).
+pub fn build(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Components> {
     settings.validate()?;
     let mut shortcuts = Vec::new();
     let store = connect_store(settings, &mut shortcuts)?;
@@ -71,7 +73,6 @@ pub fn build(settings: &Settings) -> anyhow::Result<Components> {
         bail!("APP_ENV=production refuses development shortcuts: {}", shortcuts.join("; "));
     }
 
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let hasher = Arc::new(PasswordHasher::new(
         password_algorithm(settings)?,
         settings.password_hash_workers.unwrap_or_else(default_workers),
@@ -144,7 +145,7 @@ pub fn build(settings: &Settings) -> anyhow::Result<Components> {
         store.clone(),
         pending,
         sessions.clone(),
-        clock,
+        clock.clone(),
         OAuthSettings {
             public_url,
             allowed_redirects: settings.allowed_redirect_urls.iter().filter(|url| !url.is_empty()).cloned().collect(),
@@ -162,6 +163,7 @@ pub fn build(settings: &Settings) -> anyhow::Result<Components> {
             retry_max: Duration::from_secs(settings.events_retry_max_seconds),
             retention: Duration::from_secs(settings.events_retention_hours.saturating_mul(3600)),
         },
+        clock,
     ));
     Ok(Components { store, accounts, sessions, admin, email_flows, oauth, redis, limiter, dispatcher, shortcuts })
 }

@@ -79,11 +79,11 @@ impl AccountStore for PgStore {
         row.as_ref().map(user_from_row).transpose()
     }
 
-    async fn set_password_hash(&self, id: Uuid, password_hash: &str) -> Result<(), StoreError> {
+    async fn set_password_hash(&self, id: Uuid, password_hash: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
         sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
             .bind(id)
             .bind(password_hash)
-            .bind(Utc::now())
+            .bind(now)
             .execute(&self.pool)
             .await
             .map(|_| ())

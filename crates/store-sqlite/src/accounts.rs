@@ -84,12 +84,12 @@ impl AccountStore for SqliteStore {
         row.as_ref().map(user_from_row).transpose()
     }
 
-    async fn set_password_hash(&self, id: Uuid, password_hash: &str) -> Result<(), StoreError> {
+    async fn set_password_hash(&self, id: Uuid, password_hash: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
         let _writing = self.write_lock.lock().await;
         sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
             .bind(id.to_string())
             .bind(password_hash)
-            .bind(micros(Utc::now()))
+            .bind(micros(now))
             .execute(&self.pool)
             .await
             .map(|_| ())

@@ -280,7 +280,7 @@ impl AccountService {
     /// Re-hashes with the configured algorithm. A failure only delays the upgrade.
     async fn upgrade_hash(&self, user_id: Uuid, password: &str) {
         let upgraded = match self.hasher.hash(password).await {
-            Ok(hash) => self.store.set_password_hash(user_id, &hash).await.map_err(DomainError::from),
+            Ok(hash) => self.store.set_password_hash(user_id, &hash, self.clock.now()).await.map_err(DomainError::from),
             Err(error) => Err(error),
         };
         match upgraded {

@@ -16,7 +16,7 @@ pub trait AccountStore: Send + Sync {
     async fn create_user(&self, user: NewUser) -> Result<User, StoreError>;
     async fn find_user_by_email(&self, email_key: &str) -> Result<Option<User>, StoreError>;
     async fn find_user(&self, id: Uuid) -> Result<Option<User>, StoreError>;
-    async fn set_password_hash(&self, id: Uuid, password_hash: &str) -> Result<(), StoreError>;
+    async fn set_password_hash(&self, id: Uuid, password_hash: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
     /// Users ordered by id, after `after`, optionally only those whose email key starts with
     /// `email_prefix`.
     async fn list_users(

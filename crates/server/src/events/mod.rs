@@ -7,9 +7,9 @@ pub mod sinks;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use auth_core::clock::Clock;
 use auth_core::events::{DeliveryResult, OutboxEvent};
 use auth_core::ports::Store;
-use chrono::Utc;
 use futures::StreamExt;
 use rand::Rng;
 use tokio_util::sync::CancellationToken;
@@ -37,13 +37,19 @@ pub struct Dispatcher {
     store: Arc<dyn Store>,
     sinks: Vec<Arc<dyn EventSink>>,
     settings: DispatcherSettings,
+    clock: Arc<dyn Clock>,
     /// This instance's identity in the leases it takes.
     worker: Uuid,
 }
 
 impl Dispatcher {
-    pub fn new(store: Arc<dyn Store>, sinks: Vec<Arc<dyn EventSink>>, settings: DispatcherSettings) -> Self {
-        Self { store, sinks, settings, worker: Uuid::new_v4() }
+    pub fn new(
+        store: Arc<dyn Store>,
+        sinks: Vec<Arc<dyn EventSink>>,
+        settings: DispatcherSettings,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self { store, sinks, settings, clock, worker: Uuid::new_v4() }
     }
 
     /// Delivers until `stop` fires. Claimed events left unsent at shutdown return to the queue
@@ -90,7 +96,7 @@ impl Dispatcher {
 
     /// One round: lease due events and deliver them. Returns how many were handled.
     pub async fn dispatch_once(&self, stop: &CancellationToken) -> Result<usize, auth_core::error::StoreError> {
-        let now = Utc::now();
+        let now = self.clock.now();
         let lease_until =
             now + chrono::Duration::from_std(self.settings.lease).unwrap_or(chrono::Duration::seconds(60));
         let events = self.store.claim_events(self.worker, now, lease_until, BATCH_SIZE).await?;
@@ -101,7 +107,9 @@ impl Dispatcher {
                     return;
                 }
                 let result = self.deliver(&event).await;
-                if let Err(error) = self.store.finish_delivery(self.worker, event.sequence, result, Utc::now()).await {
+                if let Err(error) =
+                    self.store.finish_delivery(self.worker, event.sequence, result, self.clock.now()).await
+                {
                     // The lease runs out and the event goes again: at least once.
                     tracing::warn!(%error, event_id = %event.id, "could not record a delivery");
                 }
@@ -147,7 +155,7 @@ impl Dispatcher {
         DeliveryResult::Retry {
             delivered_sinks,
             error,
-            retry_at: Utc::now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::seconds(1)),
+            retry_at: self.clock.now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::seconds(1)),
         }
     }
 
@@ -158,7 +166,7 @@ impl Dispatcher {
                 metrics::gauge!("events_outbox_dead_lettered").set(stats.dead as f64);
                 let age = stats
                     .oldest_pending
-                    .map(|oldest| (Utc::now() - oldest).num_milliseconds().max(0) as f64 / 1000.0)
+                    .map(|oldest| (self.clock.now() - oldest).num_milliseconds().max(0) as f64 / 1000.0)
                     .unwrap_or(0.0);
                 metrics::gauge!("events_oldest_undelivered_age_seconds").set(age);
             }
@@ -168,7 +176,7 @@ impl Dispatcher {
 
     async fn prune(&self) {
         let retention = chrono::Duration::from_std(self.settings.retention).unwrap_or(chrono::Duration::days(7));
-        match self.store.prune_events(Utc::now() - retention).await {
+        match self.store.prune_events(self.clock.now() - retention).await {
             Ok(removed) => tracing::debug!(removed, "pruned delivered events"),
             Err(error) => tracing::warn!(%error, "pruning delivered events failed"),
         }

@@ -150,7 +150,16 @@ impl TestApp {
 
     /// Starts an instance on existing settings (a second instance on the same database).
     pub async fn start(settings: Settings, _backend: Backend) -> Self {
-        let application = Application::build(settings.clone()).await.expect("application builds");
+        Self::start_with_clock(settings, std::sync::Arc::new(auth_core::clock::SystemClock)).await
+    }
+
+    /// A fresh world whose rules all read `clock`: tests move it instead of sleeping.
+    pub async fn spawn_with_clock(backend: Backend, clock: std::sync::Arc<auth_core::clock::FixedClock>) -> Self {
+        Self::start_with_clock(fresh_settings(backend).await, clock).await
+    }
+
+    async fn start_with_clock(settings: Settings, clock: std::sync::Arc<dyn auth_core::clock::Clock>) -> Self {
+        let application = Application::build_with(settings.clone(), clock).await.expect("application builds");
         let address = format!("http://127.0.0.1:{}", application.port());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let server = tokio::spawn(application.run_until_stopped(async {

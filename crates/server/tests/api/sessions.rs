@@ -88,10 +88,17 @@ async fn a_grandparent_replay_revokes_the_whole_session(backend: Backend) {
 }
 
 async fn a_parent_replayed_after_the_interval_is_reuse(backend: Backend) {
-    let app = TestApp::spawn_with(backend, |settings| settings.refresh_reuse_interval = 1).await;
+    // The default interval (10 s), passed on a clock the test moves: no sleeping.
+    // Whole seconds: the databases keep microseconds, and the edge must be exact.
+    let start = chrono::DateTime::from_timestamp(chrono::Utc::now().timestamp(), 0).unwrap();
+    let clock = std::sync::Arc::new(auth_core::clock::FixedClock::new(start));
+    let app = TestApp::spawn_with_clock(backend, clock.clone()).await;
     let (_, first) = app.signed_in_user().await;
     let second = Tokens::from(app.refresh(&first.refresh).await).await;
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    clock.advance(chrono::Duration::seconds(10));
+    let replay = Tokens::from(app.refresh(&first.refresh).await).await;
+    assert_eq!(replay.refresh, second.refresh, "the last second of the interval still replays");
+    clock.advance(chrono::Duration::seconds(1));
 
     assert_problem(app.refresh(&first.refresh).await, StatusCode::UNAUTHORIZED, "refresh_token_reused").await;
     assert_problem(app.refresh(&second.refresh).await, StatusCode::UNAUTHORIZED, "token_revoked").await;
