@@ -21,4 +21,8 @@ pub mod redact;
 /// Sessions: token pairs, refresh rotation, revocation, access-token validation.
 pub mod sessions;
 
+/// The store contract both store crates run (feature `testing`).
+#[cfg(feature = "testing")]
+pub mod testing;
+
 pub use error::DomainError;

@@ -70,3 +70,6 @@ impl Store for PgStore {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,4 @@
+//! Test support shared by the store crates (feature `testing`): the behaviour every storage
+//! backend must show, run against each of them.
+
+pub mod store_contract;

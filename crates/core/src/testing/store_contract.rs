@@ -1,0 +1,250 @@
+//! The store contract: what every `Store` must do, races included, written once and run by both
+//! store crates through [`store_contract_tests!`](crate::store_contract_tests) (SQLite in memory,
+//! PostgreSQL with a database per test).
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use uuid::Uuid;
+
+use crate::error::StoreError;
+use crate::events::{DeliveryResult, RevocationReason};
+use crate::model::{AccountDeletion, NewIdentity, NewSession, NewUser, Role, UserPatch, UserUpdate};
+use crate::ports::{RefreshRotation, RotationOutcome, Store};
+
+/// Generates one `#[tokio::test]` per contract check. `$make` is an expression giving a future of
+/// `Option<Arc<dyn Store>>`, evaluated afresh for each test (`None`: the backend is not available
+/// here, and the maker has said so).
+#[macro_export]
+macro_rules! store_contract_tests {
+    ($make:expr) => {
+        $crate::store_contract_tests!(@each $make;
+            duplicate_email_keys_are_a_conflict,
+            rotation_then_grandparent_replay_revokes_and_logs_the_session,
+            racing_rotations_of_one_token_leave_one_successor,
+            a_session_opens_only_at_the_credentials_version_it_was_checked_against,
+            two_admins_demoting_each_other_at_once_leave_one_admin,
+            the_last_admin_cannot_be_deleted,
+            two_workers_never_lease_one_event_at_once,
+            a_provider_proving_the_mailbox_replaces_what_was_attached_before,
+            a_conflicting_link_writes_no_event,
+        );
+    };
+    (@each $make:expr; $($name:ident),+ $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $name() {
+                if let Some(store) = $make.await {
+                    $crate::testing::store_contract::$name(store).await;
+                }
+            }
+        )+
+    };
+}
+
+fn new_user(email: &str, role: Role) -> NewUser {
+    NewUser {
+        id: Uuid::new_v4(),
+        email: email.to_owned(),
+        email_key: email.to_lowercase(),
+        full_name: None,
+        role,
+        password_hash: Some("hash".into()),
+        email_verified: false,
+        created_at: Utc::now(),
+    }
+}
+
+fn unique(name: &str) -> String {
+    format!("{name}-{}@example.com", Uuid::new_v4().simple())
+}
+
+fn new_session(user_id: Uuid, version: i64, hash: Vec<u8>, now: DateTime<Utc>) -> NewSession {
+    NewSession {
+        id: Uuid::new_v4(),
+        user_id,
+        user_agent: None,
+        ip_address: None,
+        refresh_token_hash: hash,
+        created_at: now,
+        expires_at: now + Duration::days(1),
+        credentials_version: version,
+    }
+}
+
+fn rotation(presented: &[u8], successor: &[u8], now: DateTime<Utc>) -> RefreshRotation {
+    RefreshRotation {
+        presented_hash: presented.to_vec(),
+        successor_hash: successor.to_vec(),
+        now,
+        reuse_interval_seconds: 10,
+        expires_at: now + Duration::days(1),
+    }
+}
+
+/// Event types of one user, in outbox order, read the way the dispatcher reads them.
+async fn event_types(store: &Arc<dyn Store>, user_id: Uuid) -> Vec<String> {
+    let worker = Uuid::new_v4();
+    let mut types = Vec::new();
+    loop {
+        let now = Utc::now();
+        let claimed = store.claim_events(worker, now, now + Duration::seconds(30), 100).await.unwrap();
+        if claimed.is_empty() {
+            return types;
+        }
+        for event in claimed {
+            if event.user_id == user_id {
+                types.push(event.event_type.clone());
+            }
+            store.finish_delivery(worker, event.sequence, DeliveryResult::Delivered, Utc::now()).await.unwrap();
+        }
+    }
+}
+
+pub async fn duplicate_email_keys_are_a_conflict(store: Arc<dyn Store>) {
+    let email = unique("Alice");
+    store.create_user(new_user(&email, Role::User)).await.unwrap();
+    let duplicate = store.create_user(new_user(&email.to_uppercase(), Role::User)).await;
+    assert!(matches!(duplicate, Err(StoreError::Conflict("email"))), "{duplicate:?}");
+    let found = store.find_user_by_email(&email.to_lowercase()).await.unwrap().unwrap();
+    assert_eq!(found.email, email, "kept as typed");
+    assert!(found.identity_providers.is_empty());
+}
+
+pub async fn rotation_then_grandparent_replay_revokes_and_logs_the_session(store: Arc<dyn Store>) {
+    let user = store.create_user(new_user(&unique("bob"), Role::User)).await.unwrap();
+    let now = Utc::now();
+    let session = store.create_session(new_session(user.id, 0, vec![1], now)).await.unwrap().unwrap();
+    let rotate = |presented: u8, successor: u8| rotation(&[presented], &[successor], now);
+    assert!(matches!(store.rotate_refresh_token(rotate(1, 2)).await.unwrap(), RotationOutcome::Rotated(_)));
+    assert!(matches!(store.rotate_refresh_token(rotate(1, 2)).await.unwrap(), RotationOutcome::ParentReplayed(_)));
+    assert!(matches!(store.rotate_refresh_token(rotate(2, 3)).await.unwrap(), RotationOutcome::Rotated(_)));
+    assert!(matches!(store.rotate_refresh_token(rotate(9, 10)).await.unwrap(), RotationOutcome::Unknown));
+    assert!(matches!(store.rotate_refresh_token(rotate(1, 2)).await.unwrap(), RotationOutcome::Reused(_)));
+    assert!(matches!(store.rotate_refresh_token(rotate(3, 4)).await.unwrap(), RotationOutcome::Revoked));
+    let (log, _) = store.revocations_after(None, now - Duration::seconds(1)).await.unwrap();
+    assert_eq!(log.iter().map(|revocation| revocation.session_id).collect::<Vec<_>>(), vec![session.id]);
+}
+
+pub async fn racing_rotations_of_one_token_leave_one_successor(store: Arc<dyn Store>) {
+    let user = store.create_user(new_user(&unique("carl"), Role::User)).await.unwrap();
+    let now = Utc::now();
+    store.create_session(new_session(user.id, 0, b"live".to_vec(), now)).await.unwrap().unwrap();
+    let mut racing = tokio::task::JoinSet::new();
+    for _ in 0..10 {
+        let store = store.clone();
+        racing.spawn(async move { store.rotate_refresh_token(rotation(b"live", b"next", now)).await.unwrap() });
+    }
+    let outcomes = racing.join_all().await;
+    let rotated = outcomes.iter().filter(|outcome| matches!(outcome, RotationOutcome::Rotated(_))).count();
+    let replayed = outcomes.iter().filter(|outcome| matches!(outcome, RotationOutcome::ParentReplayed(_))).count();
+    assert_eq!((rotated, replayed), (1, 9), "{outcomes:?}");
+}
+
+pub async fn a_session_opens_only_at_the_credentials_version_it_was_checked_against(store: Arc<dyn Store>) {
+    let user = store.create_user(new_user(&unique("dana"), Role::User)).await.unwrap();
+    let now = Utc::now();
+    store.revoke_user_sessions(user.id, RevocationReason::LogoutAll, now).await.unwrap();
+    let stale = store.create_session(new_session(user.id, user.credentials_version, vec![7], now)).await.unwrap();
+    assert!(stale.is_none(), "a sign-in checked before the revocation opens nothing");
+    let current = store.find_user(user.id).await.unwrap().unwrap();
+    assert!(current.credentials_version > user.credentials_version);
+    assert!(
+        store.create_session(new_session(user.id, current.credentials_version, vec![8], now)).await.unwrap().is_some()
+    );
+    let patch = UserPatch { is_active: Some(false), ..UserPatch::default() };
+    store.update_user(user.id, patch, now).await.unwrap();
+    let deactivated = store.find_user(user.id).await.unwrap().unwrap();
+    let refused = store.create_session(new_session(user.id, deactivated.credentials_version, vec![9], now)).await;
+    assert!(refused.unwrap().is_none(), "an inactive account opens nothing");
+}
+
+pub async fn two_admins_demoting_each_other_at_once_leave_one_admin(store: Arc<dyn Store>) {
+    let first = store.create_user(new_user(&unique("admin-a"), Role::Admin)).await.unwrap();
+    let second = store.create_user(new_user(&unique("admin-b"), Role::Admin)).await.unwrap();
+    let demote = |id: Uuid| {
+        let store = store.clone();
+        async move {
+            let patch = UserPatch { role: Some(Role::User), ..UserPatch::default() };
+            store.update_user(id, patch, Utc::now()).await.unwrap()
+        }
+    };
+    let (a, b) = tokio::join!(tokio::spawn(demote(first.id)), tokio::spawn(demote(second.id)));
+    let outcomes = [a.unwrap(), b.unwrap()];
+    let refused = outcomes.iter().filter(|outcome| matches!(outcome, UserUpdate::LastAdmin)).count();
+    assert_eq!(refused, 1, "exactly one demotion must be refused: {outcomes:?}");
+}
+
+pub async fn the_last_admin_cannot_be_deleted(store: Arc<dyn Store>) {
+    let admin = store.create_user(new_user(&unique("admin"), Role::Admin)).await.unwrap();
+    // Other tests' admins share a PostgreSQL database only within their own test: this one is alone.
+    assert!(matches!(store.delete_user(admin.id, Utc::now()).await.unwrap(), AccountDeletion::LastAdmin));
+    let colleague = store.create_user(new_user(&unique("admin"), Role::Admin)).await.unwrap();
+    assert!(matches!(store.delete_user(admin.id, Utc::now()).await.unwrap(), AccountDeletion::Deleted(_)));
+    assert!(matches!(store.delete_user(admin.id, Utc::now()).await.unwrap(), AccountDeletion::NotFound));
+    assert!(matches!(store.delete_user(colleague.id, Utc::now()).await.unwrap(), AccountDeletion::LastAdmin));
+}
+
+pub async fn two_workers_never_lease_one_event_at_once(store: Arc<dyn Store>) {
+    for index in 0..20 {
+        store.create_user(new_user(&unique(&format!("user{index}")), Role::User)).await.unwrap();
+    }
+    let lease = |worker: Uuid| {
+        let store = store.clone();
+        async move {
+            let now = Utc::now();
+            store.claim_events(worker, now, now + Duration::seconds(30), 50).await.unwrap()
+        }
+    };
+    let (a, b) = tokio::join!(tokio::spawn(lease(Uuid::new_v4())), tokio::spawn(lease(Uuid::new_v4())));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.len() + b.len(), 20, "every pending event is leased once");
+    assert!(a.iter().all(|event| b.iter().all(|other| other.sequence != event.sequence)), "no event twice");
+}
+
+pub async fn a_provider_proving_the_mailbox_replaces_what_was_attached_before(store: Arc<dyn Store>) {
+    let user = store.create_user(new_user(&unique("erin"), Role::User)).await.unwrap();
+    let identity = |provider: &str| NewIdentity {
+        provider: provider.to_owned(),
+        subject: format!("{provider}-{}", Uuid::new_v4().simple()),
+        email: None,
+        created_at: Utc::now(),
+    };
+    store.link_identity(user.id, identity("vk"), false).await.unwrap();
+    store.create_session(new_session(user.id, user.credentials_version, vec![5], Utc::now())).await.unwrap().unwrap();
+    let revoked = store.link_identity(user.id, identity("google"), true).await.unwrap();
+    assert_eq!(revoked.len(), 1, "the session opened before the proof ends");
+    let proven = store.find_user(user.id).await.unwrap().unwrap();
+    assert!(proven.email_verified && proven.password_hash.is_none());
+    assert_eq!(proven.identity_providers, ["google"]);
+    assert!(proven.credentials_version > user.credentials_version);
+    assert_eq!(
+        event_types(&store, user.id).await,
+        [
+            "user.registered",
+            "user.identity_linked",
+            "user.identity_linked",
+            "user.email_verified",
+            "user.updated",
+            "session.revoked"
+        ]
+    );
+    // A second proof changes nothing more.
+    assert!(store.link_identity(user.id, identity("facebook"), true).await.unwrap().is_empty());
+}
+
+pub async fn a_conflicting_link_writes_no_event(store: Arc<dyn Store>) {
+    let first = store.create_user(new_user(&unique("fay"), Role::User)).await.unwrap();
+    let second = store.create_user(new_user(&unique("gus"), Role::User)).await.unwrap();
+    let identity = NewIdentity {
+        provider: "google".into(),
+        subject: Uuid::new_v4().to_string(),
+        email: None,
+        created_at: Utc::now(),
+    };
+    store.link_identity(first.id, identity.clone(), false).await.unwrap();
+    assert!(matches!(store.link_identity(second.id, identity, false).await, Err(StoreError::Conflict("identity"))));
+    assert_eq!(event_types(&store, second.id).await, ["user.registered"]);
+}
