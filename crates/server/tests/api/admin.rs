@@ -32,7 +32,7 @@ async fn create_admin(app: &TestApp, email: &str, password: Option<&str>) -> Str
 
 /// `create-admin` with extra flags: (exited successfully, stdout and stderr).
 async fn run_create_admin(app: &TestApp, email: &str, password: Option<&str>, flags: &[&str]) -> (bool, String) {
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_auth-service"));
+    let mut command = tokio::process::Command::new(crate::helpers::BINARY);
     command
         .env_clear()
         .env("DATABASE_URL", &app.settings.database_url)

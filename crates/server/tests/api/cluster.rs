@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 
+use crate::helpers::free_port;
 use crate::helpers::{Backend, TestApp, assert_problem};
 use crate::on_postgres;
 
@@ -25,10 +26,6 @@ impl Drop for RedisCluster {
         }
         let _ = std::fs::remove_dir_all(&self.directory);
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 fn start_cluster() -> RedisCluster {

@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 
 use crate::admin::signed_in_admin;
+use crate::helpers::free_port;
 use crate::helpers::{Backend, PASSWORD, TEST_SECRET, TestApp, Tokens, claims_of, fresh_settings, unique_email};
 use crate::smtp::{SmtpReceiver, token_in};
 use crate::{on_both_backends, on_postgres};
@@ -401,13 +402,9 @@ async fn a_receiver_that_always_fails_dead_letters_and_the_admin_retry_delivers_
     assert_eq!(app.post_bearer("/admin/events/not-an-id/retry", &admin.access).await.status(), StatusCode::NOT_FOUND);
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 /// The real binary, so it can be killed with SIGKILL mid-delivery.
 async fn spawn_binary(settings: &Settings, webhook: &str, port: u16) -> tokio::process::Child {
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_auth-service"));
+    let mut command = tokio::process::Command::new(crate::helpers::BINARY);
     command
         .env_clear()
         .env("DATABASE_URL", &settings.database_url)

@@ -8,6 +8,7 @@ use axum::http::HeaderMap;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::StatusCode;
 
+use crate::helpers::free_port;
 use crate::helpers::{Backend, TEST_SECRET, TestApp, claims_of};
 
 pub fn nginx_binary() -> Option<String> {
@@ -15,10 +16,6 @@ pub fn nginx_binary() -> Option<String> {
         .into_iter()
         .find(|path| std::path::Path::new(path).exists())
         .map(str::to_owned)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// An upstream that answers with the user id the gateway forwarded.

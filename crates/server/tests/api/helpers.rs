@@ -10,6 +10,14 @@ use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+/// The service's binary, for tests that run it as an operator would.
+pub const BINARY: &str = env!("CARGO_BIN_EXE_auth-service");
+
+/// A port nobody listens on right now (the one helper every test uses for that).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
 pub const TEST_SECRET: &str = "test-secret-that-is-at-least-32-bytes-long!";
 pub const PASSWORD: &str = "correct horse battery staple";
 

@@ -11,6 +11,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::events::{Receiver, of_user, types, with_webhook};
 use crate::fakes::{self, FACEBOOK_CLIENT, FACEBOOK_SECRET, Fake, FakeUser, VK_CLIENT};
+use crate::helpers::free_port;
 use crate::helpers::{Backend, PASSWORD, TestApp, Tokens, assert_problem, claims_of, fresh_settings};
 use crate::on_both_backends;
 
@@ -29,10 +30,6 @@ on_both_backends!(
     vk_app_flow_refuses_what_vk_would_refuse,
     facebook_sign_in_works_and_checks_the_app,
 );
-
-pub(crate) fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 /// The oidc-provider stand-in for Google, with a signing key the test also holds.
 pub(crate) struct OpenIdProvider {

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::json;
 
+use crate::helpers::free_port;
 use crate::helpers::{Backend, PASSWORD, TEST_SECRET, TestApp, Tokens, assert_problem, fresh_settings, unique_email};
 use crate::on_postgres;
 
@@ -16,10 +17,6 @@ on_postgres!(
     a_redis_outage_keeps_validation_correct_and_redis_is_used_again,
     every_registration_that_got_a_201_survives_a_kill_9,
 );
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 fn as_postgres(program: &str) -> std::process::Command {
     let is_root =
@@ -250,7 +247,7 @@ async fn every_registration_that_got_a_201_survives_a_kill_9() {
     let settings = fresh_settings(Backend::Postgres).await;
     let port = free_port();
     let spawn = || {
-        tokio::process::Command::new(env!("CARGO_BIN_EXE_auth-service"))
+        tokio::process::Command::new(crate::helpers::BINARY)
             .env_clear()
             .env("DATABASE_URL", &settings.database_url)
             .env("JWT_SECRET", TEST_SECRET)

@@ -7,11 +7,8 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::json;
 
+use crate::helpers::free_port;
 use crate::helpers::{PASSWORD, TEST_SECRET, Tokens, assert_problem, unique_email};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
 
 struct Served {
     child: tokio::process::Child,
@@ -24,7 +21,7 @@ async fn serve(extra: &[(&str, &str)]) -> Served {
     let directory = std::env::temp_dir().join(format!("auth-process-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&directory).unwrap();
     let log = directory.join("service.log");
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_auth-service"));
+    let mut command = tokio::process::Command::new(crate::helpers::BINARY);
     command
         .env_clear()
         .env("DATABASE_URL", format!("sqlite://{}/auth.db", directory.display()))
