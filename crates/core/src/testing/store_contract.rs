@@ -11,7 +11,9 @@ use uuid::Uuid;
 
 use crate::error::StoreError;
 use crate::events::{DeliveryResult, RevocationReason};
-use crate::model::{AccountDeletion, NewIdentity, NewSession, NewUser, Role, UserPatch, UserUpdate};
+use crate::model::{
+    AccountDeletion, EmailTokenPurpose, NewEmailToken, NewIdentity, NewSession, NewUser, Role, UserPatch, UserUpdate,
+};
 use crate::ports::{RefreshRotation, RotationOutcome, Store};
 
 /// Generates one `#[tokio::test]` per contract check. `$make` is an expression giving a future of
@@ -30,6 +32,13 @@ macro_rules! store_contract_tests {
             two_workers_never_lease_one_event_at_once,
             a_provider_proving_the_mailbox_replaces_what_was_attached_before,
             a_conflicting_link_writes_no_event,
+            identities_are_found_by_provider_and_subject_and_unlinked_by_provider,
+            users_are_listed_by_id_and_by_a_literal_email_prefix,
+            only_the_owner_revokes_a_session_and_the_list_shows_live_ones_newest_first,
+            a_password_change_keeps_one_session_and_kills_reset_links,
+            email_tokens_are_single_use_purpose_bound_and_expire,
+            an_email_change_moves_the_account_only_to_a_free_address,
+            pruning_drops_what_nobody_can_present,
         );
     };
     (@each $make:expr; $($name:ident),+ $(,)?) => {
@@ -247,4 +256,150 @@ pub async fn a_conflicting_link_writes_no_event(store: Arc<dyn Store>) {
     store.link_identity(first.id, identity.clone(), false).await.unwrap();
     assert!(matches!(store.link_identity(second.id, identity, false).await, Err(StoreError::Conflict("identity"))));
     assert_eq!(event_types(&store, second.id).await, ["user.registered"]);
+}
+
+fn identity(provider: &str, subject: &str) -> NewIdentity {
+    NewIdentity { provider: provider.to_owned(), subject: subject.to_owned(), email: None, created_at: Utc::now() }
+}
+
+pub async fn identities_are_found_by_provider_and_subject_and_unlinked_by_provider(store: Arc<dyn Store>) {
+    let user = store.create_user(new_user(&unique("hal"), Role::User)).await.unwrap();
+    let subject = Uuid::new_v4().to_string();
+    store.link_identity(user.id, identity("vk", &subject), false).await.unwrap();
+    assert_eq!(store.find_user_by_identity("vk", &subject).await.unwrap().unwrap().id, user.id);
+    assert!(store.find_user_by_identity("google", &subject).await.unwrap().is_none(), "provider and subject");
+    store.unlink_identity(user.id, "vk").await.unwrap();
+    assert!(store.find_user_by_identity("vk", &subject).await.unwrap().is_none());
+    let created = store
+        .create_user_with_identity(
+            NewUser { password_hash: None, ..new_user(&unique("ivy"), Role::User) },
+            identity("google", &subject),
+        )
+        .await
+        .unwrap();
+    assert_eq!(created.identity_providers, ["google"]);
+    assert!(created.password_hash.is_none());
+}
+
+pub async fn users_are_listed_by_id_and_by_a_literal_email_prefix(store: Arc<dyn Store>) {
+    let prefix = format!("p{}", Uuid::new_v4().simple());
+    let mut ids = Vec::new();
+    for index in 0..5 {
+        let user = store.create_user(new_user(&format!("{prefix}_{index}@example.com"), Role::User)).await.unwrap();
+        ids.push(user.id);
+    }
+    store.create_user(new_user(&format!("{prefix}x9@example.com"), Role::User)).await.unwrap();
+    ids.sort();
+    let first = store.list_users(None, 3, Some(&format!("{prefix}_"))).await.unwrap();
+    assert_eq!(first.iter().map(|user| user.id).collect::<Vec<_>>(), ids[..3]);
+    let rest = store.list_users(Some(ids[2]), 3, Some(&format!("{prefix}_"))).await.unwrap();
+    assert_eq!(rest.iter().map(|user| user.id).collect::<Vec<_>>(), ids[3..], "`_` matches itself only");
+}
+
+pub async fn only_the_owner_revokes_a_session_and_the_list_shows_live_ones_newest_first(store: Arc<dyn Store>) {
+    let owner = store.create_user(new_user(&unique("jo"), Role::User)).await.unwrap();
+    let other = store.create_user(new_user(&unique("kim"), Role::User)).await.unwrap();
+    let now = Utc::now();
+    let older = store.create_session(new_session(owner.id, 0, vec![21], now)).await.unwrap().unwrap();
+    let newer =
+        store.create_session(new_session(owner.id, 0, vec![22], now + Duration::seconds(1))).await.unwrap().unwrap();
+    let revoke = |user: Uuid, session: Uuid| store.revoke_session(user, session, RevocationReason::Logout, now);
+    assert!(revoke(other.id, older.id).await.unwrap().is_none(), "someone else's session");
+    let listed = store.list_active_sessions(owner.id, now).await.unwrap();
+    assert_eq!(listed.iter().map(|session| session.id).collect::<Vec<_>>(), [newer.id, older.id]);
+    assert!(revoke(owner.id, older.id).await.unwrap().is_some());
+    assert!(revoke(owner.id, older.id).await.unwrap().is_none(), "already revoked");
+    let listed = store.list_active_sessions(owner.id, now).await.unwrap();
+    assert_eq!(listed.iter().map(|session| session.id).collect::<Vec<_>>(), [newer.id]);
+    assert_eq!(store.find_session_by_refresh_hash(&[21]).await.unwrap().unwrap().id, older.id);
+}
+
+fn token(user_id: Uuid, hash: &[u8], purpose: EmailTokenPurpose, lifetime: Duration) -> NewEmailToken {
+    let now = Utc::now();
+    NewEmailToken {
+        token_hash: hash.to_vec(),
+        user_id,
+        purpose,
+        created_at: now,
+        expires_at: now + lifetime,
+        new_email: None,
+    }
+}
+
+pub async fn a_password_change_keeps_one_session_and_kills_reset_links(store: Arc<dyn Store>) {
+    let user = store.create_user(new_user(&unique("lou"), Role::User)).await.unwrap();
+    let now = Utc::now();
+    let kept = store.create_session(new_session(user.id, 0, vec![31], now)).await.unwrap().unwrap();
+    let other = store.create_session(new_session(user.id, 0, vec![32], now)).await.unwrap().unwrap();
+    store
+        .create_email_token(token(user.id, b"reset", EmailTokenPurpose::ResetPassword, Duration::hours(1)))
+        .await
+        .unwrap();
+    let revoked = store.change_password(user.id, "new-hash", Some(kept.id), now).await.unwrap();
+    assert_eq!(revoked.iter().map(|revocation| revocation.session_id).collect::<Vec<_>>(), [other.id]);
+    let changed = store.find_user(user.id).await.unwrap().unwrap();
+    assert_eq!(changed.password_hash.as_deref(), Some("new-hash"));
+    assert!(changed.credentials_version > user.credentials_version);
+    assert!(store.reset_password(b"reset", "another", now).await.unwrap().is_none(), "the reset link died");
+}
+
+pub async fn email_tokens_are_single_use_purpose_bound_and_expire(store: Arc<dyn Store>) {
+    let user = store.create_user(new_user(&unique("max"), Role::User)).await.unwrap();
+    let now = Utc::now();
+    store
+        .create_email_token(token(user.id, b"verify", EmailTokenPurpose::VerifyEmail, Duration::hours(1)))
+        .await
+        .unwrap();
+    store
+        .create_email_token(token(user.id, b"reset-1", EmailTokenPurpose::ResetPassword, Duration::hours(1)))
+        .await
+        .unwrap();
+    store
+        .create_email_token(token(user.id, b"reset-2", EmailTokenPurpose::ResetPassword, Duration::hours(1)))
+        .await
+        .unwrap();
+    store
+        .create_email_token(token(user.id, b"old", EmailTokenPurpose::VerifyEmail, Duration::seconds(-1)))
+        .await
+        .unwrap();
+    assert!(store.verify_email(b"reset-1", now).await.unwrap().is_none(), "a reset token does not verify");
+    assert!(store.verify_email(b"old", now).await.unwrap().is_none(), "expired");
+    assert_eq!(store.verify_email(b"verify", now).await.unwrap().unwrap().0, user.id);
+    assert!(store.verify_email(b"verify", now).await.unwrap().is_none(), "single use");
+    assert!(store.find_user(user.id).await.unwrap().unwrap().email_verified);
+    let (reset_user, _) = store.reset_password(b"reset-1", "reset-hash", now).await.unwrap().unwrap();
+    assert_eq!(reset_user, user.id);
+    assert!(store.reset_password(b"reset-2", "again", now).await.unwrap().is_none(), "the other reset link died");
+}
+
+pub async fn an_email_change_moves_the_account_only_to_a_free_address(store: Arc<dyn Store>) {
+    let user = store.create_user(new_user(&unique("ned"), Role::User)).await.unwrap();
+    let new_email = unique("Ned-New");
+    let change = |hash: &[u8], to: &str| NewEmailToken {
+        new_email: Some(to.to_owned()),
+        ..token(user.id, hash, EmailTokenPurpose::ChangeEmail, Duration::hours(1))
+    };
+    store.create_email_token(change(b"change-1", &new_email)).await.unwrap();
+    store.create_email_token(change(b"change-2", &unique("ned-other"))).await.unwrap();
+    assert_eq!(store.verify_email(b"change-1", Utc::now()).await.unwrap().unwrap().0, user.id);
+    let moved = store.find_user_by_email(&new_email.to_lowercase()).await.unwrap().unwrap();
+    assert_eq!((moved.id, moved.email.as_str(), moved.email_verified), (user.id, new_email.as_str(), true));
+    assert!(store.verify_email(b"change-2", Utc::now()).await.unwrap().is_none(), "older links die with the change");
+
+    let taken = store.create_user(new_user(&unique("taken"), Role::User)).await.unwrap();
+    store.create_email_token(change(b"change-3", &taken.email)).await.unwrap();
+    let refused = store.verify_email(b"change-3", Utc::now()).await;
+    assert!(matches!(refused, Err(StoreError::Conflict("email"))), "{refused:?}");
+    assert_eq!(store.find_user(user.id).await.unwrap().unwrap().email, new_email, "nothing changed");
+}
+
+pub async fn pruning_drops_what_nobody_can_present(store: Arc<dyn Store>) {
+    let user = store.create_user(new_user(&unique("ola"), Role::User)).await.unwrap();
+    let now = Utc::now();
+    let expired = NewSession { expires_at: now - Duration::seconds(1), ..new_session(user.id, 0, vec![41], now) };
+    let expired = store.create_session(expired).await.unwrap().unwrap();
+    let live = store.create_session(new_session(user.id, 0, vec![42], now)).await.unwrap().unwrap();
+    assert!(store.prune(now - Duration::hours(1), now).await.unwrap() >= 1);
+    assert!(store.find_session(expired.id).await.unwrap().is_none());
+    assert!(store.find_session(live.id).await.unwrap().is_some());
 }
