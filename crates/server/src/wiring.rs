@@ -96,8 +96,8 @@ pub fn build(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Compo
         },
     ));
     let limiter: Arc<dyn RateLimiter> = match &redis {
-        Some(redis) => Arc::new(RedisLimiter::new(redis.clone())),
-        None => Arc::new(InProcessLimiter::default()),
+        Some(redis) => Arc::new(RedisLimiter::new(redis.clone(), clock.clone())),
+        None => Arc::new(InProcessLimiter::new(clock.clone())),
     };
     let login_failures = (settings.login_failure_limit > 0).then(|| Quota {
         limit: settings.login_failure_limit,

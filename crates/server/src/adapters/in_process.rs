@@ -2,10 +2,10 @@
 //! and the fallback while Redis does not answer).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use auth_core::clock::{Clock, SystemClock};
 use auth_core::ports::{Quota, RateDecision, RateLimiter, gcra, gcra_refund};
 
 /// Most keys kept at once. Past it, expired keys are swept; if that is not enough, the keys
@@ -17,21 +17,27 @@ pub struct InProcessLimiter {
     /// Theoretical arrival time per key, in microseconds since the epoch.
     arrivals: Mutex<HashMap<String, u64>>,
     max_keys: usize,
+    clock: Arc<dyn Clock>,
 }
 
 impl Default for InProcessLimiter {
     fn default() -> Self {
-        Self::with_max_keys(DEFAULT_MAX_KEYS)
+        Self::new(Arc::new(SystemClock))
     }
 }
 
-pub(crate) fn now_micros() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_micros() as u64)
-}
-
 impl InProcessLimiter {
+    /// A limiter whose windows run on `clock` (the service's clock: tests may move it).
+    pub fn new(clock: Arc<dyn Clock>) -> Self {
+        Self { arrivals: Mutex::new(HashMap::new()), max_keys: DEFAULT_MAX_KEYS, clock }
+    }
+
     pub fn with_max_keys(max_keys: usize) -> Self {
-        Self { arrivals: Mutex::new(HashMap::new()), max_keys: max_keys.max(1) }
+        Self { max_keys: max_keys.max(1), ..Self::default() }
+    }
+
+    fn now_micros(&self) -> u64 {
+        u64::try_from(self.clock.now().timestamp_micros()).unwrap_or(0)
     }
 
     /// Keys held now (for tests and metrics).
@@ -62,7 +68,7 @@ impl InProcessLimiter {
     }
 
     fn refund_now(&self, key: &str, quota: Quota) {
-        let now = now_micros();
+        let now = self.now_micros();
         if let Ok(mut arrivals) = self.arrivals.lock() {
             match gcra_refund(arrivals.get(key).copied(), now, quota) {
                 Some(tat) => {
@@ -76,7 +82,7 @@ impl InProcessLimiter {
     }
 
     fn decide(&self, key: &str, quota: Quota, spend: bool) -> RateDecision {
-        let now = now_micros();
+        let now = self.now_micros();
         let Ok(mut arrivals) = self.arrivals.lock() else {
             // A poisoned lock means a panic elsewhere; failing open keeps the service usable.
             return RateDecision { allowed: true, limit: quota.limit, remaining: 0, ..gcra(None, now, quota, false).0 };

@@ -162,8 +162,14 @@ impl TestApp {
     }
 
     /// A fresh world whose rules all read `clock`: tests move it instead of sleeping.
-    pub async fn spawn_with_clock(backend: Backend, clock: std::sync::Arc<auth_core::clock::FixedClock>) -> Self {
-        Self::start_with_clock(fresh_settings(backend).await, clock).await
+    pub async fn spawn_with_clock(
+        backend: Backend,
+        clock: std::sync::Arc<auth_core::clock::FixedClock>,
+        customize: impl FnOnce(&mut Settings),
+    ) -> Self {
+        let mut settings = fresh_settings(backend).await;
+        customize(&mut settings);
+        Self::start_with_clock(settings, clock).await
     }
 
     async fn start_with_clock(settings: Settings, clock: std::sync::Arc<dyn auth_core::clock::Clock>) -> Self {

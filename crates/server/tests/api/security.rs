@@ -67,7 +67,10 @@ fn limited(settings: &mut auth_service::Settings) {
 }
 
 async fn the_101st_request_in_a_minute_is_rate_limited(backend: Backend) {
-    let app = TestApp::spawn_with(backend, limited).await;
+    // A clock that stands still: on SQLite no budget refills while the hundred requests run,
+    // however slow the machine (Redis counts on its own clock).
+    let clock = std::sync::Arc::new(auth_core::clock::FixedClock::new(chrono::Utc::now()));
+    let app = TestApp::spawn_with_clock(backend, clock, limited).await;
     for attempt in 0..100 {
         let response = app.login("nobody@example.com", "wrong password").await;
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "request {attempt}");
@@ -340,4 +343,26 @@ async fn limits_fall_back_to_the_instance_when_redis_is_down() {
     )
     .await;
     assert!(started.elapsed() < Duration::from_secs(10), "a dead Redis costs at most its timeout per call");
+}
+
+/// The in-process cool-off runs on the service's clock: moving it past the window lets the
+/// account in again, without sleeping (PostgreSQL + Redis counts on Redis' clock instead).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cooled_off_account_is_let_in_again_once_the_window_has_passed() {
+    let clock = std::sync::Arc::new(auth_core::clock::FixedClock::new(chrono::Utc::now()));
+    let app = TestApp::spawn_with_clock(Backend::Sqlite, clock.clone(), |settings| {
+        settings.login_failure_limit = 3;
+        settings.login_failure_window = 900;
+    })
+    .await;
+    let (email, _) = app.signed_in_user().await;
+    for _ in 0..3 {
+        assert_eq!(app.login(&email, "guess").await.status(), StatusCode::UNAUTHORIZED);
+    }
+    assert_problem(app.login(&email, PASSWORD).await, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    clock.advance(chrono::Duration::seconds(299));
+    assert_problem(app.login(&email, PASSWORD).await, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    // One failure's worth of budget comes back every 300 s (900 s / 3).
+    clock.advance(chrono::Duration::seconds(1));
+    Tokens::from(app.login(&email, PASSWORD).await).await;
 }

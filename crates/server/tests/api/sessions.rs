@@ -92,7 +92,7 @@ async fn a_parent_replayed_after_the_interval_is_reuse(backend: Backend) {
     // Whole seconds: the databases keep microseconds, and the edge must be exact.
     let start = chrono::DateTime::from_timestamp(chrono::Utc::now().timestamp(), 0).unwrap();
     let clock = std::sync::Arc::new(auth_core::clock::FixedClock::new(start));
-    let app = TestApp::spawn_with_clock(backend, clock.clone()).await;
+    let app = TestApp::spawn_with_clock(backend, clock.clone(), |_| {}).await;
     let (_, first) = app.signed_in_user().await;
     let second = Tokens::from(app.refresh(&first.refresh).await).await;
     clock.advance(chrono::Duration::seconds(10));

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use auth_core::clock::Clock;
 use auth_core::ports::{Quota, RateDecision, RateLimiter};
 
 use super::{COMMAND_TIMEOUT, RedisHandle};
@@ -72,12 +73,13 @@ pub struct RedisLimiter {
 }
 
 impl RedisLimiter {
-    pub fn new(redis: Arc<RedisHandle>) -> Self {
+    /// `clock` runs the fallback's windows; Redis keeps its own clock, shared by every instance.
+    pub fn new(redis: Arc<RedisHandle>, clock: Arc<dyn Clock>) -> Self {
         Self {
             redis,
             script: redis::Script::new(GCRA_SCRIPT),
             refund_script: redis::Script::new(GCRA_REFUND_SCRIPT),
-            fallback: InProcessLimiter::default(),
+            fallback: InProcessLimiter::new(clock),
             degraded: AtomicBool::new(false),
         }
     }
