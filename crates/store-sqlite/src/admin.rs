@@ -1,5 +1,6 @@
 //! Administrative account changes, with the last-admin rule enforced under row locks.
 
+use auth_core::accounts::admin::removes_last_admin;
 use auth_core::error::StoreError;
 use auth_core::events::{AccountState, UserEvent};
 use auth_core::model::{Role, UserPatch, UserUpdate};
@@ -51,7 +52,8 @@ pub(crate) async fn update_user(
     let new_active = patch.is_active.unwrap_or(is_active);
     let was_active_admin = role == Role::Admin && is_active;
     let stays_active_admin = new_role == Role::Admin && new_active;
-    if was_active_admin && !stays_active_admin && admins.iter().filter(|admin| **admin != id).count() == 0 {
+    let other_admins = admins.iter().filter(|admin| **admin != id).count();
+    if removes_last_admin(was_active_admin, stays_active_admin, other_admins) {
         return Ok(UserUpdate::LastAdmin);
     }
     sqlx::query(
