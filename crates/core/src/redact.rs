@@ -15,6 +15,53 @@ impl fmt::Debug for Redacted {
     }
 }
 
+/// A value that must never be printed: `Debug` shows `[redacted]`, so a struct holding one can
+/// derive `Debug` without leaking it. It (de)serialises as the plain string.
+#[derive(Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(REDACTED)
+    }
+}
+
+impl AsRef<str> for Secret {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Reads as the text it holds (`&secret` where a `&str` is wanted); only printing is guarded.
+impl std::ops::Deref for Secret {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        Ok(Self(value.to_owned()))
+    }
+}
+
 /// A secret that may be absent: `None` or `Some([redacted])`, so logs still tell which was sent.
 pub fn redacted_option<T>(value: &Option<T>) -> Option<Redacted> {
     value.as_ref().map(|_| Redacted)

@@ -12,6 +12,7 @@ use ipnet::IpNet;
 mod debug;
 mod validate;
 
+pub use auth_core::redact::Secret;
 pub use validate::{MIN_EVENTS_POLL_INTERVAL_MS, MIN_WEBHOOK_SECRET_BYTES};
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://auth.db";
@@ -60,33 +61,6 @@ pub const ENV_ALIASES: &[(&str, &str)] = &[
     ("JWT_ACCESS_TTL_MIN", "ACCESS_TOKEN_EXPIRE"),
     ("JWT_REFRESH_TTL_MIN", "REFRESH_TOKEN_EXPIRE"),
 ];
-
-/// A value that must never be printed: `Debug` shows `[redacted]`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.write_str("[redacted]")
-    }
-}
-
-impl std::str::FromStr for Secret {
-    type Err = std::convert::Infallible;
-    fn from_str(value: &str) -> Result<Self, Self::Err> {
-        Ok(Self(value.to_owned()))
-    }
-}
 
 /// Every setting of the service. Each is a flag and an environment variable.
 #[derive(Clone, Args)]

@@ -210,7 +210,7 @@ fn identity_providers(settings: &Settings) -> anyhow::Result<Vec<Arc<dyn Identit
             GoogleConfig {
                 issuer: settings.google_issuer_url.clone(),
                 client_id: client_id.clone(),
-                client_secret: secret.expose().to_owned(),
+                client_secret: secret.clone(),
                 extra_client_ids: settings
                     .google_extra_client_ids
                     .iter()
@@ -226,7 +226,7 @@ fn identity_providers(settings: &Settings) -> anyhow::Result<Vec<Arc<dyn Identit
             VkConfig {
                 base_url: settings.vk_id_base_url.clone(),
                 client_id: client_id.clone(),
-                client_secret: settings.vk_client_secret.as_ref().map(|secret| secret.expose().to_owned()),
+                client_secret: settings.vk_client_secret.clone(),
             },
             http.clone(),
         )));
@@ -238,7 +238,7 @@ fn identity_providers(settings: &Settings) -> anyhow::Result<Vec<Arc<dyn Identit
                 graph_url: settings.facebook_graph_url.clone(),
                 api_version: settings.facebook_api_version.clone(),
                 client_id: client_id.clone(),
-                client_secret: secret.expose().to_owned(),
+                client_secret: secret.clone(),
             },
             http,
         )));

@@ -17,27 +17,17 @@ use crate::clock::Clock;
 use crate::error::DomainError;
 use crate::model::{AccountDeletion, NewUser, Role, User};
 use crate::ports::{Quota, RateLimiter, Store};
+use crate::redact::Secret;
 use crate::sessions::SessionService;
 
 const MAX_FULL_NAME_CHARS: usize = 200;
 
 /// A registration request, as parsed from the wire.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Registration {
     pub email: String,
-    pub password: String,
+    pub password: Secret,
     pub full_name: Option<String>,
-}
-
-impl std::fmt::Debug for Registration {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter
-            .debug_struct("Registration")
-            .field("email", &self.email)
-            .field("password", &"[redacted]")
-            .field("full_name", &self.full_name)
-            .finish()
-    }
 }
 
 /// Rules for accounts that do not depend on the transport.
@@ -187,7 +177,7 @@ impl AccountService {
     pub async fn register(&self, registration: Registration) -> Result<User, DomainError> {
         let mut problems = Vec::new();
         let email = Email::parse(&registration.email).map_err(|error| problems.extend(field_errors(error))).ok();
-        if let Err(error) = check_password_rules("password", &registration.password) {
+        if let Err(error) = check_password_rules("password", registration.password.expose()) {
             problems.extend(field_errors(error));
         }
         let full_name =
@@ -200,7 +190,7 @@ impl AccountService {
             // that provider user's sign-up.
             return Err(DomainError::invalid_field("email", "is in a reserved domain"));
         }
-        let password_hash = self.hasher.hash(&registration.password).await?;
+        let password_hash = self.hasher.hash(registration.password.expose()).await?;
         let user = self
             .store
             .create_user(NewUser {
@@ -317,7 +307,7 @@ mod tests {
     #[test]
     fn a_registration_never_prints_its_password() {
         let registration =
-            Registration { email: "a@example.com".into(), password: "hunter2-hunter2".into(), full_name: None };
+            Registration { email: "a@example.com".into(), password: Secret::new("hunter2-hunter2"), full_name: None };
         let printed = format!("{registration:?}");
         assert!(printed.contains("a@example.com") && !printed.contains("hunter2"), "{printed}");
     }

@@ -21,17 +21,25 @@ pub struct OutboxEvent {
     pub delivered_sinks: Vec<String>,
 }
 
-/// An event that gave up after its last attempt.
-#[derive(Debug, Clone)]
+/// A user event whose delivery gave up after its last attempt (as the admin API shows it).
+#[derive(Debug, Clone, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeadLetter {
+    /// Position in the outbox (the page cursor), not shown.
+    #[serde(skip)]
     pub sequence: i64,
+    /// The event id (consumers' idempotency key).
     pub id: Uuid,
+    #[serde(rename = "type")]
+    #[cfg_attr(feature = "openapi", schema(example = "user.registered"))]
     pub event_type: String,
     pub user_id: Uuid,
     pub occurred_at: DateTime<Utc>,
     pub attempts: u32,
+    /// Why the last attempt failed (secret-free).
     pub last_error: Option<String>,
     pub failed_at: DateTime<Utc>,
+    /// Sinks that did accept the event; a retry skips them.
     pub delivered_sinks: Vec<String>,
 }
 

@@ -24,6 +24,7 @@ use crate::clock::Clock;
 use crate::error::DomainError;
 use crate::model::{NewIdentity, NewUser, Role, User};
 use crate::ports::{EphemeralStore, Store};
+use crate::redact::Secret;
 use crate::sessions::SessionService;
 
 /// What is kept server-side between `start` and `finish`, keyed by `state`.
@@ -244,7 +245,8 @@ impl OAuthService {
         let provider = self.provider(provider_name)?;
         let state = callback
             .state
-            .as_deref()
+            .as_ref()
+            .map(Secret::expose)
             .filter(|state| !state.is_empty() && state.len() <= 256)
             .ok_or(DomainError::InvalidState)?;
         // Taken, not read: a state works once, whatever happens next.

@@ -2,6 +2,7 @@ use async_trait::async_trait;
 use serde::Deserialize;
 
 use super::PendingLogin;
+use crate::redact::Secret;
 
 /// What the service sends the user to the provider with.
 #[derive(Debug)]
@@ -13,53 +14,37 @@ pub struct AuthorizationRequest<'a> {
 }
 
 /// The query of a provider's redirect back to us.
-#[derive(Clone, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
 pub struct CallbackParameters {
-    pub state: Option<String>,
-    pub code: Option<String>,
+    #[cfg_attr(feature = "openapi", param(value_type = Option<String>))]
+    pub state: Option<Secret>,
+    #[cfg_attr(feature = "openapi", param(value_type = Option<String>))]
+    pub code: Option<Secret>,
     pub error: Option<String>,
-    /// VK ID: the device the code was issued for.
+    /// VK ID only: the device the code was issued for.
     pub device_id: Option<String>,
-}
-
-impl std::fmt::Debug for CallbackParameters {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter
-            .debug_struct("CallbackParameters")
-            .field("state", &crate::redact::redacted_option(&self.state))
-            .field("code", &crate::redact::redacted_option(&self.code))
-            .field("error", &self.error)
-            .field("device_id", &self.device_id)
-            .finish()
-    }
 }
 
 /// What a mobile or single-page app hands over after doing the provider step itself.
-#[derive(Clone, Default, Deserialize)]
+/// Google: `{"id_token"}`; VK ID: `{"code", "code_verifier", "device_id", "redirect_uri"}`;
+/// Facebook: `{"access_token"}`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AppCredentials {
     /// Google Identity Services / One Tap.
-    pub id_token: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub id_token: Option<Secret>,
     /// VK ID SDK.
-    pub code: Option<String>,
-    pub code_verifier: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub code: Option<Secret>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub code_verifier: Option<Secret>,
     pub device_id: Option<String>,
     pub redirect_uri: Option<String>,
     /// Facebook SDK.
-    pub access_token: Option<String>,
-}
-
-impl std::fmt::Debug for AppCredentials {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter
-            .debug_struct("AppCredentials")
-            .field("id_token", &crate::redact::redacted_option(&self.id_token))
-            .field("code", &crate::redact::redacted_option(&self.code))
-            .field("code_verifier", &crate::redact::redacted_option(&self.code_verifier))
-            .field("device_id", &self.device_id)
-            .field("redirect_uri", &self.redirect_uri)
-            .field("access_token", &crate::redact::redacted_option(&self.access_token))
-            .finish()
-    }
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub access_token: Option<Secret>,
 }
 
 /// A provider's account, normalised. Identified by `(provider, subject)`, never by email.
@@ -104,7 +89,7 @@ mod debug_tests {
 
     #[test]
     fn callback_parameters_and_app_credentials_print_no_secret() {
-        let secret = || Some("s3cret-value".to_owned());
+        let secret = || Some(Secret::new("s3cret-value"));
         let callback = CallbackParameters { state: secret(), code: secret(), error: None, device_id: None };
         let credentials = AppCredentials {
             id_token: secret(),

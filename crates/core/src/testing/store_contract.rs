@@ -14,6 +14,7 @@ use crate::events::{DeliveryResult, RevocationReason};
 use crate::model::{
     AccountDeletion, EmailTokenPurpose, NewEmailToken, NewIdentity, NewSession, NewUser, Role, UserPatch, UserUpdate,
 };
+use crate::model::{AdminBootstrap, Revocation};
 use crate::ports::{RefreshRotation, RotationOutcome, Store};
 
 /// Generates one `#[tokio::test]` per contract check. `$make` is an expression giving a future of
@@ -39,6 +40,10 @@ macro_rules! store_contract_tests {
             email_tokens_are_single_use_purpose_bound_and_expire,
             an_email_change_moves_the_account_only_to_a_free_address,
             pruning_drops_what_nobody_can_present,
+            the_outbox_leases_retries_dead_letters_and_prunes,
+            revocations_are_polled_past_a_cursor_that_pruning_does_not_turn_back,
+            an_admin_is_created_or_promoted_only_when_asked,
+            a_hash_upgrade_keeps_sessions_and_the_credentials_version,
         );
     };
     (@each $make:expr; $($name:ident),+ $(,)?) => {
@@ -53,7 +58,8 @@ macro_rules! store_contract_tests {
     };
 }
 
-fn new_user(email: &str, role: Role) -> NewUser {
+/// A password account with a throwaway hash, created now.
+pub fn new_user(email: &str, role: Role) -> NewUser {
     NewUser {
         id: Uuid::new_v4(),
         email: email.to_owned(),
@@ -66,11 +72,13 @@ fn new_user(email: &str, role: Role) -> NewUser {
     }
 }
 
-fn unique(name: &str) -> String {
+/// An address nobody else in the database has.
+pub fn unique(name: &str) -> String {
     format!("{name}-{}@example.com", Uuid::new_v4().simple())
 }
 
-fn new_session(user_id: Uuid, version: i64, hash: Vec<u8>, now: DateTime<Utc>) -> NewSession {
+/// A session of `user_id` opened at `now` at credentials version `version`, living a day.
+pub fn new_session(user_id: Uuid, version: i64, hash: Vec<u8>, now: DateTime<Utc>) -> NewSession {
     NewSession {
         id: Uuid::new_v4(),
         user_id,
@@ -402,4 +410,123 @@ pub async fn pruning_drops_what_nobody_can_present(store: Arc<dyn Store>) {
     assert!(store.prune(now - Duration::hours(1), now).await.unwrap() >= 1);
     assert!(store.find_session(expired.id).await.unwrap().is_none());
     assert!(store.find_session(live.id).await.unwrap().is_some());
+}
+
+pub async fn the_outbox_leases_retries_dead_letters_and_prunes(store: Arc<dyn Store>) {
+    let first = store.create_user(new_user(&unique("frank"), Role::User)).await.unwrap();
+    let second = store.create_user(new_user(&unique("grace"), Role::User)).await.unwrap();
+    let now = Utc::now();
+    let (worker, other) = (Uuid::new_v4(), Uuid::new_v4());
+    let lease = now + Duration::seconds(30);
+
+    let claimed = store.claim_events(worker, now, lease, 10).await.unwrap();
+    assert_eq!(claimed.iter().map(|event| event.user_id).collect::<Vec<_>>(), [first.id, second.id]);
+    assert!(store.claim_events(other, now, lease, 10).await.unwrap().is_empty(), "leased events are taken");
+    assert_eq!(store.outbox_stats().await.unwrap().pending, 2);
+    // After the lease runs out, someone else may take them.
+    let after_lease = lease + Duration::seconds(1);
+    assert_eq!(store.claim_events(other, after_lease, after_lease + Duration::seconds(30), 10).await.unwrap().len(), 2);
+    // The first worker's late report is ignored: it no longer holds the lease.
+    store.finish_delivery(worker, claimed[0].sequence, DeliveryResult::Delivered, now).await.unwrap();
+    assert_eq!(store.outbox_stats().await.unwrap().pending, 2);
+
+    let later = lease + Duration::seconds(2);
+    let retry = DeliveryResult::Retry {
+        delivered_sinks: vec!["redis:s".into()],
+        error: "webhook answered 500".into(),
+        retry_at: later + Duration::seconds(5),
+    };
+    store.finish_delivery(other, claimed[0].sequence, retry, later).await.unwrap();
+    let give_up = DeliveryResult::GiveUp { delivered_sinks: vec![], error: "gone".into() };
+    store.finish_delivery(other, claimed[1].sequence, give_up, later).await.unwrap();
+    assert!(store.claim_events(worker, later, later + Duration::seconds(30), 10).await.unwrap().is_empty(), "not due");
+    let retried = store.claim_events(worker, later + Duration::seconds(6), later + Duration::seconds(60), 10).await;
+    let retried = retried.unwrap();
+    assert_eq!(retried.len(), 1);
+    assert_eq!((retried[0].attempts, retried[0].delivered_sinks.as_slice()), (1, ["redis:s".to_owned()].as_slice()));
+
+    let dead = store.list_dead_letters(None, 10).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!((dead[0].user_id, dead[0].last_error.as_deref()), (second.id, Some("gone")));
+    assert!(store.list_dead_letters(Some(dead[0].sequence), 10).await.unwrap().is_empty(), "paged after the last");
+    assert_eq!(store.outbox_stats().await.unwrap().dead, 1);
+    assert!(store.retry_dead_letter(dead[0].id, later).await.unwrap());
+    assert!(!store.retry_dead_letter(dead[0].id, later).await.unwrap(), "only dead letters are retried");
+    assert!(!store.retry_dead_letter(Uuid::new_v4(), later).await.unwrap(), "an unknown id is no dead letter");
+    assert!(store.list_dead_letters(None, 10).await.unwrap().is_empty());
+
+    store.finish_delivery(worker, retried[0].sequence, DeliveryResult::Delivered, later).await.unwrap();
+    assert_eq!(store.prune_events(later - Duration::seconds(1)).await.unwrap(), 0, "inside the retention");
+    assert_eq!(store.prune_events(later + Duration::seconds(1)).await.unwrap(), 1);
+    let stats = store.outbox_stats().await.unwrap();
+    assert_eq!((stats.pending, stats.dead), (1, 0));
+}
+
+fn ids(revocations: &[Revocation]) -> Vec<Uuid> {
+    revocations.iter().map(|revocation| revocation.session_id).collect()
+}
+
+pub async fn revocations_are_polled_past_a_cursor_that_pruning_does_not_turn_back(store: Arc<dyn Store>) {
+    let user = store.create_user(new_user(&unique("heidi"), Role::User)).await.unwrap();
+    let now = Utc::now();
+    let horizon = now - Duration::minutes(16);
+    let open = |hash: u8| store.create_session(new_session(user.id, 0, vec![hash], now));
+    let early = open(1).await.unwrap().unwrap().id;
+    let late = open(2).await.unwrap().unwrap().id;
+    store.revoke_session(user.id, early, RevocationReason::Logout, now).await.unwrap();
+    let (loaded, cursor) = store.revocations_after(None, horizon).await.unwrap();
+    assert_eq!(ids(&loaded), [early]);
+    let (nothing, cursor) = store.revocations_after(Some(cursor), horizon).await.unwrap();
+    assert!(nothing.is_empty(), "the cursor moved past it");
+
+    // Stamped long before this poll's window, committed after the last poll: still seen.
+    let stamped = now - Duration::seconds(60);
+    store.revoke_session(user.id, late, RevocationReason::Logout, stamped).await.unwrap();
+    let (after, cursor) = store.revocations_after(Some(cursor), horizon).await.unwrap();
+    assert_eq!(ids(&after), [late]);
+    assert_eq!(after[0].revoked_at.timestamp_micros(), stamped.timestamp_micros());
+    assert!(store.revocations_after(None, now + Duration::seconds(1)).await.unwrap().0.is_empty(), "too old");
+
+    // Pruning every row must not make a sequence number come back under the cursor.
+    store.prune(now + Duration::hours(1), now - Duration::days(1)).await.unwrap();
+    let third = open(3).await.unwrap().unwrap().id;
+    let revoked = store.revoke_user_sessions(user.id, RevocationReason::AdminLogout, now).await.unwrap();
+    assert_eq!(ids(&revoked), [third], "only live sessions are revoked");
+    let (after_pruning, _) = store.revocations_after(Some(cursor), horizon).await.unwrap();
+    assert_eq!(ids(&after_pruning), [third]);
+    assert!(open(4).await.unwrap().is_none(), "revoking every session bumped the credentials version");
+}
+
+pub async fn an_admin_is_created_or_promoted_only_when_asked(store: Arc<dyn Store>) {
+    let email = unique("root");
+    let AdminBootstrap::Created(created) = store.ensure_admin(new_user(&email, Role::User), false).await.unwrap()
+    else {
+        panic!("a free address gets a new admin");
+    };
+    assert_eq!(created.role, Role::Admin);
+    let again = store.ensure_admin(new_user(&email, Role::User), true).await.unwrap();
+    assert!(matches!(again, AdminBootstrap::AlreadyAdmin(user) if user.id == created.id));
+
+    let existing = store.create_user(new_user(&unique("member"), Role::User)).await.unwrap();
+    let mut asked = new_user(&existing.email, Role::User);
+    asked.password_hash = Some("another hash".into());
+    let left = store.ensure_admin(asked.clone(), false).await.unwrap();
+    assert!(matches!(left, AdminBootstrap::LeftAsIs(user) if user.role == Role::User));
+    let AdminBootstrap::Promoted(promoted) = store.ensure_admin(asked, true).await.unwrap() else {
+        panic!("promotion was asked for");
+    };
+    assert_eq!((promoted.id, promoted.role), (existing.id, Role::Admin));
+    assert_eq!(promoted.password_hash.as_deref(), Some("hash"), "the password is never touched");
+}
+
+pub async fn a_hash_upgrade_keeps_sessions_and_the_credentials_version(store: Arc<dyn Store>) {
+    let user = store.create_user(new_user(&unique("ivan"), Role::User)).await.unwrap();
+    let now = Utc::now();
+    let session = store.create_session(new_session(user.id, user.credentials_version, vec![7], now)).await.unwrap();
+    let session = session.unwrap();
+    store.set_password_hash(user.id, "upgraded", now + Duration::seconds(1)).await.unwrap();
+    let upgraded = store.find_user(user.id).await.unwrap().unwrap();
+    assert_eq!(upgraded.password_hash.as_deref(), Some("upgraded"));
+    assert_eq!(upgraded.credentials_version, user.credentials_version, "the same password, rehashed");
+    assert!(store.find_session(session.id).await.unwrap().unwrap().revoked_at.is_none());
 }

@@ -2,6 +2,7 @@
 
 use auth_core::accounts::Registration;
 use auth_core::model::User;
+use auth_core::redact::Secret;
 use auth_core::sessions::{ClientInfo, TokenPair};
 use axum::body::Bytes;
 use axum::extract::{Form, FromRequest, Request, State};
@@ -17,59 +18,29 @@ use super::error::{ApiError, Problem};
 use super::extract::{AppJson, AuthUser, ClientAddress, form_rejection, json_rejection, user_agent};
 use super::state::AppState;
 
-#[derive(Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct RegisterRequest {
     #[schema(example = "alice@example.com")]
     pub email: String,
-    #[schema(example = "correct horse battery staple", min_length = 8, max_length = 128)]
-    pub password: String,
+    #[schema(value_type = String, example = "correct horse battery staple", min_length = 8, max_length = 128)]
+    pub password: Secret,
     #[schema(example = "Alice Liddell")]
     pub full_name: Option<String>,
 }
 
-impl std::fmt::Debug for RegisterRequest {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter
-            .debug_struct("RegisterRequest")
-            .field("email", &self.email)
-            .field("password", &auth_core::redact::Redacted)
-            .field("full_name", &self.full_name)
-            .finish()
-    }
-}
-
-#[derive(Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct LoginRequest {
     #[schema(example = "alice@example.com")]
     pub email: String,
-    pub password: String,
-}
-
-impl std::fmt::Debug for LoginRequest {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter
-            .debug_struct("LoginRequest")
-            .field("email", &self.email)
-            .field("password", &auth_core::redact::Redacted)
-            .finish()
-    }
+    #[schema(value_type = String)]
+    pub password: Secret,
 }
 
 /// OAuth2 password form (`username` is the email), so the docs UI can sign in.
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 pub struct LoginForm {
     pub username: String,
-    pub password: String,
-}
-
-impl std::fmt::Debug for LoginForm {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter
-            .debug_struct("LoginForm")
-            .field("username", &self.username)
-            .field("password", &auth_core::redact::Redacted)
-            .finish()
-    }
+    pub password: Secret,
 }
 
 /// The user object of the contract; never a password hash.
@@ -103,10 +74,12 @@ impl From<User> for UserResponse {
     }
 }
 
-#[derive(Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct TokenPairResponse {
-    pub access_token: String,
-    pub refresh_token: String,
+    #[schema(value_type = String)]
+    pub access_token: Secret,
+    #[schema(value_type = String)]
+    pub refresh_token: Secret,
     #[schema(example = "Bearer")]
     pub token_type: &'static str,
     /// Access-token lifetime in seconds.
@@ -117,24 +90,11 @@ pub struct TokenPairResponse {
     pub refresh_expires_in: i64,
 }
 
-impl std::fmt::Debug for TokenPairResponse {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter
-            .debug_struct("TokenPairResponse")
-            .field("access_token", &auth_core::redact::Redacted)
-            .field("refresh_token", &auth_core::redact::Redacted)
-            .field("token_type", &self.token_type)
-            .field("expires_in", &self.expires_in)
-            .field("refresh_expires_in", &self.refresh_expires_in)
-            .finish()
-    }
-}
-
 impl From<TokenPair> for TokenPairResponse {
     fn from(pair: TokenPair) -> Self {
         Self {
-            access_token: pair.access_token,
-            refresh_token: pair.refresh_token,
+            access_token: Secret::new(pair.access_token),
+            refresh_token: Secret::new(pair.refresh_token),
             token_type: "Bearer",
             expires_in: pair.expires_in,
             refresh_expires_in: pair.refresh_expires_in,
@@ -145,7 +105,7 @@ impl From<TokenPair> for TokenPairResponse {
 /// Credentials from a JSON body or an OAuth2 password form.
 pub struct LoginCredentials {
     email: String,
-    password: String,
+    password: Secret,
 }
 
 impl<S: Send + Sync> FromRequest<S> for LoginCredentials {
@@ -215,19 +175,11 @@ pub async fn me(State(state): State<AppState>, AuthUser(claims): AuthUser) -> Re
     Ok(Json(user.into()))
 }
 
-#[derive(Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct DeleteAccountRequest {
     /// Required for accounts that have a password.
-    pub password: Option<String>,
-}
-
-impl std::fmt::Debug for DeleteAccountRequest {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter
-            .debug_struct("DeleteAccountRequest")
-            .field("password", &auth_core::redact::redacted_option(&self.password))
-            .finish()
-    }
+    #[schema(value_type = Option<String>)]
+    pub password: Option<Secret>,
 }
 
 /// Delete the signed-in account, its identities and sessions.

@@ -1,11 +1,11 @@
 //! Administration of users (role `admin`).
 
 use auth_core::DomainError;
+use auth_core::events::DeadLetter;
 use auth_core::model::{Role, UserPatch};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -128,27 +128,9 @@ pub struct ListDeadLettersQuery {
     pub cursor: Option<String>,
 }
 
-/// A user event whose delivery gave up after its last attempt.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DeadLetterResponse {
-    /// The event id (consumers' idempotency key).
-    pub id: Uuid,
-    #[serde(rename = "type")]
-    #[schema(example = "user.registered")]
-    pub event_type: String,
-    pub user_id: Uuid,
-    pub occurred_at: DateTime<Utc>,
-    pub attempts: u32,
-    /// Why the last attempt failed (secret-free).
-    pub last_error: Option<String>,
-    pub failed_at: DateTime<Utc>,
-    /// Sinks that did accept the event; a retry skips them.
-    pub delivered_sinks: Vec<String>,
-}
-
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DeadLetterPageResponse {
-    pub items: Vec<DeadLetterResponse>,
+    pub items: Vec<DeadLetter>,
     /// Null on the last page.
     pub next_cursor: Option<String>,
 }
@@ -171,20 +153,7 @@ pub async fn list_dead_letters(
     };
     let page = state.admin.dead_letters(limit, query.cursor.as_deref()).await?;
     Ok(Json(DeadLetterPageResponse {
-        items: page
-            .items
-            .into_iter()
-            .map(|event| DeadLetterResponse {
-                id: event.id,
-                event_type: event.event_type,
-                user_id: event.user_id,
-                occurred_at: event.occurred_at,
-                attempts: event.attempts,
-                last_error: event.last_error,
-                failed_at: event.failed_at,
-                delivered_sinks: event.delivered_sinks,
-            })
-            .collect(),
+        items: page.items,
         next_cursor: page.next_cursor.map(|sequence| sequence.to_string()),
     }))
 }

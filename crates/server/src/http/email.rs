@@ -1,6 +1,7 @@
 //! Email verification, password reset and password change.
 
 use auth_core::accounts::email_flows::{EmailChangeRequest, language_from_accept_language};
+use auth_core::redact::Secret;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use serde::Deserialize;
@@ -15,65 +16,35 @@ pub struct ForgotPasswordRequest {
     pub email: String,
 }
 
-#[derive(Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct ResetPasswordRequest {
-    pub token: String,
-    pub new_password: String,
+    #[schema(value_type = String)]
+    pub token: Secret,
+    #[schema(value_type = String)]
+    pub new_password: Secret,
 }
 
-impl std::fmt::Debug for ResetPasswordRequest {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter
-            .debug_struct("ResetPasswordRequest")
-            .field("token", &auth_core::redact::Redacted)
-            .field("new_password", &auth_core::redact::Redacted)
-            .finish()
-    }
-}
-
-#[derive(Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct ChangePasswordRequest {
-    pub current_password: String,
-    pub new_password: String,
+    #[schema(value_type = String)]
+    pub current_password: Secret,
+    #[schema(value_type = String)]
+    pub new_password: Secret,
 }
 
-impl std::fmt::Debug for ChangePasswordRequest {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter
-            .debug_struct("ChangePasswordRequest")
-            .field("current_password", &auth_core::redact::Redacted)
-            .field("new_password", &auth_core::redact::Redacted)
-            .finish()
-    }
-}
-
-#[derive(Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct VerifyEmailRequest {
-    pub token: String,
+    #[schema(value_type = String)]
+    pub token: Secret,
 }
 
-#[derive(Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct ChangeEmailRequest {
     #[schema(example = "alice@new.example")]
     pub new_email: String,
     /// Required for accounts that have a password.
-    pub password: Option<String>,
-}
-
-impl std::fmt::Debug for ChangeEmailRequest {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter
-            .debug_struct("ChangeEmailRequest")
-            .field("new_email", &self.new_email)
-            .field("password", &auth_core::redact::redacted_option(&self.password))
-            .finish()
-    }
-}
-
-impl std::fmt::Debug for VerifyEmailRequest {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.debug_struct("VerifyEmailRequest").field("token", &auth_core::redact::Redacted).finish()
-    }
+    #[schema(value_type = Option<String>)]
+    pub password: Option<Secret>,
 }
 
 pub fn language_of(headers: &HeaderMap) -> &'static str {

@@ -1,6 +1,7 @@
 //! Social sign-in: providers list, browser flow (authorize → callback), app flow, linking.
 
 use auth_core::oauth::{AppCredentials, CallbackParameters, LINK_TICKET_TTL};
+use auth_core::redact::Secret;
 use auth_core::sessions::TokenPair;
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -22,13 +23,14 @@ pub struct ProviderResponse {
     pub display_name: String,
 }
 
-#[derive(Deserialize, IntoParams)]
+#[derive(Debug, Deserialize, IntoParams)]
 pub struct AuthorizeQuery {
     /// Where to send the browser afterwards; must be on ALLOWED_REDIRECT_URLS.
     pub redirect_to: Option<String>,
     /// The one-time ticket from `POST /auth/oauth/{provider}/link`: starts linking the provider
-    /// to the account that asked for the ticket.
-    pub link_ticket: Option<String>,
+    /// to the account that asked for the ticket. A capability: never in a log line.
+    #[param(value_type = Option<String>)]
+    pub link_ticket: Option<Secret>,
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -37,40 +39,8 @@ pub struct LinkQuery {
     pub redirect_to: Option<String>,
 }
 
-/// The link ticket is a capability: never in a log line.
-impl std::fmt::Debug for AuthorizeQuery {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter
-            .debug_struct("AuthorizeQuery")
-            .field("redirect_to", &self.redirect_to)
-            .field("link_ticket", &auth_core::redact::redacted_option(&self.link_ticket))
-            .finish()
-    }
-}
-
 /// The HttpOnly cookie that binds a browser sign-in to the browser that started it.
 const BROWSER_COOKIE: &str = "auth_oauth_browser";
-
-#[derive(Deserialize, IntoParams)]
-pub struct CallbackQuery {
-    pub state: Option<String>,
-    pub code: Option<String>,
-    pub error: Option<String>,
-    /// VK ID only.
-    pub device_id: Option<String>,
-}
-
-impl std::fmt::Debug for CallbackQuery {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter
-            .debug_struct("CallbackQuery")
-            .field("state", &auth_core::redact::redacted_option(&self.state))
-            .field("code", &auth_core::redact::redacted_option(&self.code))
-            .field("error", &self.error)
-            .field("device_id", &self.device_id)
-            .finish()
-    }
-}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct LinkResponse {
@@ -80,32 +50,6 @@ pub struct LinkResponse {
     pub authorization_url: String,
     #[schema(example = 60)]
     pub expires_in: u64,
-}
-
-/// Google: `{"id_token"}`; VK ID: `{"code", "code_verifier", "device_id", "redirect_uri"}`;
-/// Facebook: `{"access_token"}`.
-#[derive(Deserialize, ToSchema)]
-pub struct AppTokenRequest {
-    pub id_token: Option<String>,
-    pub code: Option<String>,
-    pub code_verifier: Option<String>,
-    pub device_id: Option<String>,
-    pub redirect_uri: Option<String>,
-    pub access_token: Option<String>,
-}
-
-impl std::fmt::Debug for AppTokenRequest {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter
-            .debug_struct("AppTokenRequest")
-            .field("id_token", &auth_core::redact::redacted_option(&self.id_token))
-            .field("code", &auth_core::redact::redacted_option(&self.code))
-            .field("code_verifier", &auth_core::redact::redacted_option(&self.code_verifier))
-            .field("device_id", &self.device_id)
-            .field("redirect_uri", &self.redirect_uri)
-            .field("access_token", &auth_core::redact::redacted_option(&self.access_token))
-            .finish()
-    }
 }
 
 /// The configured sign-in providers.
@@ -171,19 +115,17 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 /// The provider's redirect back: a token pair as JSON, or a 302 to `redirect_to` with the pair
 /// in the URL fragment. Only the browser that started the sign-in (its cookie) can finish it.
 #[utoipa::path(get, path = "/auth/oauth/{provider}/callback", tag = "social",
-    params(("provider" = String, Path), CallbackQuery),
+    params(("provider" = String, Path), CallbackParameters),
     responses((status = 200, body = TokenPairResponse), (status = 302, description = "to redirect_to, pair in the fragment"),
               (status = 400, body = Problem, description = "invalid_state (also: another browser than the one that started the sign-in)"), (status = 401, body = Problem, description = "provider_denied"),
               (status = 409, body = Problem, description = "email_taken"), (status = 502, body = Problem, description = "provider_error")))]
 pub async fn callback(
     State(state): State<AppState>,
     Path(provider): Path<String>,
-    Query(query): Query<CallbackQuery>,
+    Query(parameters): Query<CallbackParameters>,
     address: ClientAddress,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let parameters =
-        CallbackParameters { state: query.state, code: query.code, error: query.error, device_id: query.device_id };
     let signed_in = state.oauth.finish(&provider, parameters, cookie(&headers, BROWSER_COOKIE)).await?;
     let pair = state.sessions.start(&signed_in.user, client_info(&headers, address)).await?;
     let mut response = match signed_in.redirect_to {
@@ -204,7 +146,7 @@ fn fragment(pair: &TokenPair) -> String {
 
 /// Sign in with what a mobile or single-page app got from the provider itself.
 #[utoipa::path(post, path = "/auth/oauth/{provider}/token", tag = "social", params(("provider" = String, Path)),
-    request_body = AppTokenRequest,
+    request_body = AppCredentials,
     responses((status = 200, body = TokenPairResponse), (status = 401, body = Problem, description = "provider_denied"),
               (status = 404, body = Problem), (status = 409, body = Problem), (status = 502, body = Problem)))]
 pub async fn app_token(
@@ -212,16 +154,8 @@ pub async fn app_token(
     Path(provider): Path<String>,
     address: ClientAddress,
     headers: HeaderMap,
-    AppJson(body): AppJson<AppTokenRequest>,
+    AppJson(credentials): AppJson<AppCredentials>,
 ) -> Result<Json<TokenPairResponse>, ApiError> {
-    let credentials = AppCredentials {
-        id_token: body.id_token,
-        code: body.code,
-        code_verifier: body.code_verifier,
-        device_id: body.device_id,
-        redirect_uri: body.redirect_uri,
-        access_token: body.access_token,
-    };
     let user = state.oauth.sign_in_with_app_credentials(&provider, credentials).await?;
     let pair = state.sessions.start(&user, client_info(&headers, address)).await?;
     Ok(Json(pair.into()))

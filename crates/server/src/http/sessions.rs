@@ -1,6 +1,7 @@
 //! Sessions: refresh, logout, listing and revoking.
 
 use auth_core::DomainError;
+use auth_core::redact::Secret;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::StatusCode;
@@ -15,15 +16,10 @@ use super::error::{ApiError, Problem};
 use super::extract::{AuthUser, bearer_token};
 use super::state::AppState;
 
-#[derive(Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct RefreshRequest {
-    pub refresh_token: String,
-}
-
-impl std::fmt::Debug for RefreshRequest {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.debug_struct("RefreshRequest").field("refresh_token", &auth_core::redact::Redacted).finish()
-    }
+    #[schema(value_type = String)]
+    pub refresh_token: Secret,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -1,6 +1,7 @@
 //! Token validation for gateways (nginx `auth_request`, Traefik `forwardAuth`).
 
 use auth_core::model::Role;
+use auth_core::redact::Secret;
 use auth_core::sessions::AccessClaims;
 use axum::Json;
 use axum::extract::{Query, State};
@@ -23,15 +24,10 @@ pub struct ValidateQuery {
     pub role: Option<String>,
 }
 
-#[derive(Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct ValidateRequest {
-    pub token: String,
-}
-
-impl std::fmt::Debug for ValidateRequest {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.debug_struct("ValidateRequest").field("token", &auth_core::redact::Redacted).finish()
-    }
+    #[schema(value_type = String)]
+    pub token: Secret,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

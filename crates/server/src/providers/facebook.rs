@@ -6,32 +6,20 @@ use auth_core::oauth::{
     AppCredentials, AuthorizationRequest, CallbackParameters, ExternalProfile, IdentityProvider, PendingLogin,
     ProviderError,
 };
+use auth_core::redact::Secret;
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use sha2::Sha256;
 
-use super::{json_of, required};
+use super::{authorization_url, json_of, required};
 
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct FacebookConfig {
     pub dialog_url: String,
     pub graph_url: String,
     pub api_version: String,
     pub client_id: String,
-    pub client_secret: String,
-}
-
-impl std::fmt::Debug for FacebookConfig {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter
-            .debug_struct("FacebookConfig")
-            .field("dialog_url", &self.dialog_url)
-            .field("graph_url", &self.graph_url)
-            .field("api_version", &self.api_version)
-            .field("client_id", &self.client_id)
-            .field("client_secret", &auth_core::redact::Redacted)
-            .finish()
-    }
+    pub client_secret: Secret,
 }
 
 pub struct FacebookProvider {
@@ -109,7 +97,7 @@ impl FacebookProvider {
 
     /// Checks that a user token belongs to our app, then reads the profile.
     async fn profile(&self, user_token: &str) -> Result<ExternalProfile, ProviderError> {
-        let app_token = format!("{}|{}", self.config.client_id, self.config.client_secret);
+        let app_token = format!("{}|{}", self.config.client_id, self.config.client_secret.expose());
         let debug_url = format!("{}/debug_token", self.config.graph_url.trim_end_matches('/'));
         let query = [("input_token", user_token), ("access_token", app_token.as_str())];
         let (_, debug): (u16, DebugAnswer) =
@@ -125,7 +113,7 @@ impl FacebookProvider {
         {
             return Err(ProviderError::Denied("the token is not a valid user token of this app".into()));
         }
-        let proof = appsecret_proof(&self.config.client_secret, user_token);
+        let proof = appsecret_proof(self.config.client_secret.expose(), user_token);
         let query = [("fields", "id,name,email"), ("access_token", user_token), ("appsecret_proof", proof.as_str())];
         let (_, me): (u16, MeAnswer) = json_of(self.http.get(self.graph("/me")).query(&query), "Facebook /me").await?;
         if let Some(error) = me.error {
@@ -169,17 +157,7 @@ impl IdentityProvider for FacebookProvider {
     async fn authorization_url(&self, request: &AuthorizationRequest<'_>) -> Result<String, ProviderError> {
         let dialog =
             format!("{}/{}/dialog/oauth", self.config.dialog_url.trim_end_matches('/'), self.config.api_version);
-        let mut url =
-            reqwest::Url::parse(&dialog).map_err(|error| ProviderError::Failed(format!("dialog URL: {error}")))?;
-        url.query_pairs_mut()
-            .append_pair("client_id", &self.config.client_id)
-            .append_pair("redirect_uri", request.redirect_uri)
-            .append_pair("state", request.state)
-            .append_pair("response_type", "code")
-            .append_pair("scope", "email,public_profile")
-            .append_pair("code_challenge", request.code_challenge)
-            .append_pair("code_challenge_method", "S256");
-        Ok(url.into())
+        authorization_url(&dialog, &self.config.client_id, request, "email,public_profile", false)
     }
 
     async fn finish(
@@ -191,7 +169,7 @@ impl IdentityProvider for FacebookProvider {
         let query = [
             ("client_id", self.config.client_id.as_str()),
             ("redirect_uri", pending.redirect_uri.as_str()),
-            ("client_secret", self.config.client_secret.as_str()),
+            ("client_secret", self.config.client_secret.expose()),
             ("code", code),
             ("code_verifier", pending.code_verifier.as_str()),
         ];

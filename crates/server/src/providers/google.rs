@@ -8,12 +8,13 @@ use auth_core::oauth::{
     AppCredentials, AuthorizationRequest, CallbackParameters, ExternalProfile, IdentityProvider, PendingLogin,
     ProviderError,
 };
+use auth_core::redact::Secret;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use tokio::sync::RwLock;
 
-use super::{json_of, required};
+use super::{authorization_url, json_of, required};
 
 const GOOGLE_ISSUER: &str = "https://accounts.google.com";
 const METADATA_TTL: Duration = Duration::from_secs(3600);
@@ -22,25 +23,13 @@ const JWKS_TTL: Duration = Duration::from_secs(300);
 const JWKS_REFETCH_INTERVAL: Duration = Duration::from_secs(5);
 const CLOCK_SKEW_SECONDS: u64 = 60;
 
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct GoogleConfig {
     pub issuer: String,
     pub client_id: String,
-    pub client_secret: String,
+    pub client_secret: Secret,
     /// Further client ids (Android, iOS, other web clients) accepted as `aud` in the app flow.
     pub extra_client_ids: Vec<String>,
-}
-
-impl std::fmt::Debug for GoogleConfig {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter
-            .debug_struct("GoogleConfig")
-            .field("issuer", &self.issuer)
-            .field("client_id", &self.client_id)
-            .field("client_secret", &auth_core::redact::Redacted)
-            .field("extra_client_ids", &self.extra_client_ids)
-            .finish()
-    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -202,18 +191,13 @@ impl IdentityProvider for GoogleProvider {
 
     async fn authorization_url(&self, request: &AuthorizationRequest<'_>) -> Result<String, ProviderError> {
         let metadata = self.metadata().await?;
-        let mut url = reqwest::Url::parse(&metadata.authorization_endpoint)
-            .map_err(|error| ProviderError::Failed(format!("authorization endpoint: {error}")))?;
-        url.query_pairs_mut()
-            .append_pair("response_type", "code")
-            .append_pair("client_id", &self.config.client_id)
-            .append_pair("redirect_uri", request.redirect_uri)
-            .append_pair("scope", "openid email profile")
-            .append_pair("state", request.state)
-            .append_pair("nonce", request.nonce)
-            .append_pair("code_challenge", request.code_challenge)
-            .append_pair("code_challenge_method", "S256");
-        Ok(url.into())
+        authorization_url(
+            &metadata.authorization_endpoint,
+            &self.config.client_id,
+            request,
+            "openid email profile",
+            true,
+        )
     }
 
     async fn finish(
@@ -228,7 +212,7 @@ impl IdentityProvider for GoogleProvider {
             ("code", code),
             ("redirect_uri", pending.redirect_uri.as_str()),
             ("client_id", self.config.client_id.as_str()),
-            ("client_secret", self.config.client_secret.as_str()),
+            ("client_secret", self.config.client_secret.expose()),
             ("code_verifier", pending.code_verifier.as_str()),
         ];
         let (status, token): (u16, TokenResponse) =

@@ -7,7 +7,7 @@ mod vk;
 
 use std::time::Duration;
 
-use auth_core::oauth::ProviderError;
+use auth_core::oauth::{AuthorizationRequest, ProviderError};
 use serde::de::DeserializeOwned;
 
 pub use facebook::{FacebookConfig, FacebookProvider};
@@ -41,9 +41,38 @@ fn transport_failure(what: &str, error: reqwest::Error) -> ProviderError {
     ProviderError::Failed(format!("{what}: {}", chain(&error.without_url())))
 }
 
-fn required<'a>(value: &'a Option<String>, what: &str) -> Result<&'a str, ProviderError> {
+/// The authorization-code request every provider takes: PKCE S256 always, the OpenID nonce when
+/// the provider speaks OpenID Connect (`with_nonce`), and the provider's scopes.
+fn authorization_url(
+    endpoint: &str,
+    client_id: &str,
+    request: &AuthorizationRequest<'_>,
+    scope: &str,
+    with_nonce: bool,
+) -> Result<String, ProviderError> {
+    let mut url = reqwest::Url::parse(endpoint)
+        .map_err(|error| ProviderError::Failed(format!("authorization endpoint: {error}")))?;
+    {
+        let mut query = url.query_pairs_mut();
+        query
+            .append_pair("response_type", "code")
+            .append_pair("client_id", client_id)
+            .append_pair("redirect_uri", request.redirect_uri)
+            .append_pair("scope", scope)
+            .append_pair("state", request.state)
+            .append_pair("code_challenge", request.code_challenge)
+            .append_pair("code_challenge_method", "S256");
+        if with_nonce {
+            query.append_pair("nonce", request.nonce);
+        }
+    }
+    Ok(url.into())
+}
+
+fn required<'a, T: AsRef<str>>(value: &'a Option<T>, what: &str) -> Result<&'a str, ProviderError> {
     value
-        .as_deref()
+        .as_ref()
+        .map(AsRef::as_ref)
         .filter(|value| !value.is_empty())
         .ok_or_else(|| ProviderError::Denied(format!("{what} is missing")))
 }
@@ -63,6 +92,7 @@ fn chain(error: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use auth_core::redact::Secret;
 
     #[tokio::test]
     async fn transport_failures_do_not_carry_the_url() {
@@ -84,18 +114,18 @@ mod tests {
             graph_url: String::new(),
             api_version: String::new(),
             client_id: "app".into(),
-            client_secret: "fb-client-secret".into(),
+            client_secret: Secret::new("fb-client-secret"),
         };
         let google = GoogleConfig {
             issuer: String::new(),
             client_id: "app".into(),
-            client_secret: "google-client-secret".into(),
+            client_secret: Secret::new("google-client-secret"),
             extra_client_ids: Vec::new(),
         };
         let vk = VkConfig {
             base_url: String::new(),
             client_id: "app".into(),
-            client_secret: Some("vk-client-secret".into()),
+            client_secret: Some(Secret::new("vk-client-secret")),
         };
         let printed = format!("{facebook:?} {google:?} {vk:?}");
         assert!(!printed.contains("client-secret"), "{printed}");

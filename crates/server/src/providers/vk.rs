@@ -7,26 +7,16 @@ use auth_core::oauth::{
     AppCredentials, AuthorizationRequest, CallbackParameters, ExternalProfile, IdentityProvider, PendingLogin,
     ProviderError, random_token,
 };
+use auth_core::redact::Secret;
 use serde::Deserialize;
 
-use super::{json_of, required};
+use super::{authorization_url, json_of, required};
 
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct VkConfig {
     pub base_url: String,
     pub client_id: String,
-    pub client_secret: Option<String>,
-}
-
-impl std::fmt::Debug for VkConfig {
-    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter
-            .debug_struct("VkConfig")
-            .field("base_url", &self.base_url)
-            .field("client_id", &self.client_id)
-            .field("client_secret", &auth_core::redact::redacted_option(&self.client_secret))
-            .finish()
-    }
+    pub client_secret: Option<Secret>,
 }
 
 pub struct VkProvider {
@@ -111,7 +101,7 @@ impl VkProvider {
             ("state", state.as_str()),
         ];
         if let Some(secret) = &self.config.client_secret {
-            form.push(("client_secret", secret.as_str()));
+            form.push(("client_secret", secret.expose()));
         }
         let (status, answer): (u16, TokenAnswer) =
             json_of(self.http.post(self.endpoint("/oauth2/auth")).form(&form), "VK code exchange").await?;
@@ -159,17 +149,13 @@ impl IdentityProvider for VkProvider {
     }
 
     async fn authorization_url(&self, request: &AuthorizationRequest<'_>) -> Result<String, ProviderError> {
-        let mut url = reqwest::Url::parse(&self.endpoint("/authorize"))
-            .map_err(|error| ProviderError::Failed(format!("VK base URL: {error}")))?;
-        url.query_pairs_mut()
-            .append_pair("response_type", "code")
-            .append_pair("client_id", &self.config.client_id)
-            .append_pair("redirect_uri", request.redirect_uri)
-            .append_pair("state", request.state)
-            .append_pair("code_challenge", request.code_challenge)
-            .append_pair("code_challenge_method", "S256")
-            .append_pair("scope", "vkid.personal_info email");
-        Ok(url.into())
+        authorization_url(
+            &self.endpoint("/authorize"),
+            &self.config.client_id,
+            request,
+            "vkid.personal_info email",
+            false,
+        )
     }
 
     async fn finish(

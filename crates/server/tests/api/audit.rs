@@ -1,7 +1,11 @@
 //! The security audit's findings, each reproduced through HTTP: these tests failed before the
 //! fixes (SECURITY.md, "Audit findings", names each test next to its finding).
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use auth_core::clock::FixedClock;
+use chrono::Utc;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -10,7 +14,9 @@ use crate::admin::signed_in_admin;
 use crate::events::{Receiver, of_user, types, with_webhook};
 use crate::fakes::FakeUser;
 use crate::helpers::{Backend, PASSWORD, TestApp, Tokens, assert_problem, claims_of, unique_email};
-use crate::oauth::{browser, browser_sign_in, link_in_browser, location, me, through_provider, world};
+use crate::oauth::{
+    browser, browser_sign_in, link_in_browser, location, me, through_provider, world, world_with_clock,
+};
 use crate::smtp::{SmtpReceiver, token_in};
 use crate::{on_both_backends, on_postgres};
 
@@ -421,10 +427,11 @@ async fn over_long_login_emails_are_refused_before_any_counting(backend: Backend
 
 /// Finding 16: refreshing renews `iat`, not the sign-in.
 async fn deleting_a_social_account_needs_a_recent_sign_in_not_a_recent_refresh(backend: Backend) {
-    let world = world(backend, |settings| settings.reauthentication_window = 1).await;
+    let clock = Arc::new(FixedClock::new(Utc::now()));
+    let world = world_with_clock(backend, clock.clone(), |settings| settings.reauthentication_window = 1).await;
     let app = &world.app;
     let signed_in = Tokens::from(browser_sign_in(app, "google", "alice").await).await;
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    clock.advance(chrono::Duration::milliseconds(1001));
     let refreshed = Tokens::from(app.refresh(&signed_in.refresh).await).await;
     let delete = |tokens: &Tokens| app.client.delete(app.url("/auth/me")).bearer_auth(&tokens.access).send();
     assert_problem(delete(&refreshed).await.unwrap(), StatusCode::UNAUTHORIZED, "invalid_credentials").await;

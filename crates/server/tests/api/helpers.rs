@@ -172,7 +172,8 @@ impl TestApp {
         Self::start_with_clock(settings, clock).await
     }
 
-    async fn start_with_clock(settings: Settings, clock: std::sync::Arc<dyn auth_core::clock::Clock>) -> Self {
+    /// Starts an instance on existing settings whose rules all read `clock`.
+    pub async fn start_with_clock(settings: Settings, clock: std::sync::Arc<dyn auth_core::clock::Clock>) -> Self {
         let application = Application::build_with(settings.clone(), clock).await.expect("application builds");
         let address = format!("http://127.0.0.1:{}", application.port());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

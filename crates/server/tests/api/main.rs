@@ -21,7 +21,6 @@ mod meta;
 mod oauth;
 mod outages;
 mod process;
-mod revocation_log;
 mod scale_out;
 mod security;
 mod sessions;

@@ -86,6 +86,15 @@ pub(crate) struct World {
 }
 
 pub(crate) async fn world(backend: Backend, customize: impl FnOnce(&mut auth_service::Settings)) -> World {
+    world_with_clock(backend, std::sync::Arc::new(auth_core::clock::SystemClock), customize).await
+}
+
+/// A world whose service reads `clock` (the providers keep the wall clock).
+pub(crate) async fn world_with_clock(
+    backend: Backend,
+    clock: std::sync::Arc<dyn auth_core::clock::Clock>,
+    customize: impl FnOnce(&mut auth_service::Settings),
+) -> World {
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let google = start_openid_provider(&format!("{base}/auth/oauth/google/callback")).await;
@@ -105,7 +114,7 @@ pub(crate) async fn world(backend: Backend, customize: impl FnOnce(&mut auth_ser
     settings.facebook_dialog_url = facebook.base_url.clone();
     settings.allowed_redirect_urls = vec!["https://app.example/signed-in".into()];
     customize(&mut settings);
-    World { app: TestApp::start(settings, backend).await, google, vk, facebook }
+    World { app: TestApp::start_with_clock(settings, clock).await, google, vk, facebook }
 }
 
 /// A browser: keeps cookies, follows no redirects by itself.
