@@ -10,6 +10,8 @@ pub mod clock;
 pub mod error;
 /// User events for other services, written through the transactional outbox.
 pub mod events;
+/// Second factors: assurance levels, TOTP, recovery codes, sealed secrets, sign-in challenges.
+pub mod mfa;
 /// Users, sessions and the other records the domain works on.
 pub mod model;
 /// Social sign-in: pending logins, provider adapters' trait, linking rules.
