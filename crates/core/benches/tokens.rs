@@ -42,9 +42,9 @@ fn tokens(criterion: &mut Criterion) {
         let user = user();
         let session = uuid::Uuid::new_v4();
         criterion.bench_function(&format!("sign {name}"), |bench| {
-            bench.iter(|| tokens.issue(&user, session, Utc::now()).unwrap())
+            bench.iter(|| tokens.issue(&user, session, &auth_core::mfa::Assurance::password(), Utc::now()).unwrap())
         });
-        let (token, _) = tokens.issue(&user, session, Utc::now()).unwrap();
+        let (token, _) = tokens.issue(&user, session, &auth_core::mfa::Assurance::password(), Utc::now()).unwrap();
         criterion.bench_function(&format!("verify {name}"), |bench| {
             bench.iter(|| tokens.verify(&token, Utc::now()).unwrap())
         });

@@ -59,6 +59,9 @@ pub enum DomainError {
     LastLoginMethod,
     #[error("insufficient role")]
     InsufficientRole,
+    /// The token's assurance is below what is asked: a second factor is needed.
+    #[error("second factor required")]
+    MfaRequired,
     #[error("not found")]
     NotFound,
     /// Too many attempts; try again after this many seconds.
@@ -93,6 +96,13 @@ pub enum StoreError {
     /// Anything else: malformed rows, unexpected driver errors.
     #[error("storage error: {0}")]
     Other(String),
+}
+
+/// A stored name (an assurance level, a method) the code does not know: a malformed row.
+impl From<crate::mfa::UnknownName> for StoreError {
+    fn from(error: crate::mfa::UnknownName) -> Self {
+        StoreError::Other(format!("malformed row: {error}"))
+    }
 }
 
 impl From<StoreError> for DomainError {

@@ -1,3 +1,4 @@
+use crate::mfa::Assurance;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -84,6 +85,7 @@ pub struct Session {
     pub last_seen_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
+    pub assurance: Assurance,
 }
 
 /// The fields needed to open a session, with the hash of its first refresh token.
@@ -98,6 +100,8 @@ pub struct NewSession {
     pub expires_at: DateTime<Utc>,
     /// The account's `credentials_version` when its credentials were checked.
     pub credentials_version: i64,
+    /// How the user signed in; every access token of the session carries it.
+    pub assurance: Assurance,
 }
 
 /// A revoked session, as the validation hot path needs to know it.

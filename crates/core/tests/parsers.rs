@@ -43,7 +43,7 @@ proptest! {
     #[test]
     fn any_change_to_a_signed_token_breaks_it(position in 0usize..400, replacement in "[A-Za-z0-9_-]") {
         let tokens = tokens();
-        let (token, _) = tokens.issue(&user(), uuid::Uuid::new_v4(), Utc::now()).unwrap();
+        let (token, _) = tokens.issue(&user(), uuid::Uuid::new_v4(), &auth_core::mfa::Assurance::password(), Utc::now()).unwrap();
         let position = position % token.len();
         let original = &token[position..=position];
         prop_assume!(original != replacement && original != ".");

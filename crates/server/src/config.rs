@@ -5,6 +5,7 @@
 use std::net::IpAddr;
 use std::path::PathBuf;
 
+use auth_core::model::Role;
 use clap::{ArgAction, Args};
 use ipnet::IpNet;
 
@@ -126,6 +127,9 @@ pub struct Settings {
     /// password cannot confirm otherwise (deleting the account).
     #[arg(global = true, long, env = "REAUTHENTICATION_WINDOW", default_value_t = DEFAULT_REAUTHENTICATION_WINDOW_SECONDS)]
     pub reauthentication_window: u64,
+    /// Roles (comma-separated, e.g. `admin`) whose tokens the admin API accepts only at `aal2`.
+    #[arg(global = true, long, env = "MFA_REQUIRED_ROLES", value_delimiter = ',', value_parser = parse_role)]
+    pub mfa_required_roles: Vec<Role>,
     /// Browser origins allowed by CORS (comma-separated); empty: CORS off.
     #[arg(global = true, long, env = "CORS_ALLOWED_ORIGINS", value_delimiter = ',')]
     pub cors_allowed_origins: Vec<String>,
@@ -292,6 +296,7 @@ impl Default for Settings {
             admin_promote_existing: false,
             oauth_state_ttl: DEFAULT_OAUTH_STATE_TTL_SECONDS,
             allowed_redirect_urls: Vec::new(),
+            mfa_required_roles: Vec::new(),
             google_client_id: None,
             google_client_secret: None,
             google_issuer_url: DEFAULT_GOOGLE_ISSUER_URL.into(),
@@ -365,6 +370,10 @@ impl Settings {
             _ => format!("{}:{}", self.service_host, self.service_port),
         }
     }
+}
+
+fn parse_role(value: &str) -> Result<Role, String> {
+    Role::parse(value.trim()).ok_or_else(|| format!("{value:?} is not a role (user or admin)"))
 }
 
 fn parse_network(value: &str) -> Result<IpNet, String> {

@@ -11,7 +11,7 @@ use auth_core::accounts::{AccountPolicy, AccountService, PasswordAlgorithm, Pass
 use auth_core::clock::Clock;
 use auth_core::oauth::{IdentityProvider, OAuthService, OAuthSettings};
 use auth_core::ports::{EphemeralStore, Mailer, NoBroadcast, Quota, RateLimiter, RevocationBroadcast, Store};
-use auth_core::sessions::{AccessTokens, RevocationSet, SessionService, SessionSettings};
+use auth_core::sessions::{AccessTokens, AssurancePolicy, RevocationSet, SessionService, SessionSettings};
 use auth_store_postgres::PgStore;
 use auth_store_sqlite::SqliteStore;
 
@@ -93,6 +93,7 @@ pub fn build(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Compo
         SessionSettings {
             refresh_token_ttl: chrono::Duration::minutes(settings.refresh_token_expire),
             refresh_reuse_interval: chrono::Duration::seconds(settings.refresh_reuse_interval),
+            assurance: AssurancePolicy { mfa_required_roles: settings.mfa_required_roles.clone() },
         },
     ));
     let limiter: Arc<dyn RateLimiter> = match &redis {

@@ -1,6 +1,7 @@
 use async_trait::async_trait;
 use auth_core::error::StoreError;
 use auth_core::events::{RevocationReason, UserEvent};
+use auth_core::mfa::Assurance;
 use auth_core::model::{NewSession, Revocation, RevocationCursor, Session};
 use auth_core::ports::{RefreshRotation, RotationOutcome, SessionStore};
 use auth_core::sessions::rotation::{self, LockedFamily, RotationDecision};
@@ -14,7 +15,8 @@ use crate::errors::store_error;
 use crate::events::insert_events;
 use crate::mailbox::bump_credentials_version;
 
-const SESSION_COLUMNS: &str = "id, user_id, user_agent, ip_address, created_at, last_seen_at, expires_at, revoked_at";
+const SESSION_COLUMNS: &str =
+    "id, user_id, user_agent, ip_address, created_at, last_seen_at, expires_at, revoked_at, aal, amr";
 
 fn session_from_row(row: &PgRow) -> Result<Session, StoreError> {
     Ok(Session {
@@ -26,6 +28,10 @@ fn session_from_row(row: &PgRow) -> Result<Session, StoreError> {
         last_seen_at: row.try_get("last_seen_at").map_err(store_error)?,
         expires_at: row.try_get("expires_at").map_err(store_error)?,
         revoked_at: row.try_get("revoked_at").map_err(store_error)?,
+        assurance: Assurance::from_columns(
+            row.try_get("aal").map_err(store_error)?,
+            row.try_get("amr").map_err(store_error)?,
+        )?,
     })
 }
 
@@ -85,8 +91,8 @@ impl SessionStore for PgStore {
             return Ok(None);
         }
         let row = sqlx::query(&format!(
-            "INSERT INTO sessions (id, user_id, user_agent, ip_address, created_at, last_seen_at, expires_at, current_token_hash) \
-             VALUES ($1, $2, $3, $4, $5, $5, $6, $7) RETURNING {SESSION_COLUMNS}"
+            "INSERT INTO sessions (id, user_id, user_agent, ip_address, created_at, last_seen_at, expires_at, current_token_hash, aal, amr) \
+             VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, $9) RETURNING {SESSION_COLUMNS}"
         ))
         .bind(session.id)
         .bind(session.user_id)
@@ -95,6 +101,8 @@ impl SessionStore for PgStore {
         .bind(session.created_at)
         .bind(session.expires_at)
         .bind(&session.refresh_token_hash)
+        .bind(session.assurance.aal.as_str())
+        .bind(session.assurance.amr_column())
         .fetch_one(&mut *transaction)
         .await
         .map_err(store_error)?;

@@ -1,6 +1,7 @@
 use async_trait::async_trait;
 use auth_core::error::StoreError;
 use auth_core::events::{RevocationReason, UserEvent};
+use auth_core::mfa::Assurance;
 use auth_core::model::{NewSession, Revocation, RevocationCursor, Session};
 use auth_core::ports::{RefreshRotation, RotationOutcome, SessionStore};
 use auth_core::sessions::rotation::{self, LockedFamily, RotationDecision};
@@ -14,7 +15,8 @@ use crate::events::insert_events;
 use crate::mailbox::bump_credentials_version;
 use crate::{SqliteStore, micros, time_of, uuid_of};
 
-const SESSION_COLUMNS: &str = "id, user_id, user_agent, ip_address, created_at, last_seen_at, expires_at, revoked_at";
+const SESSION_COLUMNS: &str =
+    "id, user_id, user_agent, ip_address, created_at, last_seen_at, expires_at, revoked_at, aal, amr";
 
 fn session_from_row(row: &SqliteRow) -> Result<Session, StoreError> {
     let id: String = row.try_get("id").map_err(store_error)?;
@@ -29,6 +31,10 @@ fn session_from_row(row: &SqliteRow) -> Result<Session, StoreError> {
         last_seen_at: time_of(row.try_get("last_seen_at").map_err(store_error)?)?,
         expires_at: time_of(row.try_get("expires_at").map_err(store_error)?)?,
         revoked_at: revoked_at.map(time_of).transpose()?,
+        assurance: Assurance::from_columns(
+            row.try_get("aal").map_err(store_error)?,
+            row.try_get("amr").map_err(store_error)?,
+        )?,
     })
 }
 
@@ -88,8 +94,8 @@ impl SessionStore for SqliteStore {
             return Ok(None);
         }
         let row = sqlx::query(&format!(
-            "INSERT INTO sessions (id, user_id, user_agent, ip_address, created_at, last_seen_at, expires_at, current_token_hash) \
-             VALUES ($1, $2, $3, $4, $5, $5, $6, $7) RETURNING {SESSION_COLUMNS}"
+            "INSERT INTO sessions (id, user_id, user_agent, ip_address, created_at, last_seen_at, expires_at, current_token_hash, aal, amr) \
+             VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, $9) RETURNING {SESSION_COLUMNS}"
         ))
         .bind(session.id.to_string())
         .bind(session.user_id.to_string())
@@ -98,6 +104,8 @@ impl SessionStore for SqliteStore {
         .bind(micros(session.created_at))
         .bind(micros(session.expires_at))
         .bind(&session.refresh_token_hash)
+        .bind(session.assurance.aal.as_str())
+        .bind(session.assurance.amr_column())
         .fetch_one(&mut *transaction)
         .await
         .map_err(store_error)?;

@@ -12,10 +12,11 @@ use super::{UnknownName, parse_name};
 
 /// Authentication assurance level. Ordered: `Aal2` outranks `Aal1`, so "at least aal2" is
 /// `aal >= Aal::Aal2`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Aal {
-    /// One factor.
+    /// One factor. Tokens issued before assurance was recorded read as this.
+    #[default]
     Aal1,
     /// Two distinct factors, or a passkey that verified its user (the key is possession, the
     /// PIN or biometric it checked is the second factor).
@@ -137,6 +138,27 @@ impl Assurance {
         let aal = self.aal.max(Aal::from_methods(&amr, passkey_user_verified));
         Self { aal, amr }
     }
+
+    /// A password sign-in.
+    pub fn password() -> Self {
+        Self::from_methods(&[AuthMethod::Pwd], false)
+    }
+
+    /// A sign-in through a social provider.
+    pub fn federated() -> Self {
+        Self::from_methods(&[AuthMethod::Fed], false)
+    }
+
+    /// How a store keeps it: the level, and the methods separated by spaces.
+    pub fn amr_column(&self) -> String {
+        self.amr.iter().map(|method| method.as_str()).collect::<Vec<_>>().join(" ")
+    }
+
+    /// Reads what [`Self::amr_column`] and [`Aal::as_str`] wrote.
+    pub fn from_columns(aal: &str, amr: &str) -> Result<Self, UnknownName> {
+        let amr = amr.split_whitespace().map(str::parse).collect::<Result<Vec<AuthMethod>, _>>()?;
+        Ok(Self { aal: aal.parse()?, amr })
+    }
 }
 
 #[cfg(test)]
@@ -217,5 +239,15 @@ mod tests {
 
         let stepped_up = passkey_session.step_up(&[Otp], false);
         assert_eq!(stepped_up, Assurance { aal: Aal::Aal2, amr: vec![Hwk, Otp] });
+    }
+
+    #[test]
+    fn assurance_survives_the_store_columns() {
+        let stepped = Assurance::password().step_up(&[Otp], false);
+        let read = Assurance::from_columns(stepped.aal.as_str(), &stepped.amr_column()).unwrap();
+        assert_eq!(read, Assurance { aal: Aal::Aal2, amr: vec![Pwd, Otp] });
+        assert_eq!(Assurance::from_columns("aal1", "").unwrap().amr, []);
+        assert!(Assurance::from_columns("aal3", "pwd").is_err());
+        assert!(Assurance::from_columns("aal1", "pwd sms").is_err());
     }
 }

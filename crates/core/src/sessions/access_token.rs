@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use super::keys::KeyRing;
 use crate::error::DomainError;
+use crate::mfa::{Aal, Assurance, AuthMethod};
 use crate::model::{Role, User};
 
 /// Anything longer is not one of ours; refusing early keeps garbage cheap.
@@ -34,6 +35,13 @@ pub struct AccessClaims {
     pub role: Role,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aud: Option<String>,
+    /// Authentication assurance level of the session (absent in tokens from before it was
+    /// recorded: aal1).
+    #[serde(default)]
+    pub aal: Aal,
+    /// RFC 8176 methods the session's sign-in used.
+    #[serde(default)]
+    pub amr: Vec<AuthMethod>,
 }
 
 /// Issues and checks access tokens.
@@ -61,6 +69,7 @@ impl AccessTokens {
         &self,
         user: &User,
         session_id: Uuid,
+        assurance: &Assurance,
         now: DateTime<Utc>,
     ) -> Result<(String, AccessClaims), DomainError> {
         let claims = AccessClaims {
@@ -75,6 +84,8 @@ impl AccessTokens {
             email: user.email.clone(),
             role: user.role,
             aud: self.audience.clone(),
+            aal: assurance.aal,
+            amr: assurance.amr.clone(),
         };
         let header = Header { kid: self.keys.kid().map(str::to_owned), ..Header::new(self.keys.algorithm()) };
         let token = jsonwebtoken::encode(&header, &claims, self.keys.encoding())

@@ -22,6 +22,7 @@ use verified_cache::VerifiedTokenCache;
 use crate::clock::Clock;
 use crate::error::DomainError;
 use crate::events::RevocationReason;
+use crate::mfa::{Aal, Assurance};
 use crate::model::{NewSession, Revocation, RevocationCursor, Role, Session, User};
 use crate::ports::{RefreshRotation, RevocationBroadcast, RotationOutcome, Store};
 
@@ -29,11 +30,25 @@ use crate::ports::{RefreshRotation, RevocationBroadcast, RotationOutcome, Store}
 const MAX_USER_AGENT_CHARS: usize = 512;
 
 /// Lifetimes and the rotation grace window.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct SessionSettings {
     pub refresh_token_ttl: Duration,
     /// Seconds after a rotation in which the immediate parent still answers; 0 is strict.
     pub refresh_reuse_interval: Duration,
+    pub assurance: AssurancePolicy,
+}
+
+/// Which roles must have signed in with a second factor to use the admin API.
+#[derive(Debug, Clone, Default)]
+pub struct AssurancePolicy {
+    pub mfa_required_roles: Vec<Role>,
+}
+
+impl AssurancePolicy {
+    /// The assurance a token of `role` needs for the admin API.
+    pub fn admin_api_requires(&self, role: Role) -> Aal {
+        if self.mfa_required_roles.contains(&role) { Aal::Aal2 } else { Aal::Aal1 }
+    }
 }
 
 /// What a client gets from login, refresh and social sign-in.
@@ -110,7 +125,7 @@ impl SessionService {
     /// credentials changed since `user` was read (a revocation committed meanwhile), no session
     /// is opened: `SignInSuperseded`.
     #[tracing::instrument(name = "start session", skip_all, fields(user_id = %user.id))]
-    pub async fn start(&self, user: &User, client: ClientInfo) -> Result<TokenPair, DomainError> {
+    pub async fn start(&self, user: &User, client: ClientInfo, assurance: Assurance) -> Result<TokenPair, DomainError> {
         let now = self.clock.now();
         let refresh_token = self.refresh_tokens.generate();
         let session = self
@@ -124,11 +139,12 @@ impl SessionService {
                 created_at: now,
                 expires_at: now + self.settings.refresh_token_ttl,
                 credentials_version: user.credentials_version,
+                assurance,
             })
             .await?
             .ok_or(DomainError::SignInSuperseded)?;
-        tracing::info!(target: "audit", event = "login_succeeded", user_id = %user.id, session_id = %session.id, outcome = "success", "session started");
-        self.pair(user, session.id, refresh_token, now)
+        tracing::info!(target: "audit", event = "login_succeeded", user_id = %user.id, session_id = %session.id, aal = session.assurance.aal.as_str(), outcome = "success", "session started");
+        self.pair(user, &session, refresh_token, now)
     }
 
     /// Spends a refresh token and returns its successor (the rule: `rotation::decide`).
@@ -173,7 +189,7 @@ impl SessionService {
             Some(user) if user.is_active => user,
             _ => return Err(DomainError::TokenRevoked),
         };
-        self.pair(&user, session.id, successor, now)
+        self.pair(&user, &session, successor, now)
     }
 
     /// Checks an access token for the hot path: signature and claims, then the in-process
@@ -198,11 +214,24 @@ impl SessionService {
         Ok(claims)
     }
 
-    /// Like [`Self::authenticate`], and also requires `role` or higher.
-    pub fn authorize(&self, access_token: &str, role: Role) -> Result<AccessClaims, DomainError> {
+    /// Like [`Self::authenticate`], and also requires `role` or higher and assurance `aal` or
+    /// higher (`MfaRequired` below it).
+    pub fn authorize(&self, access_token: &str, role: Role, aal: Aal) -> Result<AccessClaims, DomainError> {
         let claims = self.authenticate(access_token)?;
         if claims.role < role {
             return Err(DomainError::InsufficientRole);
+        }
+        if claims.aal < aal {
+            return Err(DomainError::MfaRequired);
+        }
+        Ok(claims)
+    }
+
+    /// An administrator's token, at the assurance the policy asks of its role.
+    pub fn authorize_admin(&self, access_token: &str) -> Result<AccessClaims, DomainError> {
+        let claims = self.authorize(access_token, Role::Admin, Aal::Aal1)?;
+        if claims.aal < self.settings.assurance.admin_api_requires(claims.role) {
+            return Err(DomainError::MfaRequired);
         }
         Ok(claims)
     }
@@ -295,11 +324,11 @@ impl SessionService {
     fn pair(
         &self,
         user: &User,
-        session_id: Uuid,
+        session: &Session,
         refresh_token: String,
         now: DateTime<Utc>,
     ) -> Result<TokenPair, DomainError> {
-        let (access_token, _) = self.access_tokens.issue(user, session_id, now)?;
+        let (access_token, _) = self.access_tokens.issue(user, session.id, &session.assurance, now)?;
         Ok(TokenPair {
             access_token,
             refresh_token,

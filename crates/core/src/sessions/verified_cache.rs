@@ -50,6 +50,8 @@ mod tests {
             email: "a@example.com".into(),
             role: Role::User,
             aud: None,
+            aal: crate::mfa::Aal::Aal1,
+            amr: vec![crate::mfa::AuthMethod::Pwd],
         }
     }
 

@@ -44,6 +44,7 @@ macro_rules! store_contract_tests {
             revocations_are_polled_past_a_cursor_that_pruning_does_not_turn_back,
             an_admin_is_created_or_promoted_only_when_asked,
             a_hash_upgrade_keeps_sessions_and_the_credentials_version,
+            a_session_keeps_its_assurance_through_rotation,
         );
     };
     (@each $make:expr; $($name:ident),+ $(,)?) => {
@@ -88,6 +89,7 @@ pub fn new_session(user_id: Uuid, version: i64, hash: Vec<u8>, now: DateTime<Utc
         created_at: now,
         expires_at: now + Duration::days(1),
         credentials_version: version,
+        assurance: crate::mfa::Assurance::password(),
     }
 }
 
@@ -529,4 +531,23 @@ pub async fn a_hash_upgrade_keeps_sessions_and_the_credentials_version(store: Ar
     assert_eq!(upgraded.password_hash.as_deref(), Some("upgraded"));
     assert_eq!(upgraded.credentials_version, user.credentials_version, "the same password, rehashed");
     assert!(store.find_session(session.id).await.unwrap().unwrap().revoked_at.is_none());
+}
+
+pub async fn a_session_keeps_its_assurance_through_rotation(store: Arc<dyn Store>) {
+    use crate::mfa::{Aal, Assurance, AuthMethod};
+    let user = store.create_user(new_user(&unique("judy"), Role::User)).await.unwrap();
+    let now = Utc::now();
+    let assurance = Assurance::federated().step_up(&[AuthMethod::Otp], false);
+    let opened = NewSession { assurance: assurance.clone(), ..new_session(user.id, 0, vec![51], now) };
+    let session = store.create_session(opened).await.unwrap().unwrap();
+    assert_eq!(
+        (session.assurance.aal, session.assurance.amr.as_slice()),
+        (Aal::Aal2, [AuthMethod::Fed, AuthMethod::Otp].as_slice())
+    );
+    let RotationOutcome::Rotated(rotated) = store.rotate_refresh_token(rotation(&[51], &[52], now)).await.unwrap()
+    else {
+        panic!("a live token rotates");
+    };
+    assert_eq!(rotated.assurance, assurance);
+    assert_eq!(store.find_session(session.id).await.unwrap().unwrap().assurance, assurance);
 }

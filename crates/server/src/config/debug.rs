@@ -48,6 +48,7 @@ impl std::fmt::Debug for Settings {
             email_from,
             oauth_state_ttl,
             allowed_redirect_urls,
+            mfa_required_roles,
             google_client_id,
             google_client_secret,
             google_issuer_url,
@@ -117,6 +118,7 @@ impl std::fmt::Debug for Settings {
             .field("email_from", email_from)
             .field("oauth_state_ttl", oauth_state_ttl)
             .field("allowed_redirect_urls", allowed_redirect_urls)
+            .field("mfa_required_roles", mfa_required_roles)
             .field("google_client_id", google_client_id)
             .field("google_client_secret", google_client_secret)
             .field("google_issuer_url", google_issuer_url)

@@ -1,6 +1,7 @@
 //! Accounts: register, login, me.
 
 use auth_core::accounts::Registration;
+use auth_core::mfa::Assurance;
 use auth_core::model::User;
 use auth_core::redact::Secret;
 use auth_core::sessions::{ClientInfo, TokenPair};
@@ -163,7 +164,7 @@ pub async fn login(
     credentials: LoginCredentials,
 ) -> Result<Json<TokenPairResponse>, ApiError> {
     let user = state.accounts.authenticate(&credentials.email, &credentials.password).await?;
-    let pair = state.sessions.start(&user, client_info(&headers, address)).await?;
+    let pair = state.sessions.start(&user, client_info(&headers, address), Assurance::password()).await?;
     Ok(Json(pair.into()))
 }
 

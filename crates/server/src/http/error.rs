@@ -113,6 +113,9 @@ fn status_and_code(error: &DomainError) -> (StatusCode, &'static str, &'static s
         DomainError::InsufficientRole => {
             (StatusCode::FORBIDDEN, "insufficient_role", "Your role does not allow this request.")
         }
+        DomainError::MfaRequired => {
+            (StatusCode::FORBIDDEN, "mfa_required", "This request needs a sign-in with a second factor.")
+        }
         DomainError::NotFound => (StatusCode::NOT_FOUND, "not_found", "No such resource."),
         DomainError::RateLimited { .. } => {
             (StatusCode::TOO_MANY_REQUESTS, "rate_limited", "Too many requests; try again later.")
@@ -223,6 +226,7 @@ mod tests {
             (DomainError::TokenRevoked, 401, "token_revoked"),
             (DomainError::RefreshTokenReused, 401, "refresh_token_reused"),
             (DomainError::InsufficientRole, 403, "insufficient_role"),
+            (DomainError::MfaRequired, 403, "mfa_required"),
             (DomainError::LastAdmin, 409, "last_admin"),
             (DomainError::InvalidEmailToken, 400, "invalid_email_token"),
             (DomainError::NotFound, 404, "not_found"),

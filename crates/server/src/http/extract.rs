@@ -3,7 +3,6 @@
 use std::net::{IpAddr, SocketAddr};
 
 use auth_core::DomainError;
-use auth_core::model::Role;
 use auth_core::sessions::AccessClaims;
 use axum::extract::rejection::{FormRejection, JsonRejection};
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
@@ -111,7 +110,7 @@ impl FromRequestParts<AppState> for AdminUser {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let token = bearer_token(&parts.headers).ok_or(ApiError::Domain(DomainError::InvalidToken))?;
-        Ok(Self(state.sessions.authorize(token, Role::Admin)?))
+        Ok(Self(state.sessions.authorize_admin(token)?))
     }
 }
 

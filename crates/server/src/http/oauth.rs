@@ -1,5 +1,6 @@
 //! Social sign-in: providers list, browser flow (authorize → callback), app flow, linking.
 
+use auth_core::mfa::Assurance;
 use auth_core::oauth::{AppCredentials, CallbackParameters, LINK_TICKET_TTL};
 use auth_core::redact::Secret;
 use auth_core::sessions::TokenPair;
@@ -127,7 +128,7 @@ pub async fn callback(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let signed_in = state.oauth.finish(&provider, parameters, cookie(&headers, BROWSER_COOKIE)).await?;
-    let pair = state.sessions.start(&signed_in.user, client_info(&headers, address)).await?;
+    let pair = state.sessions.start(&signed_in.user, client_info(&headers, address), Assurance::federated()).await?;
     let mut response = match signed_in.redirect_to {
         Some(target) => Redirect::to(&format!("{target}#{}", fragment(&pair))).into_response(),
         None => Json(TokenPairResponse::from(pair)).into_response(),
@@ -157,7 +158,7 @@ pub async fn app_token(
     AppJson(credentials): AppJson<AppCredentials>,
 ) -> Result<Json<TokenPairResponse>, ApiError> {
     let user = state.oauth.sign_in_with_app_credentials(&provider, credentials).await?;
-    let pair = state.sessions.start(&user, client_info(&headers, address)).await?;
+    let pair = state.sessions.start(&user, client_info(&headers, address), Assurance::federated()).await?;
     Ok(Json(pair.into()))
 }
 

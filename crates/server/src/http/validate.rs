@@ -16,12 +16,16 @@ use super::extract::bearer_token;
 use super::sessions::{PresentedToken, TOKEN_FIELD};
 use super::state::AppState;
 use auth_core::DomainError;
+use auth_core::mfa::Aal;
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct ValidateQuery {
     /// Required role; a lower one answers 403 `insufficient_role`.
     #[param(example = "admin")]
     pub role: Option<String>,
+    /// Required assurance level; a token below it answers 403 `mfa_required`.
+    #[param(example = "aal2")]
+    pub aal: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -39,6 +43,11 @@ pub struct ValidateResponse {
     #[schema(example = "user")]
     pub role: String,
     pub exp: i64,
+    /// `aal1` or `aal2`.
+    #[schema(example = "aal1")]
+    pub aal: String,
+    /// RFC 8176 methods of the sign-in (`pwd`, `otp`, `hwk`, `fed`).
+    pub amr: Vec<String>,
 }
 
 fn check(state: &AppState, token: &str, query: &ValidateQuery) -> Result<AccessClaims, ApiError> {
@@ -46,7 +55,11 @@ fn check(state: &AppState, token: &str, query: &ValidateQuery) -> Result<AccessC
         None | Some("") => Role::User,
         Some(name) => Role::parse(name).ok_or_else(|| DomainError::invalid_field("role", "must be user or admin"))?,
     };
-    Ok(state.sessions.authorize(token, required)?)
+    let aal = match query.aal.as_deref() {
+        None | Some("") => Aal::Aal1,
+        Some(name) => name.parse().map_err(|_| DomainError::invalid_field("aal", "must be aal1 or aal2"))?,
+    };
+    Ok(state.sessions.authorize(token, required, aal)?)
 }
 
 fn answer(claims: AccessClaims) -> Response {
@@ -55,6 +68,7 @@ fn answer(claims: AccessClaims) -> Response {
         ("x-user-id", claims.sub.to_string()),
         ("x-user-email", claims.email.clone()),
         ("x-user-role", claims.role.as_str().to_owned()),
+        ("x-user-aal", claims.aal.as_str().to_owned()),
     ];
     for (name, value) in pairs {
         if let Ok(value) = HeaderValue::from_str(&value) {
@@ -68,6 +82,8 @@ fn answer(claims: AccessClaims) -> Response {
         email: claims.email,
         role: claims.role.as_str().to_owned(),
         exp: claims.exp,
+        aal: claims.aal.as_str().to_owned(),
+        amr: claims.amr.iter().map(|method| method.as_str().to_owned()).collect(),
     };
     (headers, Json(body)).into_response()
 }
@@ -75,9 +91,9 @@ fn answer(claims: AccessClaims) -> Response {
 /// Validate an access token from `Authorization` or the body `{"token"}`.
 #[utoipa::path(post, path = "/auth/validate", tag = "validation", params(ValidateQuery),
     request_body(content = Option<ValidateRequest>), security(("bearer" = [])),
-    responses((status = 200, body = ValidateResponse, headers(("X-User-Id"), ("X-User-Email"), ("X-User-Role"))),
+    responses((status = 200, body = ValidateResponse, headers(("X-User-Id"), ("X-User-Email"), ("X-User-Role"), ("X-User-Aal"))),
               (status = 401, body = Problem, description = "invalid_token, token_expired or token_revoked"),
-              (status = 403, body = Problem, description = "insufficient_role"),
+              (status = 403, body = Problem, description = "insufficient_role, or mfa_required below `aal`"),
               (status = 503, body = Problem, description = "unavailable: the revocation log is not loaded yet")))]
 pub async fn validate_post(
     State(state): State<AppState>,
@@ -89,7 +105,7 @@ pub async fn validate_post(
 
 /// Validate the access token of `Authorization` (forward-auth gateways; HEAD works too).
 #[utoipa::path(get, path = "/auth/validate", tag = "validation", params(ValidateQuery), security(("bearer" = [])),
-    responses((status = 200, body = ValidateResponse, headers(("X-User-Id"), ("X-User-Email"), ("X-User-Role"))),
+    responses((status = 200, body = ValidateResponse, headers(("X-User-Id"), ("X-User-Email"), ("X-User-Role"), ("X-User-Aal"))),
               (status = 401, body = Problem), (status = 403, body = Problem), (status = 503, body = Problem)))]
 pub async fn validate_get(
     State(state): State<AppState>,

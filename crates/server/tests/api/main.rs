@@ -8,6 +8,7 @@ mod smtp;
 
 mod accounts;
 mod admin;
+mod assurance;
 mod audit;
 mod cluster;
 mod compatibility;

@@ -38,7 +38,8 @@ async fn a_valid_token_answers_claims_and_user_headers(backend: Backend) {
     let body: Value = response.json().await.unwrap();
     assert_eq!(
         body,
-        json!({"active": true, "sub": claims["sub"], "sid": claims["sid"], "email": email, "role": "user", "exp": claims["exp"]})
+        json!({"active": true, "sub": claims["sub"], "sid": claims["sid"], "email": email, "role": "user", "exp": claims["exp"],
+               "aal": "aal1", "amr": ["pwd"]})
     );
 }
 
