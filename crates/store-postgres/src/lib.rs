@@ -8,6 +8,7 @@ mod errors;
 mod events;
 mod identities;
 mod mailbox;
+mod mfa;
 mod sessions;
 
 use std::time::Duration;

@@ -9,6 +9,7 @@ mod errors;
 mod events;
 mod identities;
 mod mailbox;
+mod mfa;
 mod sessions;
 
 use std::path::Path;

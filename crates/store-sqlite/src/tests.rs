@@ -20,7 +20,12 @@ async fn store() -> SqliteStore {
     store
 }
 
-auth_core::store_contract_tests!(async { Some(std::sync::Arc::new(store().await) as std::sync::Arc<dyn Store>) });
+async fn contract_store() -> Option<std::sync::Arc<dyn Store>> {
+    Some(std::sync::Arc::new(store().await))
+}
+
+auth_core::store_contract_tests!(contract_store());
+auth_core::mfa_contract_tests!(contract_store());
 
 /// A store on a file of its own: WAL lets a poll read while a write transaction is open, which
 /// the single connection of `sqlite::memory:` cannot show.

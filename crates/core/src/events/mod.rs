@@ -12,6 +12,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::mfa::SecondFactorMethod;
 use crate::model::{NewUser, Role, UserPatch};
 
 /// Version of the event envelope and payloads; bumped on any incompatible change.
@@ -29,10 +30,15 @@ pub enum EventType {
     UserIdentityLinked,
     SessionRevoked,
     RefreshReuseDetected,
+    UserMfaEnabled,
+    UserMfaDisabled,
+    UserPasskeyAdded,
+    UserPasskeyRemoved,
+    UserRecoveryCodesRegenerated,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 10] = [
+    pub const ALL: [EventType; 15] = [
         EventType::UserRegistered,
         EventType::UserUpdated,
         EventType::UserEmailVerified,
@@ -43,6 +49,11 @@ impl EventType {
         EventType::UserIdentityLinked,
         EventType::SessionRevoked,
         EventType::RefreshReuseDetected,
+        EventType::UserMfaEnabled,
+        EventType::UserMfaDisabled,
+        EventType::UserPasskeyAdded,
+        EventType::UserPasskeyRemoved,
+        EventType::UserRecoveryCodesRegenerated,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -57,6 +68,11 @@ impl EventType {
             EventType::UserIdentityLinked => "user.identity_linked",
             EventType::SessionRevoked => "session.revoked",
             EventType::RefreshReuseDetected => "security.refresh_reuse_detected",
+            EventType::UserMfaEnabled => "user.mfa_enabled",
+            EventType::UserMfaDisabled => "user.mfa_disabled",
+            EventType::UserPasskeyAdded => "user.passkey_added",
+            EventType::UserPasskeyRemoved => "user.passkey_removed",
+            EventType::UserRecoveryCodesRegenerated => "user.recovery_codes_regenerated",
         }
     }
 }
@@ -83,6 +99,8 @@ pub enum RevocationReason {
     /// The mailbox was proven by an emailed link, and identities attached before that proof
     /// (possibly by whoever claimed the address first) were detached.
     IdentitiesDetached,
+    /// An administrator removed the user's second factors (a lost device).
+    SecondFactorsReset,
 }
 
 impl RevocationReason {
@@ -99,6 +117,7 @@ impl RevocationReason {
             RevocationReason::RefreshReuse => "refresh_reuse",
             RevocationReason::IdentityTakeover => "identity_takeover",
             RevocationReason::IdentitiesDetached => "identities_detached",
+            RevocationReason::SecondFactorsReset => "second_factors_reset",
         }
     }
 }
@@ -197,6 +216,44 @@ impl UserEvent {
 
     pub fn refresh_reuse_detected(user_id: Uuid, session_id: Uuid, at: DateTime<Utc>) -> Self {
         Self::new(EventType::RefreshReuseDetected, user_id, at, json!({ "session_id": session_id }))
+    }
+
+    /// A second factor was confirmed (`method`: `totp`; passkeys have their own events).
+    pub fn mfa_enabled(user_id: Uuid, method: SecondFactorMethod, at: DateTime<Utc>) -> Self {
+        Self::new(EventType::UserMfaEnabled, user_id, at, json!({ "method": method.as_str() }))
+    }
+
+    /// A confirmed second factor was removed (`method`: `totp`).
+    pub fn mfa_disabled(user_id: Uuid, method: SecondFactorMethod, at: DateTime<Utc>) -> Self {
+        Self::new(EventType::UserMfaDisabled, user_id, at, json!({ "method": method.as_str() }))
+    }
+
+    pub fn passkey_added(user_id: Uuid, passkey_id: Uuid, at: DateTime<Utc>) -> Self {
+        Self::new(EventType::UserPasskeyAdded, user_id, at, json!({ "passkey_id": passkey_id }))
+    }
+
+    pub fn passkey_removed(user_id: Uuid, passkey_id: Uuid, at: DateTime<Utc>) -> Self {
+        Self::new(EventType::UserPasskeyRemoved, user_id, at, json!({ "passkey_id": passkey_id }))
+    }
+
+    /// A new set of recovery codes replaced the old one. The codes are not in the event.
+    pub fn recovery_codes_regenerated(user_id: Uuid, at: DateTime<Utc>) -> Self {
+        Self::new(EventType::UserRecoveryCodesRegenerated, user_id, at, json!({}))
+    }
+
+    /// What an administrator's reset of the second factors removed, in the order consumers should
+    /// apply it: `user.mfa_disabled` if the TOTP factor was confirmed (a pending one was never
+    /// announced), then `user.passkey_removed` per passkey. Its `session.revoked` events follow.
+    pub fn for_second_factors_reset(
+        user_id: Uuid,
+        totp_was_confirmed: bool,
+        passkey_ids: &[Uuid],
+        at: DateTime<Utc>,
+    ) -> Vec<Self> {
+        let totp = totp_was_confirmed.then(|| Self::mfa_disabled(user_id, SecondFactorMethod::Totp, at));
+        totp.into_iter()
+            .chain(passkey_ids.iter().map(|passkey_id| Self::passkey_removed(user_id, *passkey_id, at)))
+            .collect()
     }
 
     /// The events an administrative change produces, in the order consumers should apply them.
@@ -333,6 +390,47 @@ mod tests {
         assert_eq!(state().patched(&patch(None, None)).full_name.as_deref(), Some("N"));
         let user = state();
         assert_eq!(user.patched(&UserPatch::default()), user);
+    }
+
+    #[test]
+    fn second_factor_events_name_the_method_or_the_passkey() {
+        let (user, passkey, at) = (Uuid::new_v4(), Uuid::new_v4(), Utc::now());
+        let enabled = UserEvent::mfa_enabled(user, SecondFactorMethod::Totp, at);
+        assert_eq!((enabled.event_type, &enabled.data), ("user.mfa_enabled", &json!({"method": "totp"})));
+        let disabled = UserEvent::mfa_disabled(user, SecondFactorMethod::Totp, at);
+        assert_eq!((disabled.event_type, &disabled.data), ("user.mfa_disabled", &json!({"method": "totp"})));
+        let added = UserEvent::passkey_added(user, passkey, at);
+        assert_eq!((added.event_type, &added.data), ("user.passkey_added", &json!({"passkey_id": passkey})));
+        let removed = UserEvent::passkey_removed(user, passkey, at);
+        assert_eq!((removed.event_type, &removed.data), ("user.passkey_removed", &json!({"passkey_id": passkey})));
+        let regenerated = UserEvent::recovery_codes_regenerated(user, at);
+        assert_eq!((regenerated.event_type, &regenerated.data), ("user.recovery_codes_regenerated", &json!({})));
+
+        let reset = UserEvent::for_second_factors_reset(user, true, &[passkey, Uuid::new_v4()], at);
+        assert_eq!(types(&reset), ["user.mfa_disabled", "user.passkey_removed", "user.passkey_removed"]);
+        assert_eq!(reset[1].data, json!({"passkey_id": passkey}));
+        let pending_only = UserEvent::for_second_factors_reset(user, false, &[], at);
+        assert!(pending_only.is_empty(), "a pending factor was never announced");
+    }
+
+    #[test]
+    fn the_published_schema_documents_every_event_type() {
+        let schema: Value =
+            serde_json::from_str(include_str!("../../../../docs/events/user-event.schema.json")).unwrap();
+        let names = |values: &Value| -> Vec<String> {
+            values.as_array().unwrap().iter().map(|value| value.as_str().unwrap().to_owned()).collect()
+        };
+        let all: Vec<String> = EventType::ALL.iter().map(|event_type| event_type.as_str().to_owned()).collect();
+        assert_eq!(names(&schema["properties"]["type"]["enum"]), all);
+        let described: Vec<Value> = schema["oneOf"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|entry| entry["properties"]["type"]["const"].clone())
+            .collect();
+        assert_eq!(names(&Value::Array(described)), all);
+        let reasons = names(&schema["$defs"]["session_revoked"]["properties"]["reason"]["enum"]);
+        assert!(reasons.contains(&RevocationReason::SecondFactorsReset.as_str().to_owned()));
     }
 
     #[test]

@@ -15,6 +15,8 @@ pub mod assurance;
 pub mod challenge;
 /// QR codes as standalone SVG, for the otpauth URI.
 pub mod qr_svg;
+/// Second factors as stored: TOTP factors, passkeys, what a user has.
+pub mod records;
 /// Recovery codes: generation, normalisation of typed input, hashing for storage.
 pub mod recovery;
 /// Authenticated encryption of TOTP secrets at rest, bound to the owning user.
@@ -24,6 +26,7 @@ pub mod totp;
 
 pub use assurance::{Aal, Assurance, AuthMethod};
 pub use challenge::{FailureOutcome, MfaChallenge};
+pub use records::{NewPasskey, Passkey, SecondFactors, TotpFactor};
 pub use secret_box::{SecretBox, SecretBoxError};
 pub use totp::{EnrolmentError, TotpEnrolment, TotpSecret};
 

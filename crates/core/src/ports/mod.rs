@@ -5,7 +5,9 @@ mod store;
 
 pub use limiter::{Quota, RateDecision, RateLimiter, gcra, gcra_refund};
 
-pub use store::{AccountStore, EmailTokenStore, EventStore, RefreshRotation, RotationOutcome, SessionStore, Store};
+pub use store::{
+    AccountStore, EmailTokenStore, EventStore, MfaStore, RefreshRotation, RotationOutcome, SessionStore, Store,
+};
 
 use async_trait::async_trait;
 

@@ -4,6 +4,7 @@ use uuid::Uuid;
 
 use crate::error::StoreError;
 use crate::events::{DeadLetter, DeliveryResult, OutboxEvent, OutboxStats, RevocationReason};
+use crate::mfa::{NewPasskey, Passkey, SecondFactors, TotpFactor};
 use crate::model::{
     AccountDeletion, AdminBootstrap, NewEmailToken, NewIdentity, NewSession, NewUser, Revocation, RevocationCursor,
     Session, User, UserPatch, UserUpdate,
@@ -186,9 +187,74 @@ pub trait EventStore: Send + Sync {
     async fn prune_events(&self, delivered_before: DateTime<Utc>) -> Result<u64, StoreError>;
 }
 
+/// Second factors: the TOTP factor, recovery codes (hashes only) and passkeys of each user.
+/// Each method is one atomic use case, writing its events in the same transaction. Whenever a
+/// change leaves a user without a second factor (a confirmed TOTP factor or a passkey), their
+/// recovery codes go with it.
+#[async_trait]
+pub trait MfaStore: Send + Sync {
+    /// What the user has: a confirmed TOTP factor, passkeys, unused recovery codes.
+    async fn second_factors(&self, user_id: Uuid) -> Result<SecondFactors, StoreError>;
+    /// Starts a TOTP enrolment, or restarts a pending one with a new secret. Refuses with
+    /// `StoreError::Conflict("totp")` while a confirmed factor exists: it must be removed first.
+    async fn put_pending_totp(&self, user_id: Uuid, sealed_secret: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
+    /// The user's TOTP factor, pending or confirmed.
+    async fn find_totp(&self, user_id: Uuid) -> Result<Option<TotpFactor>, StoreError>;
+    /// Confirms the pending factor with the code of `step`, which counts as used. With
+    /// `recovery_code_hashes`, they replace the user's recovery codes. Records `user.mfa_enabled`.
+    /// False when there is no pending factor (none, or confirmed already).
+    async fn confirm_totp(
+        &self,
+        user_id: Uuid,
+        step: i64,
+        recovery_code_hashes: Option<Vec<String>>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Spends the time step `step` of the confirmed factor: true only if it is later than the
+    /// last one spent (compare-and-set, so of two callers presenting one code at once exactly one
+    /// wins). A pending factor accepts nothing.
+    async fn use_totp_step(&self, user_id: Uuid, step: i64) -> Result<bool, StoreError>;
+    /// Removes the TOTP factor, pending or confirmed; `user.mfa_disabled` when it was confirmed.
+    /// False when there was none.
+    async fn delete_totp(&self, user_id: Uuid, now: DateTime<Utc>) -> Result<bool, StoreError>;
+    /// Replaces the user's recovery codes with `hashes` (the old ones stop working); records
+    /// `user.recovery_codes_regenerated`.
+    async fn replace_recovery_codes(
+        &self,
+        user_id: Uuid,
+        hashes: Vec<String>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Spends the user's unused recovery code with this hash; of concurrent callers, one wins.
+    async fn use_recovery_code(&self, user_id: Uuid, hash: &str, now: DateTime<Utc>) -> Result<bool, StoreError>;
+    /// Registers a passkey and records `user.passkey_added`. `StoreError::Conflict("credential_id")`
+    /// when the credential id is registered already, to anyone.
+    async fn add_passkey(&self, passkey: NewPasskey) -> Result<Passkey, StoreError>;
+    /// The user's passkeys, oldest first.
+    async fn list_passkeys(&self, user_id: Uuid) -> Result<Vec<Passkey>, StoreError>;
+    /// The passkey a WebAuthn credential id belongs to, whoever owns it.
+    async fn find_passkey_by_credential_id(&self, credential_id: &[u8]) -> Result<Option<Passkey>, StoreError>;
+    /// Stores the credential as updated by a sign-in (its signature counter lives in it) and
+    /// when it was used.
+    async fn record_passkey_use(&self, id: Uuid, credential: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Removes one of the user's passkeys and records `user.passkey_removed`; false when it does
+    /// not exist or belongs to someone else.
+    async fn delete_passkey(&self, user_id: Uuid, id: Uuid, now: DateTime<Utc>) -> Result<bool, StoreError>;
+    /// The administrator's reset for a lost device: removes the TOTP factor, recovery codes and
+    /// passkeys, bumps the credentials version and revokes every live session. Records
+    /// `user.mfa_disabled` (if the factor was confirmed), `user.passkey_removed` per passkey,
+    /// then `session.revoked` per session.
+    async fn reset_second_factors(
+        &self,
+        user_id: Uuid,
+        reason: RevocationReason,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Revocation>, StoreError>;
+}
+
 /// Everything a storage backend provides.
 #[async_trait]
-pub trait Store: AccountStore + SessionStore + EmailTokenStore + EventStore {
+pub trait Store: AccountStore + SessionStore + EmailTokenStore + EventStore + MfaStore {
     /// Connections open and idle, for metrics.
     fn pool_state(&self) -> (u32, usize);
     /// Answers when the database does; for readiness.

@@ -10,7 +10,7 @@ use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
 use crate::error::StoreError;
-use crate::events::{DeliveryResult, RevocationReason};
+use crate::events::{DeliveryResult, OutboxEvent, RevocationReason};
 use crate::model::{
     AccountDeletion, EmailTokenPurpose, NewEmailToken, NewIdentity, NewSession, NewUser, Role, UserPatch, UserUpdate,
 };
@@ -19,11 +19,12 @@ use crate::ports::{RefreshRotation, RotationOutcome, Store};
 
 /// Generates one `#[tokio::test]` per contract check. `$make` is an expression giving a future of
 /// `Option<Arc<dyn Store>>`, evaluated afresh for each test (`None`: the backend is not available
-/// here, and the maker has said so).
+/// here, and the maker has said so). The `@each` arm serves the other contract modules too
+/// ([`mfa_contract_tests!`](crate::mfa_contract_tests)).
 #[macro_export]
 macro_rules! store_contract_tests {
     ($make:expr) => {
-        $crate::store_contract_tests!(@each $make;
+        $crate::store_contract_tests!(@each store_contract, $make;
             duplicate_email_keys_are_a_conflict,
             rotation_then_grandparent_replay_revokes_and_logs_the_session,
             racing_rotations_of_one_token_leave_one_successor,
@@ -47,12 +48,12 @@ macro_rules! store_contract_tests {
             a_session_keeps_its_assurance_through_rotation,
         );
     };
-    (@each $make:expr; $($name:ident),+ $(,)?) => {
+    (@each $module:ident, $make:expr; $($name:ident),+ $(,)?) => {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $name() {
                 if let Some(store) = $make.await {
-                    $crate::testing::store_contract::$name(store).await;
+                    $crate::testing::$module::$name(store).await;
                 }
             }
         )+
@@ -103,23 +104,30 @@ fn rotation(presented: &[u8], successor: &[u8], now: DateTime<Utc>) -> RefreshRo
     }
 }
 
-/// Event types of one user, in outbox order, read the way the dispatcher reads them.
-async fn event_types(store: &Arc<dyn Store>, user_id: Uuid) -> Vec<String> {
+/// The undelivered events of one user, in outbox order, read the way the dispatcher reads them.
+/// Every user's pending events are delivered on the way, so the next call, for whichever user,
+/// returns only events written since.
+pub async fn user_events(store: &Arc<dyn Store>, user_id: Uuid) -> Vec<OutboxEvent> {
     let worker = Uuid::new_v4();
-    let mut types = Vec::new();
+    let mut events = Vec::new();
     loop {
         let now = Utc::now();
         let claimed = store.claim_events(worker, now, now + Duration::seconds(30), 100).await.unwrap();
         if claimed.is_empty() {
-            return types;
+            return events;
         }
         for event in claimed {
-            if event.user_id == user_id {
-                types.push(event.event_type.clone());
-            }
             store.finish_delivery(worker, event.sequence, DeliveryResult::Delivered, Utc::now()).await.unwrap();
+            if event.user_id == user_id {
+                events.push(event);
+            }
         }
     }
+}
+
+/// Event types of one user, in outbox order (see [`user_events`]).
+async fn event_types(store: &Arc<dyn Store>, user_id: Uuid) -> Vec<String> {
+    user_events(store, user_id).await.into_iter().map(|event| event.event_type).collect()
 }
 
 pub async fn duplicate_email_keys_are_a_conflict(store: Arc<dyn Store>) {

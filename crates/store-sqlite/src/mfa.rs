@@ -1,0 +1,339 @@
+//! Second factors on SQLite. Every write holds the write lock, so changes of one user's second
+//! factors take turns (as PostgreSQL's lock on the account row makes them), and spending a TOTP
+//! step or a recovery code, one conditional `UPDATE`, lets exactly one of concurrent callers
+//! through.
+
+use async_trait::async_trait;
+use auth_core::error::StoreError;
+use auth_core::events::{RevocationReason, UserEvent};
+use auth_core::mfa::{NewPasskey, Passkey, SecondFactorMethod, SecondFactors, TotpFactor};
+use auth_core::model::Revocation;
+use auth_core::ports::MfaStore;
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Row, SqliteConnection};
+use uuid::Uuid;
+
+use crate::errors::store_error;
+use crate::events::insert_events;
+use crate::mailbox::bump_credentials_version;
+use crate::sessions::revoke_where;
+use crate::{SqliteStore, micros, time_of, uuid_of};
+
+const PASSKEY_COLUMNS: &str = "id, user_id, credential_id, name, credential, created_at, last_used_at";
+
+fn passkey_from_row(row: &SqliteRow) -> Result<Passkey, StoreError> {
+    let id: String = row.try_get("id").map_err(store_error)?;
+    let user_id: String = row.try_get("user_id").map_err(store_error)?;
+    let last_used_at: Option<i64> = row.try_get("last_used_at").map_err(store_error)?;
+    Ok(Passkey {
+        id: uuid_of(&id)?,
+        user_id: uuid_of(&user_id)?,
+        credential_id: row.try_get("credential_id").map_err(store_error)?,
+        name: row.try_get("name").map_err(store_error)?,
+        credential: row.try_get("credential").map_err(store_error)?,
+        created_at: time_of(row.try_get("created_at").map_err(store_error)?)?,
+        last_used_at: last_used_at.map(time_of).transpose()?,
+    })
+}
+
+fn count(row: &SqliteRow, column: &str) -> Result<u32, StoreError> {
+    let count: i64 = row.try_get(column).map_err(store_error)?;
+    Ok(u32::try_from(count).unwrap_or(u32::MAX))
+}
+
+/// Removes the TOTP factor; whether there was one, and whether it was confirmed.
+async fn delete_totp_factor(connection: &mut SqliteConnection, user_id: Uuid) -> Result<Option<bool>, StoreError> {
+    sqlx::query_scalar("DELETE FROM totp_factors WHERE user_id = $1 RETURNING confirmed_at IS NOT NULL")
+        .bind(user_id.to_string())
+        .fetch_optional(&mut *connection)
+        .await
+        .map_err(store_error)
+}
+
+async fn delete_codes(connection: &mut SqliteConnection, user_id: Uuid) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+        .bind(user_id.to_string())
+        .execute(&mut *connection)
+        .await
+        .map(|_| ())
+        .map_err(store_error)
+}
+
+async fn replace_codes(
+    connection: &mut SqliteConnection,
+    user_id: Uuid,
+    hashes: &[String],
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    delete_codes(connection, user_id).await?;
+    for hash in hashes {
+        sqlx::query("INSERT INTO recovery_codes (user_id, code_hash, created_at) VALUES ($1, $2, $3)")
+            .bind(user_id.to_string())
+            .bind(hash)
+            .bind(micros(now))
+            .execute(&mut *connection)
+            .await
+            .map_err(store_error)?;
+    }
+    Ok(())
+}
+
+/// Drops the user's recovery codes once they have no second factor left to stand in for.
+async fn drop_codes_without_factor(connection: &mut SqliteConnection, user_id: Uuid) -> Result<(), StoreError> {
+    sqlx::query(
+        "DELETE FROM recovery_codes WHERE user_id = $1 \
+         AND NOT EXISTS (SELECT 1 FROM totp_factors WHERE user_id = $1 AND confirmed_at IS NOT NULL) \
+         AND NOT EXISTS (SELECT 1 FROM passkeys WHERE user_id = $1)",
+    )
+    .bind(user_id.to_string())
+    .execute(&mut *connection)
+    .await
+    .map(|_| ())
+    .map_err(store_error)
+}
+
+#[async_trait]
+impl MfaStore for SqliteStore {
+    async fn second_factors(&self, user_id: Uuid) -> Result<SecondFactors, StoreError> {
+        let row = sqlx::query(
+            "SELECT EXISTS (SELECT 1 FROM totp_factors WHERE user_id = $1 AND confirmed_at IS NOT NULL) AS totp, \
+                    (SELECT count(*) FROM passkeys WHERE user_id = $1) AS passkeys, \
+                    (SELECT count(*) FROM recovery_codes WHERE user_id = $1 AND used_at IS NULL) AS codes_left",
+        )
+        .bind(user_id.to_string())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(SecondFactors {
+            totp: row.try_get("totp").map_err(store_error)?,
+            passkeys: count(&row, "passkeys")?,
+            recovery_codes_left: count(&row, "codes_left")?,
+        })
+    }
+
+    async fn put_pending_totp(&self, user_id: Uuid, sealed_secret: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let _writing = self.write_lock.lock().await;
+        // A confirmed factor fails the upsert's condition: no row written.
+        let written = sqlx::query(
+            "INSERT INTO totp_factors (user_id, sealed_secret, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (user_id) DO UPDATE SET sealed_secret = excluded.sealed_secret, \
+               created_at = excluded.created_at, last_used_step = NULL \
+             WHERE totp_factors.confirmed_at IS NULL",
+        )
+        .bind(user_id.to_string())
+        .bind(sealed_secret)
+        .bind(micros(now))
+        .execute(&self.pool)
+        .await
+        .map_err(store_error)?;
+        if written.rows_affected() == 0 { Err(StoreError::Conflict("totp")) } else { Ok(()) }
+    }
+
+    async fn find_totp(&self, user_id: Uuid) -> Result<Option<TotpFactor>, StoreError> {
+        let row = sqlx::query(
+            "SELECT user_id, sealed_secret, confirmed_at, last_used_step, created_at FROM totp_factors \
+             WHERE user_id = $1",
+        )
+        .bind(user_id.to_string())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)?;
+        row.map(|row| {
+            let user_id: String = row.try_get("user_id").map_err(store_error)?;
+            let confirmed_at: Option<i64> = row.try_get("confirmed_at").map_err(store_error)?;
+            Ok(TotpFactor {
+                user_id: uuid_of(&user_id)?,
+                sealed_secret: row.try_get("sealed_secret").map_err(store_error)?,
+                confirmed_at: confirmed_at.map(time_of).transpose()?,
+                last_used_step: row.try_get("last_used_step").map_err(store_error)?,
+                created_at: time_of(row.try_get("created_at").map_err(store_error)?)?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn confirm_totp(
+        &self,
+        user_id: Uuid,
+        step: i64,
+        recovery_code_hashes: Option<Vec<String>>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let _writing = self.write_lock.lock().await;
+        let mut transaction = self.pool.begin().await.map_err(store_error)?;
+        let confirmed = sqlx::query(
+            "UPDATE totp_factors SET confirmed_at = $2, last_used_step = $3 WHERE user_id = $1 AND confirmed_at IS NULL",
+        )
+        .bind(user_id.to_string())
+        .bind(micros(now))
+        .bind(step)
+        .execute(&mut *transaction)
+        .await
+        .map_err(store_error)?;
+        if confirmed.rows_affected() == 0 {
+            return Ok(false);
+        }
+        if let Some(hashes) = recovery_code_hashes {
+            replace_codes(&mut transaction, user_id, &hashes, now).await?;
+        }
+        insert_events(&mut transaction, &[UserEvent::mfa_enabled(user_id, SecondFactorMethod::Totp, now)]).await?;
+        transaction.commit().await.map_err(store_error)?;
+        Ok(true)
+    }
+
+    async fn use_totp_step(&self, user_id: Uuid, step: i64) -> Result<bool, StoreError> {
+        let _writing = self.write_lock.lock().await;
+        let spent = sqlx::query(
+            "UPDATE totp_factors SET last_used_step = $2 WHERE user_id = $1 AND confirmed_at IS NOT NULL \
+             AND (last_used_step IS NULL OR last_used_step < $2)",
+        )
+        .bind(user_id.to_string())
+        .bind(step)
+        .execute(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(spent.rows_affected() > 0)
+    }
+
+    async fn delete_totp(&self, user_id: Uuid, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let _writing = self.write_lock.lock().await;
+        let mut transaction = self.pool.begin().await.map_err(store_error)?;
+        let Some(was_confirmed) = delete_totp_factor(&mut transaction, user_id).await? else {
+            return Ok(false);
+        };
+        if was_confirmed {
+            insert_events(&mut transaction, &[UserEvent::mfa_disabled(user_id, SecondFactorMethod::Totp, now)]).await?;
+        }
+        drop_codes_without_factor(&mut transaction, user_id).await?;
+        transaction.commit().await.map_err(store_error)?;
+        Ok(true)
+    }
+
+    async fn replace_recovery_codes(
+        &self,
+        user_id: Uuid,
+        hashes: Vec<String>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let _writing = self.write_lock.lock().await;
+        let mut transaction = self.pool.begin().await.map_err(store_error)?;
+        replace_codes(&mut transaction, user_id, &hashes, now).await?;
+        insert_events(&mut transaction, &[UserEvent::recovery_codes_regenerated(user_id, now)]).await?;
+        transaction.commit().await.map_err(store_error)
+    }
+
+    async fn use_recovery_code(&self, user_id: Uuid, hash: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let _writing = self.write_lock.lock().await;
+        let spent = sqlx::query(
+            "UPDATE recovery_codes SET used_at = $3 WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL",
+        )
+        .bind(user_id.to_string())
+        .bind(hash)
+        .bind(micros(now))
+        .execute(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(spent.rows_affected() > 0)
+    }
+
+    async fn add_passkey(&self, passkey: NewPasskey) -> Result<Passkey, StoreError> {
+        let _writing = self.write_lock.lock().await;
+        let mut transaction = self.pool.begin().await.map_err(store_error)?;
+        let row = sqlx::query(&format!(
+            "INSERT INTO passkeys (id, user_id, credential_id, name, credential, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING {PASSKEY_COLUMNS}"
+        ))
+        .bind(passkey.id.to_string())
+        .bind(passkey.user_id.to_string())
+        .bind(&passkey.credential_id)
+        .bind(&passkey.name)
+        .bind(&passkey.credential)
+        .bind(micros(passkey.created_at))
+        .fetch_one(&mut *transaction)
+        .await
+        .map_err(store_error)?;
+        insert_events(&mut transaction, &[UserEvent::passkey_added(passkey.user_id, passkey.id, passkey.created_at)])
+            .await?;
+        transaction.commit().await.map_err(store_error)?;
+        passkey_from_row(&row)
+    }
+
+    async fn list_passkeys(&self, user_id: Uuid) -> Result<Vec<Passkey>, StoreError> {
+        let rows =
+            sqlx::query(&format!("SELECT {PASSKEY_COLUMNS} FROM passkeys WHERE user_id = $1 ORDER BY created_at, id"))
+                .bind(user_id.to_string())
+                .fetch_all(&self.pool)
+                .await
+                .map_err(store_error)?;
+        rows.iter().map(passkey_from_row).collect()
+    }
+
+    async fn find_passkey_by_credential_id(&self, credential_id: &[u8]) -> Result<Option<Passkey>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {PASSKEY_COLUMNS} FROM passkeys WHERE credential_id = $1"))
+            .bind(credential_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(store_error)?;
+        row.as_ref().map(passkey_from_row).transpose()
+    }
+
+    async fn record_passkey_use(&self, id: Uuid, credential: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
+        let _writing = self.write_lock.lock().await;
+        sqlx::query("UPDATE passkeys SET credential = $2, last_used_at = $3 WHERE id = $1")
+            .bind(id.to_string())
+            .bind(credential)
+            .bind(micros(now))
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(store_error)
+    }
+
+    async fn delete_passkey(&self, user_id: Uuid, id: Uuid, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let _writing = self.write_lock.lock().await;
+        let mut transaction = self.pool.begin().await.map_err(store_error)?;
+        let deleted = sqlx::query("DELETE FROM passkeys WHERE id = $1 AND user_id = $2")
+            .bind(id.to_string())
+            .bind(user_id.to_string())
+            .execute(&mut *transaction)
+            .await
+            .map_err(store_error)?;
+        if deleted.rows_affected() == 0 {
+            return Ok(false);
+        }
+        insert_events(&mut transaction, &[UserEvent::passkey_removed(user_id, id, now)]).await?;
+        drop_codes_without_factor(&mut transaction, user_id).await?;
+        transaction.commit().await.map_err(store_error)?;
+        Ok(true)
+    }
+
+    async fn reset_second_factors(
+        &self,
+        user_id: Uuid,
+        reason: RevocationReason,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Revocation>, StoreError> {
+        let _writing = self.write_lock.lock().await;
+        let mut transaction = self.pool.begin().await.map_err(store_error)?;
+        bump_credentials_version(&mut transaction, user_id).await?;
+        let totp_was_confirmed = delete_totp_factor(&mut transaction, user_id).await?.unwrap_or(false);
+        let mut passkeys: Vec<(i64, String)> =
+            sqlx::query_as("DELETE FROM passkeys WHERE user_id = $1 RETURNING created_at, id")
+                .bind(user_id.to_string())
+                .fetch_all(&mut *transaction)
+                .await
+                .map_err(store_error)?;
+        passkeys.sort();
+        delete_codes(&mut transaction, user_id).await?;
+        let passkey_ids = passkeys.iter().map(|(_, id)| uuid_of(id)).collect::<Result<Vec<_>, _>>()?;
+        insert_events(
+            &mut transaction,
+            &UserEvent::for_second_factors_reset(user_id, totp_was_confirmed, &passkey_ids, now),
+        )
+        .await?;
+        let revocations = revoke_where(&mut transaction, "$2 IS NULL", user_id, None, reason, now).await?;
+        transaction.commit().await.map_err(store_error)?;
+        Ok(revocations)
+    }
+}
