@@ -62,6 +62,15 @@ pub enum DomainError {
     /// The token's assurance is below what is asked: a second factor is needed.
     #[error("second factor required")]
     MfaRequired,
+    /// A wrong TOTP or recovery code.
+    #[error("invalid second-factor code")]
+    InvalidMfaCode,
+    /// A confirmed TOTP factor exists; it must be removed before enrolling another.
+    #[error("second factor already enabled")]
+    MfaAlreadyEnabled,
+    /// The user has no second factor for this to apply to.
+    #[error("no second factor enabled")]
+    MfaNotEnabled,
     #[error("not found")]
     NotFound,
     /// Too many attempts; try again after this many seconds.

@@ -16,6 +16,7 @@ mod validate;
 pub use auth_core::redact::Secret;
 pub use validate::{MIN_EVENTS_POLL_INTERVAL_MS, MIN_WEBHOOK_SECRET_BYTES};
 
+pub const DEFAULT_WEBAUTHN_RP_NAME: &str = "auth-service";
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://auth.db";
 pub const DEFAULT_HOST: &str = "127.0.0.1";
 pub const DEFAULT_PORT: u16 = 9998;
@@ -127,6 +128,9 @@ pub struct Settings {
     /// password cannot confirm otherwise (deleting the account).
     #[arg(global = true, long, env = "REAUTHENTICATION_WINDOW", default_value_t = DEFAULT_REAUTHENTICATION_WINDOW_SECONDS)]
     pub reauthentication_window: u64,
+    /// The relying party's name shown by authenticators, and the issuer of TOTP enrolments.
+    #[arg(global = true, long, env = "WEBAUTHN_RP_NAME", default_value = DEFAULT_WEBAUTHN_RP_NAME)]
+    pub webauthn_rp_name: String,
     /// Roles (comma-separated, e.g. `admin`) whose tokens the admin API accepts only at `aal2`.
     #[arg(global = true, long, env = "MFA_REQUIRED_ROLES", value_delimiter = ',', value_parser = parse_role)]
     pub mfa_required_roles: Vec<Role>,
@@ -297,6 +301,7 @@ impl Default for Settings {
             oauth_state_ttl: DEFAULT_OAUTH_STATE_TTL_SECONDS,
             allowed_redirect_urls: Vec::new(),
             mfa_required_roles: Vec::new(),
+            webauthn_rp_name: DEFAULT_WEBAUTHN_RP_NAME.into(),
             google_client_id: None,
             google_client_secret: None,
             google_issuer_url: DEFAULT_GOOGLE_ISSUER_URL.into(),

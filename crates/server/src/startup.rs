@@ -96,6 +96,7 @@ impl Application {
             admin: components.admin.clone(),
             email_flows: components.email_flows,
             oauth: components.oauth,
+            mfa: components.mfa,
             store: components.store,
             redis: components.redis.clone(),
             metrics: crate::telemetry::metrics_handle(),

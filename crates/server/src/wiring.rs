@@ -9,6 +9,7 @@ use auth_core::accounts::admin::AdminService;
 use auth_core::accounts::email_flows::{EmailFlows, EmailLinks};
 use auth_core::accounts::{AccountPolicy, AccountService, PasswordAlgorithm, PasswordHasher};
 use auth_core::clock::Clock;
+use auth_core::mfa::{MfaService, SecretBox};
 use auth_core::oauth::{IdentityProvider, OAuthService, OAuthSettings};
 use auth_core::ports::{EphemeralStore, Mailer, NoBroadcast, Quota, RateLimiter, RevocationBroadcast, Store};
 use auth_core::sessions::{AccessTokens, AssurancePolicy, RevocationSet, SessionService, SessionSettings};
@@ -35,6 +36,7 @@ pub struct Components {
     pub admin: Arc<AdminService>,
     pub email_flows: Arc<EmailFlows>,
     pub oauth: Arc<OAuthService>,
+    pub mfa: Arc<MfaService>,
     pub redis: Option<Arc<RedisHandle>>,
     pub limiter: Arc<dyn RateLimiter>,
     pub dispatcher: Arc<Dispatcher>,
@@ -141,6 +143,17 @@ pub fn build(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Compo
         Some(redis) => Arc::new(RedisEphemeralStore::new(redis.clone())),
         None => Arc::new(InProcessEphemeralStore::default()),
     };
+    let secrets = SecretBox::new(&sessions.access_tokens().keys().derive_secret("totp-secret"))
+        .map_err(|error| anyhow::anyhow!("TOTP secret key: {error}"))?;
+    let mfa = Arc::new(MfaService::new(
+        store.clone(),
+        accounts.clone(),
+        sessions.clone(),
+        pending.clone(),
+        secrets,
+        clock.clone(),
+        settings.webauthn_rp_name.clone(),
+    ));
     let oauth = Arc::new(OAuthService::new(
         identity_providers(settings)?,
         store.clone(),
@@ -166,7 +179,7 @@ pub fn build(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Compo
         },
         clock,
     ));
-    Ok(Components { store, accounts, sessions, admin, email_flows, oauth, redis, limiter, dispatcher, shortcuts })
+    Ok(Components { store, accounts, sessions, admin, email_flows, oauth, mfa, redis, limiter, dispatcher, shortcuts })
 }
 
 /// The configured destinations of user events: the Redis Stream (when Redis is configured and

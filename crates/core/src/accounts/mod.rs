@@ -134,7 +134,7 @@ impl AccountService {
     /// Checks the signed-in user's password under the account's failed-login budget.
     async fn confirm_password(&self, user: &User, password: Option<&str>) -> Result<(), DomainError> {
         let key = Email::key_of(&user.email);
-        self.within_failure_budget(&key, async {
+        let check = async {
             let (Some(stored), Some(password)) = (&user.password_hash, password) else {
                 return Err(DomainError::InvalidCredentials);
             };
@@ -142,17 +142,20 @@ impl AccountService {
                 Verified::Yes { .. } => Ok(()),
                 Verified::No => Err(DomainError::InvalidCredentials),
             }
-        })
-        .await
+        };
+        self.within_failure_budget(&key, check, is_wrong_password).await
     }
 
     /// Runs a password check against the account's failed-login budget. One unit is reserved
     /// before the check and given back unless the password was wrong, so concurrent guesses
     /// cannot all be judged before any of them is counted (across instances, through Redis).
-    async fn within_failure_budget<T>(
+    /// `is_failure` says which errors spend the unit (a wrong password, a wrong second-factor
+    /// code): the two factors share one budget per account.
+    pub async fn within_failure_budget<T>(
         &self,
         email_key: &str,
         check: impl std::future::Future<Output = Result<T, DomainError>>,
+        is_failure: impl Fn(&DomainError) -> bool,
     ) -> Result<T, DomainError> {
         let Some(quota) = self.policy.login_failures else {
             return check.await;
@@ -163,7 +166,7 @@ impl AccountService {
             return Err(DomainError::RateLimited { retry_after_seconds: reservation.retry_after.as_secs().max(1) });
         }
         let result = check.await;
-        if !matches!(result, Err(DomainError::InvalidCredentials)) {
+        if !result.as_ref().is_err_and(&is_failure) {
             self.limiter.refund(&key, quota).await;
         }
         result
@@ -218,7 +221,9 @@ impl AccountService {
         if Email::check_length(email).is_err() {
             return Err(DomainError::InvalidCredentials);
         }
-        let result = self.within_failure_budget(&Email::key_of(email), self.check_credentials(email, password)).await;
+        let result = self
+            .within_failure_budget(&Email::key_of(email), self.check_credentials(email, password), is_wrong_password)
+            .await;
         let outcome = match &result {
             Ok(_) => "success",
             Err(DomainError::InvalidCredentials) => "invalid_credentials",
@@ -278,6 +283,10 @@ impl AccountService {
             Err(error) => tracing::warn!(%user_id, %error, "password hash upgrade failed"),
         }
     }
+}
+
+fn is_wrong_password(error: &DomainError) -> bool {
+    matches!(error, DomainError::InvalidCredentials)
 }
 
 fn field_errors(error: DomainError) -> Vec<crate::error::FieldError> {

@@ -1,7 +1,6 @@
-//! Second factors, as pure rules with no storage or transport (contract:
-//! `shared/spec/mfa-and-passkeys.md`): how sure we are of a sign-in (`aal`, `amr`), TOTP
-//! codes, recovery codes, the sealing of TOTP secrets at rest, and what an `mfa_token` stands
-//! for between the first factor and the second.
+//! Second factors (README, "Second factors"): how sure we are of a sign-in (`aal`, `amr`), TOTP
+//! codes, recovery codes, the sealing of TOTP secrets at rest, what an `mfa_token` stands for
+//! between the first factor and the second, and the use cases built on them (`service`).
 
 use std::fmt;
 use std::str::FromStr;
@@ -21,6 +20,8 @@ pub mod records;
 pub mod recovery;
 /// Authenticated encryption of TOTP secrets at rest, bound to the owning user.
 pub mod secret_box;
+/// The use cases: enrolment, removal, recovery codes, the second step of a sign-in.
+pub mod service;
 /// RFC 6238 TOTP: secrets, enrolment URI, verification window, replay guard.
 pub mod totp;
 
@@ -28,6 +29,7 @@ pub use assurance::{Aal, Assurance, AuthMethod};
 pub use challenge::{FailureOutcome, MfaChallenge};
 pub use records::{NewPasskey, Passkey, SecondFactors, TotpFactor};
 pub use secret_box::{SecretBox, SecretBoxError};
+pub use service::{MfaService, PendingSecondFactor, SecondFactorProof, SignInStep};
 pub use totp::{EnrolmentError, TotpEnrolment, TotpSecret};
 
 /// How long an `mfa_token` waits for the second factor.

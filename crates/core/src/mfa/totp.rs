@@ -45,6 +45,11 @@ impl TotpSecret {
         &self.0
     }
 
+    /// What a user typed into an authenticator app (or a test read from the enrolment).
+    pub fn from_base32(encoded: &str) -> Option<Self> {
+        Secret::try_from_base32(encoded).ok().and_then(|secret| Self::from_bytes(secret.as_ref().to_vec()))
+    }
+
     /// RFC 4648 base32 without padding, as users type it into an authenticator app.
     pub fn to_base32(&self) -> String {
         Secret::from(self.0.clone()).to_base32()

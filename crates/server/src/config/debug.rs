@@ -49,6 +49,7 @@ impl std::fmt::Debug for Settings {
             oauth_state_ttl,
             allowed_redirect_urls,
             mfa_required_roles,
+            webauthn_rp_name,
             google_client_id,
             google_client_secret,
             google_issuer_url,
@@ -119,6 +120,7 @@ impl std::fmt::Debug for Settings {
             .field("oauth_state_ttl", oauth_state_ttl)
             .field("allowed_redirect_urls", allowed_redirect_urls)
             .field("mfa_required_roles", mfa_required_roles)
+            .field("webauthn_rp_name", webauthn_rp_name)
             .field("google_client_id", google_client_id)
             .field("google_client_secret", google_client_secret)
             .field("google_issuer_url", google_issuer_url)

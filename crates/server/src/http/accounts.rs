@@ -8,6 +8,7 @@ use auth_core::sessions::{ClientInfo, TokenPair};
 use axum::body::Bytes;
 use axum::extract::{Form, FromRequest, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
 use axum::{Json, RequestExt};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -17,6 +18,7 @@ use uuid::Uuid;
 use super::email::language_of;
 use super::error::{ApiError, Problem};
 use super::extract::{AppJson, AuthUser, ClientAddress, form_rejection, json_rejection, user_agent};
+use super::mfa::sign_in_response;
 use super::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -154,7 +156,7 @@ pub async fn register(
 /// Sign in with email and password (JSON, or the OAuth2 password form with `username`).
 #[utoipa::path(post, path = "/auth/login", tag = "accounts",
     request_body(content((LoginRequest = "application/json"), (LoginRequest = "application/x-www-form-urlencoded"))),
-    responses((status = 200, body = TokenPairResponse),
+    responses((status = 200, body = TokenPairResponse, description = "signed in; or, when the account has a second factor, `MfaRequiredResponse`"),
               (status = 401, body = Problem, description = "invalid_credentials"),
               (status = 403, body = Problem, description = "account_disabled or email_not_verified")))]
 pub async fn login(
@@ -162,10 +164,10 @@ pub async fn login(
     address: ClientAddress,
     headers: HeaderMap,
     credentials: LoginCredentials,
-) -> Result<Json<TokenPairResponse>, ApiError> {
+) -> Result<Response, ApiError> {
     let user = state.accounts.authenticate(&credentials.email, &credentials.password).await?;
-    let pair = state.sessions.start(&user, client_info(&headers, address), Assurance::password()).await?;
-    Ok(Json(pair.into()))
+    let step = state.mfa.after_first_factor(&user, Assurance::password(), client_info(&headers, address)).await?;
+    Ok(sign_in_response(step))
 }
 
 /// The signed-in user.

@@ -9,7 +9,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use super::state::AppState;
-use super::{accounts, admin, email, error, meta, oauth, sessions, validate};
+use super::{accounts, admin, email, error, meta, mfa, oauth, sessions, validate};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -24,11 +24,12 @@ use super::{accounts, admin, email, error, meta, oauth, sessions, validate};
         admin::list_dead_letters, admin::retry_dead_letter,
         sessions::refresh, sessions::logout, sessions::logout_all, sessions::list_sessions, sessions::revoke_session,
         validate::validate_post, validate::validate_get,
+        mfa::status, mfa::begin_totp, mfa::confirm_totp, mfa::remove_totp, mfa::regenerate_recovery_codes, mfa::verify,
         meta::jwks, meta::live, meta::ready, meta::metrics,
     ),
     components(schemas(error::Problem, error::ProblemField)),
     modifiers(&BearerSecurity),
-    tags((name = "accounts"), (name = "email"), (name = "admin"), (name = "social"), (name = "sessions"), (name = "validation"), (name = "keys"), (name = "health")),
+    tags((name = "accounts"), (name = "email"), (name = "admin"), (name = "social"), (name = "sessions"), (name = "mfa"), (name = "validation"), (name = "keys"), (name = "health")),
 )]
 pub struct ApiDoc;
 

@@ -116,6 +116,13 @@ fn status_and_code(error: &DomainError) -> (StatusCode, &'static str, &'static s
         DomainError::MfaRequired => {
             (StatusCode::FORBIDDEN, "mfa_required", "This request needs a sign-in with a second factor.")
         }
+        DomainError::InvalidMfaCode => {
+            (StatusCode::UNAUTHORIZED, "invalid_mfa_code", "The second-factor code is not valid.")
+        }
+        DomainError::MfaAlreadyEnabled => {
+            (StatusCode::CONFLICT, "mfa_already_enabled", "An authenticator app is set up already; remove it first.")
+        }
+        DomainError::MfaNotEnabled => (StatusCode::CONFLICT, "mfa_not_enabled", "No second factor is set up."),
         DomainError::NotFound => (StatusCode::NOT_FOUND, "not_found", "No such resource."),
         DomainError::RateLimited { .. } => {
             (StatusCode::TOO_MANY_REQUESTS, "rate_limited", "Too many requests; try again later.")
@@ -227,6 +234,9 @@ mod tests {
             (DomainError::RefreshTokenReused, 401, "refresh_token_reused"),
             (DomainError::InsufficientRole, 403, "insufficient_role"),
             (DomainError::MfaRequired, 403, "mfa_required"),
+            (DomainError::InvalidMfaCode, 401, "invalid_mfa_code"),
+            (DomainError::MfaAlreadyEnabled, 409, "mfa_already_enabled"),
+            (DomainError::MfaNotEnabled, 409, "mfa_not_enabled"),
             (DomainError::LastAdmin, 409, "last_admin"),
             (DomainError::InvalidEmailToken, 400, "invalid_email_token"),
             (DomainError::NotFound, 404, "not_found"),

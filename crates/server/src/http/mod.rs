@@ -16,6 +16,8 @@ pub mod extract;
 pub mod limits;
 /// JWKS, health, metrics.
 pub mod meta;
+/// Second factors: TOTP, recovery codes, finishing an `mfa_required` sign-in.
+pub mod mfa;
 /// Social sign-in.
 pub mod oauth;
 /// Refresh, logout, sessions.
@@ -69,6 +71,7 @@ fn public_auth_routes() -> Router<AppState> {
         .route("/auth/oauth/{provider}/authorize", get(oauth::authorize))
         .route("/auth/oauth/{provider}/callback", get(oauth::callback))
         .route("/auth/oauth/{provider}/token", post(oauth::app_token))
+        .route("/auth/mfa/verify", post(mfa::verify))
         // The same handlers under the FastAPI service's layout, so its clients work unchanged.
         .route("/auth_api/v1/users/register", post(accounts::register))
         .route("/auth_api/v1/auth/login", post(accounts::login))
@@ -93,6 +96,10 @@ fn signed_in_routes() -> Router<AppState> {
         .route("/auth/sessions", get(sessions::list_sessions))
         .route("/auth/sessions/{id}", delete(sessions::revoke_session))
         .route("/auth/email/verify/request", post(email::request_verification))
+        .route("/auth/mfa", get(mfa::status))
+        .route("/auth/mfa/totp", post(mfa::begin_totp).delete(mfa::remove_totp))
+        .route("/auth/mfa/totp/confirm", post(mfa::confirm_totp))
+        .route("/auth/mfa/recovery-codes", post(mfa::regenerate_recovery_codes))
         .route("/auth/oauth/{provider}/link", post(oauth::link))
         .route("/auth/oauth/{provider}", delete(oauth::unlink))
         .route("/admin/users", get(admin::list_users))

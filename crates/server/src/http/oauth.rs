@@ -1,9 +1,8 @@
 //! Social sign-in: providers list, browser flow (authorize → callback), app flow, linking.
 
-use auth_core::mfa::Assurance;
+use auth_core::mfa::{Assurance, SignInStep};
 use auth_core::oauth::{AppCredentials, CallbackParameters, LINK_TICKET_TTL};
 use auth_core::redact::Secret;
-use auth_core::sessions::TokenPair;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -14,6 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::accounts::{TokenPairResponse, client_info};
 use super::error::{ApiError, Problem};
 use super::extract::{AppJson, AuthUser, ClientAddress};
+use super::mfa::sign_in_response;
 use super::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -128,21 +128,34 @@ pub async fn callback(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let signed_in = state.oauth.finish(&provider, parameters, cookie(&headers, BROWSER_COOKIE)).await?;
-    let pair = state.sessions.start(&signed_in.user, client_info(&headers, address), Assurance::federated()).await?;
+    let step =
+        state.mfa.after_first_factor(&signed_in.user, Assurance::federated(), client_info(&headers, address)).await?;
     let mut response = match signed_in.redirect_to {
-        Some(target) => Redirect::to(&format!("{target}#{}", fragment(&pair))).into_response(),
-        None => Json(TokenPairResponse::from(pair)).into_response(),
+        Some(target) => Redirect::to(&format!("{target}#{}", fragment(&step))).into_response(),
+        None => sign_in_response(step),
     };
     // The callback URL carried a code: keep it out of Referer headers (RFC 9700 §4.2).
     response.headers_mut().insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     Ok(response)
 }
 
-fn fragment(pair: &TokenPair) -> String {
-    format!(
-        "access_token={}&refresh_token={}&expires_in={}&refresh_expires_in={}&token_type=Bearer",
-        pair.access_token, pair.refresh_token, pair.expires_in, pair.refresh_expires_in
-    )
+/// What the browser's app reads from the URL fragment: the pair, or the `mfa_required` answer.
+fn fragment(step: &SignInStep) -> String {
+    match step {
+        SignInStep::SignedIn(pair) => format!(
+            "access_token={}&refresh_token={}&expires_in={}&refresh_expires_in={}&token_type=Bearer",
+            pair.access_token, pair.refresh_token, pair.expires_in, pair.refresh_expires_in
+        ),
+        SignInStep::SecondFactorRequired(pending) => {
+            let methods: Vec<&str> = pending.methods.iter().map(|method| method.as_str()).collect();
+            format!(
+                "mfa_required=true&mfa_token={}&methods={}&expires_in={}",
+                pending.mfa_token.expose(),
+                methods.join(","),
+                pending.expires_in
+            )
+        }
+    }
 }
 
 /// Sign in with what a mobile or single-page app got from the provider itself.
@@ -156,10 +169,10 @@ pub async fn app_token(
     address: ClientAddress,
     headers: HeaderMap,
     AppJson(credentials): AppJson<AppCredentials>,
-) -> Result<Json<TokenPairResponse>, ApiError> {
+) -> Result<Response, ApiError> {
     let user = state.oauth.sign_in_with_app_credentials(&provider, credentials).await?;
-    let pair = state.sessions.start(&user, client_info(&headers, address), Assurance::federated()).await?;
-    Ok(Json(pair.into()))
+    let step = state.mfa.after_first_factor(&user, Assurance::federated(), client_info(&headers, address)).await?;
+    Ok(sign_in_response(step))
 }
 
 /// Link a provider to the signed-in account: returns a URL, with a one-time ticket, for the

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use auth_core::accounts::AccountService;
 use auth_core::accounts::admin::AdminService;
 use auth_core::accounts::email_flows::EmailFlows;
+use auth_core::mfa::MfaService;
 use auth_core::oauth::OAuthService;
 use auth_core::ports::{Quota, RateLimiter, Store};
 use auth_core::sessions::SessionService;
@@ -20,6 +21,7 @@ pub struct AppState {
     pub admin: Arc<AdminService>,
     pub email_flows: Arc<EmailFlows>,
     pub oauth: Arc<OAuthService>,
+    pub mfa: Arc<MfaService>,
     pub store: Arc<dyn Store>,
     pub redis: Option<Arc<RedisHandle>>,
     pub metrics: PrometheusHandle,

@@ -19,6 +19,7 @@ mod events;
 mod gateway;
 mod keys;
 mod meta;
+mod mfa;
 mod oauth;
 mod outages;
 mod process;
