@@ -3,7 +3,7 @@ use auth_core::error::StoreError;
 use auth_core::events::{RevocationReason, UserEvent};
 use auth_core::mfa::Assurance;
 use auth_core::model::{NewSession, Revocation, RevocationCursor, Session};
-use auth_core::ports::{RefreshRotation, RotationOutcome, SessionStore};
+use auth_core::ports::{RefreshRotation, RotationOutcome, SessionStepUp, SessionStore};
 use auth_core::sessions::rotation::{self, LockedFamily, RotationDecision};
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::SqliteRow;
@@ -109,13 +109,13 @@ impl SessionStore for SqliteStore {
         .fetch_one(&mut *transaction)
         .await
         .map_err(store_error)?;
-        sqlx::query("INSERT INTO refresh_tokens (token_hash, session_id, issued_at) VALUES ($1, $2, $3)")
-            .bind(&session.refresh_token_hash)
-            .bind(session.id.to_string())
-            .bind(micros(session.created_at))
-            .execute(&mut *transaction)
-            .await
-            .map_err(store_error)?;
+        insert_refresh_token(
+            &mut transaction,
+            &session.refresh_token_hash,
+            &session.id.to_string(),
+            session.created_at,
+        )
+        .await?;
         transaction.commit().await.map_err(store_error)?;
         session_from_row(&row).map(Some)
     }
@@ -162,13 +162,7 @@ impl SessionStore for SqliteStore {
                     .execute(&mut *transaction)
                     .await
                     .map_err(store_error)?;
-                sqlx::query("INSERT INTO refresh_tokens (token_hash, session_id, issued_at) VALUES ($1, $2, $3)")
-                    .bind(&rotation.successor_hash)
-                    .bind(&session_id)
-                    .bind(micros(now))
-                    .execute(&mut *transaction)
-                    .await
-                    .map_err(store_error)?;
+                insert_refresh_token(&mut transaction, &rotation.successor_hash, &session_id, now).await?;
                 sqlx::query(
                 "UPDATE sessions SET current_token_hash = $2, rotated_at = $3, last_seen_at = $3, expires_at = $4 WHERE id = $1",
             )
@@ -202,6 +196,51 @@ impl SessionStore for SqliteStore {
         };
         transaction.commit().await.map_err(store_error)?;
         Ok(outcome)
+    }
+
+    async fn step_up_session(&self, step_up: SessionStepUp) -> Result<Option<Session>, StoreError> {
+        let _writing = self.write_lock.lock().await;
+        let mut transaction = self.pool.begin().await.map_err(store_error)?;
+        let row = sqlx::query(&format!(
+            "SELECT {SESSION_COLUMNS}, current_token_hash FROM sessions \
+             WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > $3"
+        ))
+        .bind(step_up.session_id.to_string())
+        .bind(step_up.user_id.to_string())
+        .bind(micros(step_up.now))
+        .fetch_optional(&mut *transaction)
+        .await
+        .map_err(store_error)?;
+        let Some(row) = row else { return Ok(None) };
+        let current_hash: Vec<u8> = row.try_get("current_token_hash").map_err(store_error)?;
+        sqlx::query("UPDATE refresh_tokens SET spent_at = $2 WHERE token_hash = $1")
+            .bind(&current_hash)
+            .bind(micros(step_up.now))
+            .execute(&mut *transaction)
+            .await
+            .map_err(store_error)?;
+        insert_refresh_token(
+            &mut transaction,
+            &step_up.refresh_token_hash,
+            &step_up.session_id.to_string(),
+            step_up.now,
+        )
+        .await?;
+        sqlx::query(
+            "UPDATE sessions SET current_token_hash = $2, rotated_at = $3, last_seen_at = $3, aal = $4, amr = $5 \
+             WHERE id = $1",
+        )
+        .bind(step_up.session_id.to_string())
+        .bind(&step_up.refresh_token_hash)
+        .bind(micros(step_up.now))
+        .bind(step_up.assurance.aal.as_str())
+        .bind(step_up.assurance.amr_column())
+        .execute(&mut *transaction)
+        .await
+        .map_err(store_error)?;
+        transaction.commit().await.map_err(store_error)?;
+        let session = session_from_row(&row)?;
+        Ok(Some(Session { assurance: step_up.assurance, last_seen_at: step_up.now, ..session }))
     }
 
     async fn find_session(&self, id: Uuid) -> Result<Option<Session>, StoreError> {
@@ -310,4 +349,21 @@ impl SessionStore for SqliteStore {
             .map_err(store_error)?;
         Ok(revocations.rows_affected() + sessions.rows_affected())
     }
+}
+
+/// A refresh token of the session becomes known (live until spent).
+async fn insert_refresh_token(
+    connection: &mut SqliteConnection,
+    hash: &[u8],
+    session_id: &str,
+    issued_at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    sqlx::query("INSERT INTO refresh_tokens (token_hash, session_id, issued_at) VALUES ($1, $2, $3)")
+        .bind(hash)
+        .bind(session_id)
+        .bind(micros(issued_at))
+        .execute(&mut *connection)
+        .await
+        .map(|_| ())
+        .map_err(store_error)
 }

@@ -14,11 +14,12 @@ use super::{
 use crate::accounts::{AccountService, Email};
 use crate::clock::Clock;
 use crate::error::{DomainError, StoreError};
+use crate::events::RevocationReason;
 use crate::model::User;
 use crate::oauth::random_token;
 use crate::ports::{EphemeralStore, Store};
 use crate::redact::Secret;
-use crate::sessions::{ClientInfo, SessionService, TokenPair};
+use crate::sessions::{AccessClaims, ClientInfo, SessionService, TokenPair};
 
 /// Longest code worth looking at (a recovery code with separators is 17 characters).
 const MAX_CODE_CHARS: usize = 64;
@@ -156,6 +157,20 @@ impl MfaService {
         Ok(codes)
     }
 
+    /// An administrator's reset for a user who lost their device: every second factor and
+    /// recovery code goes, and every session of the user is revoked.
+    #[tracing::instrument(name = "reset second factors", skip_all, fields(%user_id))]
+    pub async fn reset(&self, admin_id: Uuid, user_id: Uuid) -> Result<(), DomainError> {
+        if self.store.find_user(user_id).await?.is_none() {
+            return Err(DomainError::NotFound);
+        }
+        let reason = RevocationReason::SecondFactorsReset;
+        let revocations = self.store.reset_second_factors(user_id, reason, self.clock.now()).await?;
+        tracing::info!(target: "audit", event = "second_factors_reset", %admin_id, %user_id, sessions = revocations.len(), outcome = "success", "second factors reset by an administrator");
+        self.sessions.publish_revocations(&revocations).await;
+        Ok(())
+    }
+
     /// After the first factor: opens the session, or, when the account has a second factor,
     /// hands out a short-lived mfa token instead.
     pub async fn after_first_factor(
@@ -216,12 +231,7 @@ impl MfaService {
             Some(user) if user.is_active => user,
             _ => return Err(DomainError::InvalidToken),
         };
-        let checked = self
-            .accounts
-            .within_failure_budget(&Email::key_of(&user.email), self.check_proof(&user, proof, now), |error| {
-                matches!(error, DomainError::InvalidMfaCode)
-            })
-            .await;
+        let checked = self.check_within_budget(&user, proof, now).await;
         let method = proof.method();
         let added = match checked {
             Ok(added) => added,
@@ -239,6 +249,31 @@ impl MfaService {
         let assurance = Assurance::from_methods(&stored.challenge.amr, false).step_up(&[added], false);
         metrics::counter!("mfa_verifications_total", "method" => method.as_str(), "outcome" => "success").increment(1);
         self.sessions.start(&user, client, assurance).await
+    }
+
+    /// Steps the signed-in session of `claims` up with a second factor: a new pair at `aal2`.
+    /// Wrong codes count toward the account's cool-off, as at sign-in.
+    #[tracing::instrument(name = "step up with a second factor", skip_all, fields(user_id = %claims.sub))]
+    pub async fn step_up(&self, claims: &AccessClaims, proof: SecondFactorProof<'_>) -> Result<TokenPair, DomainError> {
+        let user = self.accounts.active_user(claims.sub).await?;
+        let now = self.clock.now();
+        let checked = self.check_within_budget(&user, proof, now).await;
+        let added = checked.inspect_err(|error| record(proof.method(), &user, error))?;
+        metrics::counter!("mfa_verifications_total", "method" => proof.method().as_str(), "outcome" => "success")
+            .increment(1);
+        self.sessions.step_up(&user, claims, &[added], false).await
+    }
+
+    /// A wrong code spends a unit of the account's failed-login budget, like a wrong password.
+    async fn check_within_budget(
+        &self,
+        user: &User,
+        proof: SecondFactorProof<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<AuthMethod, DomainError> {
+        let check = self.check_proof(user, proof, now);
+        let is_wrong_code = |error: &DomainError| matches!(error, DomainError::InvalidMfaCode);
+        self.accounts.within_failure_budget(&Email::key_of(&user.email), check, is_wrong_code).await
     }
 
     async fn check_proof(

@@ -6,7 +6,8 @@ mod store;
 pub use limiter::{Quota, RateDecision, RateLimiter, gcra, gcra_refund};
 
 pub use store::{
-    AccountStore, EmailTokenStore, EventStore, MfaStore, RefreshRotation, RotationOutcome, SessionStore, Store,
+    AccountStore, EmailTokenStore, EventStore, MfaStore, RefreshRotation, RotationOutcome, SessionStepUp, SessionStore,
+    Store,
 };
 
 use async_trait::async_trait;

@@ -122,6 +122,10 @@ pub trait SessionStore: Send + Sync {
     async fn create_session(&self, session: NewSession) -> Result<Option<Session>, StoreError>;
     async fn rotate_refresh_token(&self, rotation: RefreshRotation) -> Result<RotationOutcome, StoreError>;
     async fn find_session(&self, id: Uuid) -> Result<Option<Session>, StoreError>;
+    /// A step-up: the user's live session takes `assurance`, and `step_up.refresh_token_hash`
+    /// becomes its live refresh token (the old one is spent, so presenting it later is reuse).
+    /// `None` when the session is someone else's, revoked or expired.
+    async fn step_up_session(&self, step_up: SessionStepUp) -> Result<Option<Session>, StoreError>;
     /// The session a refresh token (live or spent) belongs to.
     async fn find_session_by_refresh_hash(&self, hash: &[u8]) -> Result<Option<Session>, StoreError>;
     /// Unrevoked, unexpired sessions of a user, newest first.
@@ -250,6 +254,16 @@ pub trait MfaStore: Send + Sync {
         reason: RevocationReason,
         now: DateTime<Utc>,
     ) -> Result<Vec<Revocation>, StoreError>;
+}
+
+/// What a step-up writes to a session.
+#[derive(Debug, Clone)]
+pub struct SessionStepUp {
+    pub user_id: Uuid,
+    pub session_id: Uuid,
+    pub assurance: crate::mfa::Assurance,
+    pub refresh_token_hash: Vec<u8>,
+    pub now: DateTime<Utc>,
 }
 
 /// Everything a storage backend provides.

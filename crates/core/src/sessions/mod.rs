@@ -22,9 +22,9 @@ use verified_cache::VerifiedTokenCache;
 use crate::clock::Clock;
 use crate::error::DomainError;
 use crate::events::RevocationReason;
-use crate::mfa::{Aal, Assurance};
+use crate::mfa::{Aal, Assurance, AuthMethod};
 use crate::model::{NewSession, Revocation, RevocationCursor, Role, Session, User};
-use crate::ports::{RefreshRotation, RevocationBroadcast, RotationOutcome, Store};
+use crate::ports::{RefreshRotation, RevocationBroadcast, RotationOutcome, SessionStepUp, Store};
 
 /// Longest user agent kept on a session; the rest is noise or an attack.
 const MAX_USER_AGENT_CHARS: usize = 512;
@@ -225,6 +225,31 @@ impl SessionService {
             return Err(DomainError::MfaRequired);
         }
         Ok(claims)
+    }
+
+    /// Raises the session of `claims` by the methods just proved (`added`), with a new pair; the
+    /// old refresh token is spent.
+    #[tracing::instrument(name = "step up session", skip_all, fields(user_id = %user.id, session_id = %claims.sid))]
+    pub async fn step_up(
+        &self,
+        user: &User,
+        claims: &AccessClaims,
+        added: &[AuthMethod],
+        passkey_user_verified: bool,
+    ) -> Result<TokenPair, DomainError> {
+        let now = self.clock.now();
+        let current = Assurance { aal: claims.aal, amr: claims.amr.clone() };
+        let refresh_token = self.refresh_tokens.generate();
+        let step_up = SessionStepUp {
+            user_id: user.id,
+            session_id: claims.sid,
+            assurance: current.step_up(added, passkey_user_verified),
+            refresh_token_hash: RefreshTokens::hash(&refresh_token),
+            now,
+        };
+        let session = self.store.step_up_session(step_up).await?.ok_or(DomainError::TokenRevoked)?;
+        tracing::info!(target: "audit", event = "session_stepped_up", user_id = %user.id, session_id = %session.id, aal = session.assurance.aal.as_str(), outcome = "success", "session stepped up");
+        self.pair(user, &session, refresh_token, now)
     }
 
     /// An administrator's token, at the assurance the policy asks of its role.

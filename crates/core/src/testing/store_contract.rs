@@ -46,6 +46,7 @@ macro_rules! store_contract_tests {
             an_admin_is_created_or_promoted_only_when_asked,
             a_hash_upgrade_keeps_sessions_and_the_credentials_version,
             a_session_keeps_its_assurance_through_rotation,
+            a_step_up_raises_only_the_owners_live_session_and_spends_its_refresh_token,
         );
     };
     (@each $module:ident, $make:expr; $($name:ident),+ $(,)?) => {
@@ -484,17 +485,17 @@ pub async fn revocations_are_polled_past_a_cursor_that_pruning_does_not_turn_bac
     let early = open(1).await.unwrap().unwrap().id;
     let late = open(2).await.unwrap().unwrap().id;
     store.revoke_session(user.id, early, RevocationReason::Logout, now).await.unwrap();
+    // A poll may return a row again (on PostgreSQL another open transaction anywhere on the
+    // server holds the cursor back), so what is asserted is that nothing is ever missed.
     let (loaded, cursor) = store.revocations_after(None, horizon).await.unwrap();
     assert_eq!(ids(&loaded), [early]);
-    let (nothing, cursor) = store.revocations_after(Some(cursor), horizon).await.unwrap();
-    assert!(nothing.is_empty(), "the cursor moved past it");
 
     // Stamped long before this poll's window, committed after the last poll: still seen.
     let stamped = now - Duration::seconds(60);
     store.revoke_session(user.id, late, RevocationReason::Logout, stamped).await.unwrap();
     let (after, cursor) = store.revocations_after(Some(cursor), horizon).await.unwrap();
-    assert_eq!(ids(&after), [late]);
-    assert_eq!(after[0].revoked_at.timestamp_micros(), stamped.timestamp_micros());
+    let late_row = after.iter().find(|revocation| revocation.session_id == late).expect("the late revocation");
+    assert_eq!(late_row.revoked_at.timestamp_micros(), stamped.timestamp_micros());
     assert!(store.revocations_after(None, now + Duration::seconds(1)).await.unwrap().0.is_empty(), "too old");
 
     // Pruning every row must not make a sequence number come back under the cursor.
@@ -503,7 +504,7 @@ pub async fn revocations_are_polled_past_a_cursor_that_pruning_does_not_turn_bac
     let revoked = store.revoke_user_sessions(user.id, RevocationReason::AdminLogout, now).await.unwrap();
     assert_eq!(ids(&revoked), [third], "only live sessions are revoked");
     let (after_pruning, _) = store.revocations_after(Some(cursor), horizon).await.unwrap();
-    assert_eq!(ids(&after_pruning), [third]);
+    assert!(ids(&after_pruning).contains(&third), "{after_pruning:?}");
     assert!(open(4).await.unwrap().is_none(), "revoking every session bumped the credentials version");
 }
 
@@ -558,4 +559,36 @@ pub async fn a_session_keeps_its_assurance_through_rotation(store: Arc<dyn Store
     };
     assert_eq!(rotated.assurance, assurance);
     assert_eq!(store.find_session(session.id).await.unwrap().unwrap().assurance, assurance);
+}
+
+pub async fn a_step_up_raises_only_the_owners_live_session_and_spends_its_refresh_token(store: Arc<dyn Store>) {
+    use crate::mfa::{Aal, Assurance, AuthMethod};
+    use crate::ports::SessionStepUp;
+    let user = store.create_user(new_user(&unique("kim"), Role::User)).await.unwrap();
+    let other = store.create_user(new_user(&unique("lee"), Role::User)).await.unwrap();
+    let now = Utc::now();
+    let session = store.create_session(new_session(user.id, 0, vec![61], now)).await.unwrap().unwrap();
+    let raised = Assurance::password().step_up(&[AuthMethod::Otp], false);
+    let step_up = |user_id: Uuid| SessionStepUp {
+        user_id,
+        session_id: session.id,
+        assurance: raised.clone(),
+        refresh_token_hash: vec![62],
+        now,
+    };
+    assert!(store.step_up_session(step_up(other.id)).await.unwrap().is_none(), "someone else's session");
+    let stepped = store.step_up_session(step_up(user.id)).await.unwrap().unwrap();
+    assert_eq!(stepped.assurance.aal, Aal::Aal2);
+    assert_eq!(store.find_session(session.id).await.unwrap().unwrap().assurance, raised);
+    let RotationOutcome::Rotated(rotated) = store.rotate_refresh_token(rotation(&[62], &[63], now)).await.unwrap()
+    else {
+        panic!("the new refresh token is live");
+    };
+    assert_eq!(rotated.assurance, raised);
+    assert!(matches!(
+        store.rotate_refresh_token(rotation(&[61], &[64], now)).await.unwrap(),
+        RotationOutcome::Reused(_)
+    ));
+    let revoked = SessionStepUp { refresh_token_hash: vec![65], ..step_up(user.id) };
+    assert!(store.step_up_session(revoked).await.unwrap().is_none(), "a revoked session is not raised");
 }

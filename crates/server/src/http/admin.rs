@@ -120,6 +120,18 @@ pub async fn logout_user(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Remove a user's TOTP, recovery codes and passkeys (a lost device), and revoke their sessions.
+#[utoipa::path(delete, path = "/admin/users/{id}/mfa", tag = "admin", params(("id" = Uuid, Path)),
+    security(("bearer" = [])), responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn reset_second_factors(
+    State(state): State<AppState>,
+    AdminUser(admin): AdminUser,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.mfa.reset(admin.sub, user_id(&id)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct ListDeadLettersQuery {
     /// 1..=200, default 50.

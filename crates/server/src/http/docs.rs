@@ -20,7 +20,7 @@ use super::{accounts, admin, email, error, meta, mfa, oauth, sessions, validate}
         email::forgot_password, email::reset_password, email::change_password, email::request_verification,
         email::verify_email, email::change_email,
         oauth::list_providers, oauth::authorize, oauth::callback, oauth::app_token, oauth::link, oauth::unlink,
-        admin::list_users, admin::get_user, admin::update_user, admin::logout_user,
+        admin::list_users, admin::get_user, admin::update_user, admin::logout_user, admin::reset_second_factors,
         admin::list_dead_letters, admin::retry_dead_letter,
         sessions::refresh, sessions::logout, sessions::logout_all, sessions::list_sessions, sessions::revoke_session,
         validate::validate_post, validate::validate_get,

@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 
 use super::accounts::{TokenPairResponse, client_info};
 use super::error::{ApiError, Problem};
-use super::extract::{AppJson, AuthUser, ClientAddress};
+use super::extract::{AppJson, AuthUser, ClientAddress, bearer_token};
 use super::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -166,7 +166,8 @@ pub async fn regenerate_recovery_codes(
     Ok(Json(RecoveryCodesResponse { recovery_codes: Some(codes.into_iter().map(Secret::new).collect()) }))
 }
 
-/// Finish a sign-in that answered `mfa_required`: a token pair at `aal2`.
+/// Finish a sign-in that answered `mfa_required`: a token pair at `aal2`. Without `mfa_token`
+/// but with `Authorization: Bearer`, steps that session up to `aal2` and returns a new pair for it.
 #[utoipa::path(post, path = "/auth/mfa/verify", tag = "mfa", request_body = MfaVerifyRequest,
     responses((status = 200, body = TokenPairResponse),
               (status = 401, body = Problem, description = "invalid_mfa_code, or invalid_token for an unknown, expired, spent or exhausted mfa_token"),
@@ -177,9 +178,6 @@ pub async fn verify(
     headers: HeaderMap,
     AppJson(body): AppJson<MfaVerifyRequest>,
 ) -> Result<Json<TokenPairResponse>, ApiError> {
-    let Some(mfa_token) = body.mfa_token else {
-        return Err(DomainError::invalid_field("mfa_token", "is required").into());
-    };
     let code = || body.code.as_deref().ok_or_else(|| ApiError::from(DomainError::invalid_field("code", "is required")));
     let proof = match body.method {
         SecondFactorMethod::Totp => SecondFactorProof::Totp(code()?),
@@ -188,6 +186,14 @@ pub async fn verify(
             return Err(DomainError::invalid_field("method", "webauthn is not available yet").into());
         }
     };
-    let pair = state.mfa.verify(&mfa_token, proof, client_info(&headers, address)).await?;
+    let pair = match (body.mfa_token, bearer_token(&headers)) {
+        (Some(mfa_token), _) => state.mfa.verify(&mfa_token, proof, client_info(&headers, address)).await?,
+        // No mfa_token but a signed-in session: a step-up of that session.
+        (None, Some(access_token)) => {
+            let claims = state.sessions.authenticate(access_token)?;
+            state.mfa.step_up(&claims, proof).await?
+        }
+        (None, None) => return Err(DomainError::invalid_field("mfa_token", "is required").into()),
+    };
     Ok(Json(pair.into()))
 }

@@ -105,6 +105,7 @@ fn signed_in_routes() -> Router<AppState> {
         .route("/admin/users", get(admin::list_users))
         .route("/admin/users/{id}", get(admin::get_user).patch(admin::update_user))
         .route("/admin/users/{id}/logout-all", post(admin::logout_user))
+        .route("/admin/users/{id}/mfa", delete(admin::reset_second_factors))
         .route("/admin/events/dead-letters", get(admin::list_dead_letters))
         .route("/admin/events/{id}/retry", post(admin::retry_dead_letter))
         .route("/auth_api/v1/users/me", get(accounts::me))

@@ -24,6 +24,8 @@ on_both_backends!(
     wrong_codes_count_toward_the_account_cool_off,
     changing_a_second_factor_needs_an_aal2_token,
     bad_input_to_the_second_factor_endpoints_changes_nothing,
+    a_signed_in_session_steps_up_to_aal2_with_a_new_pair,
+    an_admin_reset_removes_every_factor_and_signs_the_user_out,
 );
 
 /// A signed-in user and the app it talks to, on a clock the test moves.
@@ -260,4 +262,47 @@ async fn bad_input_to_the_second_factor_endpoints_changes_nothing(backend: Backe
     Tokens::from(user.verify(&token, "totp", &user.code()).await).await;
     let unauthenticated = user.app.client.post(user.app.url("/auth/mfa/totp")).send().await.unwrap();
     assert_problem(unauthenticated, StatusCode::UNAUTHORIZED, "invalid_token").await;
+}
+
+async fn a_signed_in_session_steps_up_to_aal2_with_a_new_pair(backend: Backend) {
+    let user = enrolled(backend, |_| {}).await;
+    let app = &user.app;
+    let before = &user.before;
+    let step_up = |code: String| {
+        app.client
+            .post(app.url("/auth/mfa/verify"))
+            .bearer_auth(&before.access)
+            .json(&json!({"method": "totp", "code": code}))
+            .send()
+    };
+    assert_problem(step_up("000000".into()).await.unwrap(), StatusCode::UNAUTHORIZED, "invalid_mfa_code").await;
+    let stepped = Tokens::from(step_up(user.code()).await.unwrap()).await;
+    let claims = claims_of(&stepped.access);
+    assert_eq!((&claims["aal"], &claims["amr"]), (&json!("aal2"), &json!(["pwd", "otp"])));
+    assert_eq!(claims["sid"], claims_of(&before.access)["sid"], "the same session, stepped up");
+    // The session keeps aal2 across refresh; its old refresh token is spent (reuse ends it).
+    let refreshed = Tokens::from(app.refresh(&stepped.refresh).await).await;
+    assert_eq!(claims_of(&refreshed.access)["aal"], "aal2");
+    assert_problem(app.refresh(&before.refresh).await, StatusCode::UNAUTHORIZED, "refresh_token_reused").await;
+    let anonymous = app.post_json("/auth/mfa/verify", json!({"method": "totp", "code": user.code()})).await;
+    assert_problem(anonymous, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+}
+
+async fn an_admin_reset_removes_every_factor_and_signs_the_user_out(backend: Backend) {
+    let user = enrolled(backend, |_| {}).await;
+    let app = &user.app;
+    let strong = user.aal2().await;
+    let (_, admin) = crate::admin::signed_in_admin(app).await;
+    let id = claims_of(&strong.access)["sub"].as_str().unwrap().to_owned();
+    let reset =
+        |token: &str, id: &str| app.client.delete(app.url(&format!("/admin/users/{id}/mfa"))).bearer_auth(token).send();
+    assert_problem(reset(&strong.access, &id).await.unwrap(), StatusCode::FORBIDDEN, "insufficient_role").await;
+    assert_eq!(reset(&admin.access, &id).await.unwrap().status(), StatusCode::NO_CONTENT);
+    assert_problem(app.validate(&strong.access).await, StatusCode::UNAUTHORIZED, "token_revoked").await;
+    // The password alone signs in again, and the user can enrol a new device.
+    let tokens = Tokens::from(app.login(&user.email, PASSWORD).await).await;
+    let status: Value = app.get_bearer("/auth/mfa", &tokens.access).await.json().await.unwrap();
+    assert_eq!(status, json!({"totp": false, "passkeys": 0, "recovery_codes_left": 0}));
+    let unknown = uuid::Uuid::new_v4().to_string();
+    assert_problem(reset(&admin.access, &unknown).await.unwrap(), StatusCode::NOT_FOUND, "not_found").await;
 }
