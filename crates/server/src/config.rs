@@ -128,6 +128,11 @@ pub struct Settings {
     /// password cannot confirm otherwise (deleting the account).
     #[arg(global = true, long, env = "REAUTHENTICATION_WINDOW", default_value_t = DEFAULT_REAUTHENTICATION_WINDOW_SECONDS)]
     pub reauthentication_window: u64,
+    /// Key material (at least 32 bytes) that TOTP secrets are sealed under. Unset: derived from
+    /// the JWT signing key, so rotating that key makes enrolled authenticator apps unusable; set
+    /// this before the first rotation. Changing it has the same effect.
+    #[arg(global = true, long, env = "MFA_SECRET_KEY", hide_env_values = true)]
+    pub mfa_secret_key: Option<Secret>,
     /// The relying party's name shown by authenticators, and the issuer of TOTP enrolments.
     #[arg(global = true, long, env = "WEBAUTHN_RP_NAME", default_value = DEFAULT_WEBAUTHN_RP_NAME)]
     pub webauthn_rp_name: String,
@@ -302,6 +307,7 @@ impl Default for Settings {
             allowed_redirect_urls: Vec::new(),
             mfa_required_roles: Vec::new(),
             webauthn_rp_name: DEFAULT_WEBAUTHN_RP_NAME.into(),
+            mfa_secret_key: None,
             google_client_id: None,
             google_client_secret: None,
             google_issuer_url: DEFAULT_GOOGLE_ISSUER_URL.into(),

@@ -143,8 +143,11 @@ pub fn build(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Compo
         Some(redis) => Arc::new(RedisEphemeralStore::new(redis.clone())),
         None => Arc::new(InProcessEphemeralStore::default()),
     };
-    let secrets = SecretBox::new(&sessions.access_tokens().keys().derive_secret("totp-secret"))
-        .map_err(|error| anyhow::anyhow!("TOTP secret key: {error}"))?;
+    let sealing_key = match &settings.mfa_secret_key {
+        Some(key) => key.expose().as_bytes().to_vec(),
+        None => sessions.access_tokens().keys().derive_secret("totp-secret").to_vec(),
+    };
+    let secrets = SecretBox::new(&sealing_key).map_err(|error| anyhow::anyhow!("MFA_SECRET_KEY: {error}"))?;
     let mfa = Arc::new(MfaService::new(
         store.clone(),
         accounts.clone(),

@@ -50,6 +50,7 @@ impl std::fmt::Debug for Settings {
             allowed_redirect_urls,
             mfa_required_roles,
             webauthn_rp_name,
+            mfa_secret_key,
             google_client_id,
             google_client_secret,
             google_issuer_url,
@@ -121,6 +122,7 @@ impl std::fmt::Debug for Settings {
             .field("allowed_redirect_urls", allowed_redirect_urls)
             .field("mfa_required_roles", mfa_required_roles)
             .field("webauthn_rp_name", webauthn_rp_name)
+            .field("mfa_secret_key", mfa_secret_key)
             .field("google_client_id", google_client_id)
             .field("google_client_secret", google_client_secret)
             .field("google_issuer_url", google_issuer_url)

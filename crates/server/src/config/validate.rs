@@ -7,6 +7,8 @@ use super::Settings;
 
 /// Shortest webhook signing secret accepted (HMAC-SHA256 keys shorter than this are guessable).
 pub const MIN_WEBHOOK_SECRET_BYTES: usize = 16;
+/// Shortest TOTP sealing key material accepted.
+pub const MIN_MFA_SECRET_KEY_BYTES: usize = 32;
 /// Fastest outbox poll: below it the dispatcher would only burn the database.
 pub const MIN_EVENTS_POLL_INTERVAL_MS: u64 = 10;
 
@@ -36,6 +38,9 @@ impl Settings {
         ];
         if let Some((name, _)) = at_least_one.iter().find(|(_, value)| *value == 0) {
             bail!("{name} must be at least 1");
+        }
+        if self.mfa_secret_key.as_ref().is_some_and(|key| key.expose().len() < MIN_MFA_SECRET_KEY_BYTES) {
+            bail!("MFA_SECRET_KEY must be at least {MIN_MFA_SECRET_KEY_BYTES} bytes");
         }
         if self.events_poll_interval_ms < MIN_EVENTS_POLL_INTERVAL_MS {
             bail!("EVENTS_POLL_INTERVAL_MS must be at least {MIN_EVENTS_POLL_INTERVAL_MS}");
@@ -94,6 +99,7 @@ mod tests {
             (Settings { refresh_reuse_interval: -1, ..Settings::default() }, "REFRESH_REUSE_INTERVAL"),
             (Settings { bcrypt_cost: 3, ..Settings::default() }, "BCRYPT_COST"),
             (Settings { password_hash: "md5".into(), ..Settings::default() }, "PASSWORD_HASH"),
+            (Settings { mfa_secret_key: Some(Secret::new("too short")), ..Settings::default() }, "MFA_SECRET_KEY"),
         ];
         for (settings, name) in cases {
             assert!(refused(settings).contains(name), "{name}");

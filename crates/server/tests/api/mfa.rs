@@ -26,6 +26,7 @@ on_both_backends!(
     bad_input_to_the_second_factor_endpoints_changes_nothing,
     a_signed_in_session_steps_up_to_aal2_with_a_new_pair,
     an_admin_reset_removes_every_factor_and_signs_the_user_out,
+    with_mfa_secret_key_authenticators_survive_a_new_signing_key,
 );
 
 /// A signed-in user and the app it talks to, on a clock the test moves.
@@ -305,4 +306,18 @@ async fn an_admin_reset_removes_every_factor_and_signs_the_user_out(backend: Bac
     assert_eq!(status, json!({"totp": false, "passkeys": 0, "recovery_codes_left": 0}));
     let unknown = uuid::Uuid::new_v4().to_string();
     assert_problem(reset(&admin.access, &unknown).await.unwrap(), StatusCode::NOT_FOUND, "not_found").await;
+}
+
+async fn with_mfa_secret_key_authenticators_survive_a_new_signing_key(backend: Backend) {
+    let key = auth_service::config::Secret::new("an MFA sealing key of at least 32 bytes");
+    let user = enrolled(backend, |settings| settings.mfa_secret_key = Some(key)).await;
+    let mut rotated = user.app.settings.clone();
+    rotated.jwt_secret = Some(auth_service::config::Secret::new("a brand-new HS256 signing secret, 32+ bytes"));
+    let next = TestApp::start_with_clock(rotated, user.clock.clone()).await;
+    let response = next.login(&user.email, PASSWORD).await;
+    let token = response.json::<Value>().await.unwrap()["mfa_token"].as_str().unwrap().to_owned();
+    let verified =
+        next.post_json("/auth/mfa/verify", json!({"mfa_token": token, "method": "totp", "code": user.code()}));
+    let tokens = Tokens::from(verified.await).await;
+    assert_eq!(claims_of(&tokens.access)["aal"], "aal2");
 }
