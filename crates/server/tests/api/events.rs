@@ -709,7 +709,7 @@ async fn a_change_whose_event_cannot_be_written_does_not_happen(backend: Backend
 
 /// The subset of JSON Schema that `docs/events` uses: type, enum, const, required, properties,
 /// additionalProperties: false, items, minItems, oneOf and local `$ref`s.
-fn conforms(root: &Value, schema: &Value, value: &Value) -> Result<(), String> {
+pub(crate) fn conforms(root: &Value, schema: &Value, value: &Value) -> Result<(), String> {
     if let Some(reference) = schema["$ref"].as_str() {
         let name = reference.strip_prefix("#/$defs/").ok_or("only local $defs references")?;
         return conforms(root, &root["$defs"][name], value);

@@ -27,6 +27,7 @@ on_both_backends!(
     a_signed_in_session_steps_up_to_aal2_with_a_new_pair,
     an_admin_reset_removes_every_factor_and_signs_the_user_out,
     with_mfa_secret_key_authenticators_survive_a_new_signing_key,
+    factor_changes_are_user_events_that_match_the_schema,
 );
 
 /// A signed-in user and the app it talks to, on a clock the test moves.
@@ -320,4 +321,26 @@ async fn with_mfa_secret_key_authenticators_survive_a_new_signing_key(backend: B
         next.post_json("/auth/mfa/verify", json!({"mfa_token": token, "method": "totp", "code": user.code()}));
     let tokens = Tokens::from(verified.await).await;
     assert_eq!(claims_of(&tokens.access)["aal"], "aal2");
+}
+
+async fn factor_changes_are_user_events_that_match_the_schema(backend: Backend) {
+    use crate::events::{Receiver, conforms, of_user, types, with_webhook};
+    let (receiver, url) = Receiver::start().await;
+    let user = enrolled(backend, |settings| with_webhook(settings, &url)).await;
+    let id = claims_of(&user.before.access)["sub"].as_str().unwrap().to_owned();
+    let strong = user.aal2().await;
+    assert_eq!(user.app.post_bearer("/auth/mfa/recovery-codes", &strong.access).await.status(), StatusCode::OK);
+    let delete = user.app.client.delete(user.app.url("/auth/mfa/totp")).bearer_auth(&strong.access).send();
+    assert_eq!(delete.await.unwrap().status(), StatusCode::NO_CONTENT);
+
+    let expected = ["user.registered", "user.mfa_enabled", "user.recovery_codes_regenerated", "user.mfa_disabled"];
+    let events = receiver.wait_for("factor events", |accepted| of_user(accepted, &id).len() >= expected.len()).await;
+    let mine = of_user(&events, &id);
+    assert_eq!(types(&mine), expected);
+    assert_eq!((&mine[1]["data"]["method"], &mine[3]["data"]["method"]), (&json!("totp"), &json!("totp")));
+    let schema: Value = serde_json::from_str(include_str!("../../../../docs/events/user-event.schema.json")).unwrap();
+    for event in &mine {
+        conforms(&schema, &schema, event).unwrap_or_else(|problem| panic!("{event}: {problem}"));
+        assert!(!event.to_string().contains(&user.secret.to_base32()), "no secret in an event");
+    }
 }
