@@ -12,7 +12,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::helpers::{Backend, PASSWORD, TestApp, Tokens, assert_problem, claims_of};
-use crate::on_both_backends;
+use crate::{on_both_backends, on_postgres};
 
 on_both_backends!(
     totp_enrolment_returns_a_secret_a_uri_and_a_qr_code_and_waits_for_a_code,
@@ -29,6 +29,8 @@ on_both_backends!(
     with_mfa_secret_key_authenticators_survive_a_new_signing_key,
     factor_changes_are_user_events_that_match_the_schema,
 );
+
+on_postgres!(an_mfa_token_from_one_instance_is_finished_on_another_and_spent_for_both);
 
 /// A signed-in user and the app it talks to, on a clock the test moves.
 struct Enrolled {
@@ -342,5 +344,26 @@ async fn factor_changes_are_user_events_that_match_the_schema(backend: Backend) 
     for event in &mine {
         conforms(&schema, &schema, event).unwrap_or_else(|problem| panic!("{event}: {problem}"));
         assert!(!event.to_string().contains(&user.secret.to_base32()), "no secret in an event");
+    }
+}
+
+async fn an_mfa_token_from_one_instance_is_finished_on_another_and_spent_for_both() {
+    let user = enrolled(Backend::Postgres, |_| {}).await;
+    let other = TestApp::start_with_clock(user.app.settings.clone(), user.clock.clone()).await;
+    let token = user.mfa_token().await;
+    // A wrong code on the second instance counts for the token everywhere (it lives in Redis).
+    let wrong = json!({"mfa_token": token, "method": "totp", "code": "000000"});
+    assert_problem(other.post_json("/auth/mfa/verify", wrong).await, StatusCode::UNAUTHORIZED, "invalid_mfa_code")
+        .await;
+    let right = json!({"mfa_token": token, "method": "totp", "code": user.code()});
+    let tokens = Tokens::from(other.post_json("/auth/mfa/verify", right).await).await;
+    assert_eq!(claims_of(&tokens.access)["aal"], "aal2");
+    user.clock.advance(Duration::seconds(30));
+    assert_problem(user.verify(&token, "totp", &user.code()).await, StatusCode::UNAUTHORIZED, "invalid_token").await;
+
+    let metrics = other.client.get(other.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    for outcome in ["success", "invalid_code"] {
+        let line = format!(r#"mfa_verifications_total{{method="totp",outcome="{outcome}"}}"#);
+        assert!(metrics.contains(&line), "{line} in {metrics}");
     }
 }
