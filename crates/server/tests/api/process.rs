@@ -112,12 +112,42 @@ async fn no_secret_reaches_the_log_even_at_trace_level() {
         .send()
         .await
         .unwrap();
+    // Second-factor changes and refusals are audited, and their secrets stay out of the log.
+    let enrolment: serde_json::Value = client
+        .post(format!("{}/auth/mfa/totp", served.base))
+        .bearer_auth(&refreshed.access)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let totp_secret = enrolment["secret"].as_str().unwrap().to_owned();
+    let seed = auth_core::mfa::TotpSecret::from_base32(&totp_secret).unwrap();
+    let confirm = |code: String| {
+        client
+            .post(format!("{}/auth/mfa/totp/confirm", served.base))
+            .bearer_auth(&refreshed.access)
+            .json(&json!({"code": code}))
+            .send()
+    };
+    confirm("000000".into()).await.unwrap();
+    let confirmed: serde_json::Value =
+        confirm(auth_core::mfa::totp::code_at(&seed, chrono::Utc::now()).unwrap()).await.unwrap().json().await.unwrap();
+    let recovery_code = confirmed["recovery_codes"][0].as_str().unwrap().to_owned();
     tokio::time::sleep(Duration::from_millis(300)).await;
     sigterm(&served.child);
     let _ = tokio::time::timeout(Duration::from_secs(10), served.child.wait()).await;
 
     let log = std::fs::read_to_string(&served.log).unwrap();
     assert!(log.contains("session started"), "the log was captured");
+    let audited = |event: &str| {
+        log.lines().any(|line| line.contains(r#""target":"audit""#) && line.contains(&format!(r#""event":"{event}""#)))
+    };
+    for event in ["totp_enrolment_started", "mfa_verification_failed", "mfa_enabled"] {
+        assert!(audited(event), "an audit line for {event}");
+    }
+    assert!(!log.contains(&totp_secret) && !log.contains(&recovery_code), "no second-factor secret in the log");
     // Security events leave an audit line that says who, which session and from where.
     let audit: Vec<&str> = log.lines().filter(|line| line.contains(r#""target":"audit""#)).collect();
     for event in ["login_succeeded", "login_failed"] {
