@@ -3,12 +3,9 @@
 //! method names). Both are decided here from the methods a sign-in used, so login, social
 //! sign-in, passkey sign-in and step-up cannot disagree.
 
-use std::fmt;
-use std::str::FromStr;
-
 use serde::{Deserialize, Serialize};
 
-use super::{UnknownName, parse_name};
+use super::{UnknownName, wire_names};
 
 /// Authentication assurance level. Ordered: `Aal2` outranks `Aal1`, so "at least aal2" is
 /// `aal >= Aal::Aal2`.
@@ -43,19 +40,7 @@ impl Aal {
     }
 }
 
-impl FromStr for Aal {
-    type Err = UnknownName;
-
-    fn from_str(value: &str) -> Result<Self, Self::Err> {
-        parse_name("assurance level", value, &Self::ALL, |aal| aal.as_str())
-    }
-}
-
-impl fmt::Display for Aal {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str(self.as_str())
-    }
-}
+wire_names!(Aal, "assurance level");
 
 /// An authentication method, named as RFC 8176 §2 registers it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -91,19 +76,7 @@ impl AuthMethod {
     }
 }
 
-impl FromStr for AuthMethod {
-    type Err = UnknownName;
-
-    fn from_str(value: &str) -> Result<Self, Self::Err> {
-        parse_name("authentication method", value, &Self::ALL, |method| method.as_str())
-    }
-}
-
-impl fmt::Display for AuthMethod {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str(self.as_str())
-    }
-}
+wire_names!(AuthMethod, "authentication method");
 
 /// `current` followed by the methods of `added` it lacks: no duplicates, first use first, so
 /// the `amr` of a stepped-up session reads in the order the factors were presented.

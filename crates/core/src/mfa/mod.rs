@@ -2,8 +2,6 @@
 //! codes, recovery codes, the sealing of TOTP secrets at rest, what an `mfa_token` stands for
 //! between the first factor and the second, and the use cases built on them (`service`).
 
-use std::fmt;
-use std::str::FromStr;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -72,19 +70,27 @@ impl SecondFactorMethod {
     }
 }
 
-impl FromStr for SecondFactorMethod {
-    type Err = UnknownName;
+wire_names!(SecondFactorMethod, "second factor method");
 
-    fn from_str(value: &str) -> Result<Self, Self::Err> {
-        parse_name("second factor method", value, &Self::ALL, |method| method.as_str())
-    }
-}
+/// `FromStr` and `Display` by an enum's wire names (`as_str`, over `Self::ALL`).
+macro_rules! wire_names {
+    ($type:ty, $kind:literal) => {
+        impl std::str::FromStr for $type {
+            type Err = $crate::mfa::UnknownName;
 
-impl fmt::Display for SecondFactorMethod {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str(self.as_str())
-    }
+            fn from_str(value: &str) -> Result<Self, Self::Err> {
+                $crate::mfa::parse_name($kind, value, &Self::ALL, |variant| variant.as_str())
+            }
+        }
+
+        impl std::fmt::Display for $type {
+            fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                formatter.write_str(self.as_str())
+            }
+        }
+    };
 }
+pub(crate) use wire_names;
 
 /// A name that is none of an enum's wire names.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -95,7 +101,7 @@ pub struct UnknownName {
 }
 
 /// The variant of `all` whose wire name is exactly `value`.
-fn parse_name<T: Copy>(
+pub(crate) fn parse_name<T: Copy>(
     kind: &'static str,
     value: &str,
     all: &[T],
