@@ -6,7 +6,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+use webauthn_rs::prelude::RequestChallengeResponse;
 
+use super::passkeys::PasskeyService;
 use super::{
     Aal, Assurance, AuthMethod, FailureOutcome, MFA_TOKEN_TTL, MfaChallenge, SecondFactorMethod, SecondFactors,
     SecretBox, TotpEnrolment, TotpSecret, recovery, totp,
@@ -46,6 +48,8 @@ pub struct PendingSecondFactor {
 pub enum SecondFactorProof<'a> {
     Totp(&'a str),
     RecoveryCode(&'a str),
+    /// A passkey assertion (WebAuthn JSON) answering `/auth/mfa/webauthn/options`.
+    Webauthn(&'a str),
 }
 
 /// An mfa token's record in the ephemeral store; the token itself is kept only hashed.
@@ -64,6 +68,7 @@ pub struct MfaService {
     clock: Arc<dyn Clock>,
     /// The TOTP issuer shown in authenticator apps (`WEBAUTHN_RP_NAME`).
     issuer: String,
+    passkeys: Option<Arc<PasskeyService>>,
 }
 
 impl MfaService {
@@ -76,7 +81,7 @@ impl MfaService {
         clock: Arc<dyn Clock>,
         issuer: String,
     ) -> Self {
-        Self { store, accounts, sessions, pending, secrets, clock, issuer }
+        Self { store, accounts, sessions, pending, secrets, clock, issuer, passkeys: None }
     }
 
     pub async fn status(&self, user_id: Uuid) -> Result<SecondFactors, DomainError> {
@@ -86,11 +91,31 @@ impl MfaService {
     /// Changing second factors needs `aal2` once the user has one (a session from before the
     /// factor, or a stolen password, must not remove or replace it).
     pub async fn require_change_allowed(&self, user_id: Uuid, aal: Aal) -> Result<SecondFactors, DomainError> {
-        let factors = self.store.second_factors(user_id).await?;
-        if factors.any() && aal < Aal::Aal2 {
-            return Err(DomainError::MfaRequired);
+        require_change_allowed(self.store.as_ref(), user_id, aal).await
+    }
+
+    /// Lets `/auth/mfa/verify` take passkey assertions.
+    pub fn with_passkeys(mut self, passkeys: Arc<PasskeyService>) -> Self {
+        self.passkeys = Some(passkeys);
+        self
+    }
+
+    /// Request options for finishing a sign-in with a passkey. The mfa token stays unspent (it
+    /// is read, then put back with the time it had left).
+    pub async fn webauthn_options(&self, mfa_token: &str) -> Result<RequestChallengeResponse, DomainError> {
+        let passkeys = self.passkeys.as_ref().ok_or(DomainError::MfaNotEnabled)?;
+        if mfa_token.is_empty() || mfa_token.len() > 256 {
+            return Err(DomainError::InvalidToken);
         }
-        Ok(factors)
+        let key = challenge_key(mfa_token);
+        let raw = self.pending.take(&key).await?.ok_or(DomainError::InvalidToken)?;
+        let stored: StoredChallenge = serde_json::from_str(&raw).map_err(|_| DomainError::InvalidToken)?;
+        let left = (stored.challenge.expires_at - self.clock.now()).to_std().unwrap_or_default();
+        if left.is_zero() {
+            return Err(DomainError::InvalidToken);
+        }
+        self.pending.put(&key, &raw, left).await?;
+        passkeys.begin_second_factor(stored.challenge.user_id, &key).await
     }
 
     /// Starts (or restarts) a TOTP enrolment: a new secret, sealed for this user, inactive until
@@ -218,9 +243,11 @@ impl MfaService {
         };
         let checked = self
             .accounts
-            .within_failure_budget(&Email::key_of(&user.email), self.check_proof(&user, proof, now), |error| {
-                matches!(error, DomainError::InvalidMfaCode)
-            })
+            .within_failure_budget(
+                &Email::key_of(&user.email),
+                self.check_proof(&user, mfa_token, proof, now),
+                |error| matches!(error, DomainError::InvalidMfaCode),
+            )
             .await;
         let method = proof.method();
         let added = match checked {
@@ -244,10 +271,16 @@ impl MfaService {
     async fn check_proof(
         &self,
         user: &User,
+        mfa_token: &str,
         proof: SecondFactorProof<'_>,
         now: DateTime<Utc>,
     ) -> Result<AuthMethod, DomainError> {
         match proof {
+            SecondFactorProof::Webauthn(credential) => {
+                let passkeys = self.passkeys.as_ref().ok_or(DomainError::InvalidMfaCode)?;
+                passkeys.check_second_factor(user, &challenge_key(mfa_token), credential).await?;
+                Ok(AuthMethod::Hwk)
+            }
             SecondFactorProof::Totp(code) => self.check_totp(user.id, code, now).await,
             SecondFactorProof::RecoveryCode(code) => {
                 if code.chars().count() > MAX_CODE_CHARS {
@@ -299,8 +332,23 @@ impl SecondFactorProof<'_> {
         match self {
             Self::Totp(_) => SecondFactorMethod::Totp,
             Self::RecoveryCode(_) => SecondFactorMethod::RecoveryCode,
+            Self::Webauthn(_) => SecondFactorMethod::Webauthn,
         }
     }
+}
+
+/// Changing second factors needs `aal2` once the user has one (a session from before the
+/// factor, or a stolen password, must not remove or replace it).
+pub(super) async fn require_change_allowed(
+    store: &dyn Store,
+    user_id: Uuid,
+    aal: Aal,
+) -> Result<SecondFactors, DomainError> {
+    let factors = store.second_factors(user_id).await?;
+    if factors.any() && aal < Aal::Aal2 {
+        return Err(DomainError::MfaRequired);
+    }
+    Ok(factors)
 }
 
 fn record(method: SecondFactorMethod, user: &User, error: &DomainError) {

@@ -50,6 +50,8 @@ impl std::fmt::Debug for Settings {
             allowed_redirect_urls,
             mfa_required_roles,
             webauthn_rp_name,
+            webauthn_rp_id,
+            webauthn_origins,
             google_client_id,
             google_client_secret,
             google_issuer_url,
@@ -121,6 +123,8 @@ impl std::fmt::Debug for Settings {
             .field("allowed_redirect_urls", allowed_redirect_urls)
             .field("mfa_required_roles", mfa_required_roles)
             .field("webauthn_rp_name", webauthn_rp_name)
+            .field("webauthn_rp_id", webauthn_rp_id)
+            .field("webauthn_origins", webauthn_origins)
             .field("google_client_id", google_client_id)
             .field("google_client_secret", google_client_secret)
             .field("google_issuer_url", google_issuer_url)
