@@ -11,21 +11,22 @@ use super::Settings;
 
 impl Settings {
     /// The relying party passkeys are bound to. An RP ID cannot be an IP address (WebAuthn §5.1.3
-    /// wants a domain), so a service reached on a loopback address defaults to `localhost`, which
-    /// browsers treat as a secure context.
+    /// wants a domain), so a service reached on an address (loopback, or the `0.0.0.0` of a
+    /// container without `PUBLIC_URL`) defaults to `localhost`, which browsers treat as a secure
+    /// context; a real deployment names its domain in `PUBLIC_URL` or `WEBAUTHN_RP_ID`.
     pub fn relying_party(&self) -> anyhow::Result<RelyingParty> {
         let public = Url::parse(&self.public_base_url()).context("PUBLIC_URL is not a URL")?;
-        let public_is_loopback = host_ip(&public).is_some_and(|address| address.is_loopback());
+        let public_is_address = host_ip(&public).is_some();
         let id = match self.webauthn_rp_id.as_deref().map(str::trim).filter(|id| !id.is_empty()) {
             Some(id) => id.to_ascii_lowercase(),
-            None if public_is_loopback => "localhost".to_owned(),
+            None if public_is_address => "localhost".to_owned(),
             None => public.host_str().unwrap_or_default().to_ascii_lowercase(),
         };
         let configured: Vec<&str> =
             self.webauthn_origins.iter().map(|origin| origin.trim()).filter(|origin| !origin.is_empty()).collect();
         let origins = if configured.is_empty() {
             let mut origin = public.clone();
-            if public_is_loopback {
+            if public_is_address {
                 origin.set_host(Some("localhost")).context("PUBLIC_URL")?;
             }
             origin.set_path("");
@@ -101,6 +102,10 @@ mod tests {
         assert_eq!(party.id, "localhost");
         assert_eq!(party.origins, [Url::parse("http://localhost:8080").unwrap()]);
         assert!(settings(|settings| settings.service_host = "127.0.0.1".into()).validate().is_ok());
+        // A container listening everywhere, with no PUBLIC_URL yet, still starts.
+        let container = settings(|settings| settings.service_host = "0.0.0.0".into());
+        assert_eq!(container.relying_party().unwrap().id, "localhost");
+        assert!(container.validate().is_ok());
     }
 
     #[test]
