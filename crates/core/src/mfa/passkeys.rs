@@ -92,7 +92,9 @@ impl PasskeyService {
             .start_passkey_registration(user_id, &user.email, display_name, Some(exclude))
             .map_err(|error| DomainError::Internal(format!("passkey registration options: {error}")))?;
         // webauthn-rs leaves residency to the authenticator; the contract's sign-in is
-        // discoverable, so ask for a resident key outright.
+        // discoverable, so ask for a resident key outright. User verification stays what
+        // webauthn-rs's passkey ceremonies demand (`required`, stricter than `preferred`): a
+        // passkey sign-in is then always aal2, never a single possession factor.
         let selection = options.public_key.authenticator_selection.get_or_insert(AuthenticatorSelectionCriteria {
             authenticator_attachment: None,
             resident_key: None,

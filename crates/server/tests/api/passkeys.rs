@@ -23,6 +23,7 @@ on_both_backends!(
     a_passkey_finishes_a_password_sign_in_as_the_second_factor,
     removing_a_passkey_needs_aal2,
     malformed_credentials_are_refused_and_change_nothing,
+    a_disabled_account_cannot_sign_in_with_its_passkey,
 );
 on_postgres!(a_ceremony_started_on_one_instance_finishes_on_another);
 
@@ -284,4 +285,21 @@ async fn a_ceremony_started_on_one_instance_finishes_on_another() {
     // Spent on the first instance, so spent on the second.
     assert_problem(login(&second, &challenge_id, &assertion).await, StatusCode::UNAUTHORIZED, "invalid_credentials")
         .await;
+}
+
+async fn a_disabled_account_cannot_sign_in_with_its_passkey(backend: Backend) {
+    let app = spawn(backend).await;
+    let (_, admin) = crate::admin::signed_in_admin(&app).await;
+    let (_, tokens, mut authenticator) = user_with_passkey(&app).await;
+    let id = claims_of(&tokens.access)["sub"].as_str().unwrap().to_owned();
+    let disabled = app
+        .client
+        .patch(app.url(&format!("/admin/users/{id}")))
+        .bearer_auth(&admin.access)
+        .json(&json!({"is_active": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(disabled.status(), StatusCode::OK);
+    assert_problem(sign_in(&app, &mut authenticator).await, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
 }
