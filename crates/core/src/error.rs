@@ -65,6 +65,9 @@ pub enum DomainError {
     /// A wrong TOTP or recovery code.
     #[error("invalid second-factor code")]
     InvalidMfaCode,
+    /// A passkey registration whose attestation, challenge or origin does not hold.
+    #[error("invalid passkey")]
+    InvalidPasskey,
     /// A confirmed TOTP factor exists; it must be removed before enrolling another.
     #[error("second factor already enabled")]
     MfaAlreadyEnabled,

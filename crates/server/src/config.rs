@@ -12,6 +12,7 @@ use ipnet::IpNet;
 /// `Debug` of the settings, without secrets.
 mod debug;
 mod validate;
+mod webauthn;
 
 pub use auth_core::redact::Secret;
 pub use validate::{MIN_EVENTS_POLL_INTERVAL_MS, MIN_WEBHOOK_SECRET_BYTES};
@@ -136,6 +137,13 @@ pub struct Settings {
     /// The relying party's name shown by authenticators, and the issuer of TOTP enrolments.
     #[arg(global = true, long, env = "WEBAUTHN_RP_NAME", default_value = DEFAULT_WEBAUTHN_RP_NAME)]
     pub webauthn_rp_name: String,
+    /// The WebAuthn relying party id passkeys are bound to; default: the host of `PUBLIC_URL`
+    /// (`localhost` when that is a loopback address).
+    #[arg(global = true, long, env = "WEBAUTHN_RP_ID")]
+    pub webauthn_rp_id: Option<String>,
+    /// Origins passkey ceremonies may come from (comma-separated); default: `PUBLIC_URL`'s.
+    #[arg(global = true, long, env = "WEBAUTHN_ORIGINS", value_delimiter = ',')]
+    pub webauthn_origins: Vec<String>,
     /// Roles (comma-separated, e.g. `admin`) whose tokens the admin API accepts only at `aal2`.
     #[arg(global = true, long, env = "MFA_REQUIRED_ROLES", value_delimiter = ',', value_parser = parse_role)]
     pub mfa_required_roles: Vec<Role>,
@@ -308,6 +316,8 @@ impl Default for Settings {
             mfa_required_roles: Vec::new(),
             webauthn_rp_name: DEFAULT_WEBAUTHN_RP_NAME.into(),
             mfa_secret_key: None,
+            webauthn_rp_id: None,
+            webauthn_origins: Vec::new(),
             google_client_id: None,
             google_client_secret: None,
             google_issuer_url: DEFAULT_GOOGLE_ISSUER_URL.into(),

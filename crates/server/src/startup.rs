@@ -97,6 +97,7 @@ impl Application {
             email_flows: components.email_flows,
             oauth: components.oauth,
             mfa: components.mfa,
+            passkeys: components.passkeys,
             store: components.store,
             redis: components.redis.clone(),
             metrics: crate::telemetry::metrics_handle(),

@@ -9,7 +9,7 @@ use auth_core::accounts::admin::AdminService;
 use auth_core::accounts::email_flows::{EmailFlows, EmailLinks};
 use auth_core::accounts::{AccountPolicy, AccountService, PasswordAlgorithm, PasswordHasher};
 use auth_core::clock::Clock;
-use auth_core::mfa::{MfaService, SecretBox};
+use auth_core::mfa::{MfaService, PasskeyService, SecretBox};
 use auth_core::oauth::{IdentityProvider, OAuthService, OAuthSettings};
 use auth_core::ports::{EphemeralStore, Mailer, NoBroadcast, Quota, RateLimiter, RevocationBroadcast, Store};
 use auth_core::sessions::{AccessTokens, AssurancePolicy, RevocationSet, SessionService, SessionSettings};
@@ -37,6 +37,7 @@ pub struct Components {
     pub email_flows: Arc<EmailFlows>,
     pub oauth: Arc<OAuthService>,
     pub mfa: Arc<MfaService>,
+    pub passkeys: Arc<PasskeyService>,
     pub redis: Option<Arc<RedisHandle>>,
     pub limiter: Arc<dyn RateLimiter>,
     pub dispatcher: Arc<Dispatcher>,
@@ -148,15 +149,28 @@ pub fn build(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Compo
         None => sessions.access_tokens().keys().derive_secret("totp-secret").to_vec(),
     };
     let secrets = SecretBox::new(&sealing_key).map_err(|error| anyhow::anyhow!("MFA_SECRET_KEY: {error}"))?;
-    let mfa = Arc::new(MfaService::new(
-        store.clone(),
-        accounts.clone(),
-        sessions.clone(),
-        pending.clone(),
-        secrets,
-        clock.clone(),
-        settings.webauthn_rp_name.clone(),
-    ));
+    let passkeys = Arc::new(
+        PasskeyService::new(
+            &settings.relying_party()?,
+            store.clone(),
+            sessions.clone(),
+            pending.clone(),
+            clock.clone(),
+        )
+        .map_err(|error| anyhow::anyhow!("{error}"))?,
+    );
+    let mfa = Arc::new(
+        MfaService::new(
+            store.clone(),
+            accounts.clone(),
+            sessions.clone(),
+            pending.clone(),
+            secrets,
+            clock.clone(),
+            settings.webauthn_rp_name.clone(),
+        )
+        .with_passkeys(passkeys.clone()),
+    );
     let oauth = Arc::new(OAuthService::new(
         identity_providers(settings)?,
         store.clone(),
@@ -182,7 +196,20 @@ pub fn build(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Compo
         },
         clock,
     ));
-    Ok(Components { store, accounts, sessions, admin, email_flows, oauth, mfa, redis, limiter, dispatcher, shortcuts })
+    Ok(Components {
+        store,
+        accounts,
+        sessions,
+        admin,
+        email_flows,
+        oauth,
+        mfa,
+        passkeys,
+        redis,
+        limiter,
+        dispatcher,
+        shortcuts,
+    })
 }
 
 /// The configured destinations of user events: the Redis Stream (when Redis is configured and

@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 pub mod assurance;
 /// What an `mfa_token` stands for, and how many wrong codes it survives.
 pub mod challenge;
+/// Passkeys: registration, discoverable sign-in, the passkey as a second factor.
+pub mod passkeys;
 /// QR codes as standalone SVG, for the otpauth URI.
 pub mod qr_svg;
 /// Second factors as stored: TOTP factors, passkeys, what a user has.
@@ -25,6 +27,7 @@ pub mod totp;
 
 pub use assurance::{Aal, Assurance, AuthMethod};
 pub use challenge::{FailureOutcome, MfaChallenge};
+pub use passkeys::{PasskeyLoginOptions, PasskeyService, RelyingParty};
 pub use records::{NewPasskey, Passkey, SecondFactors, TotpFactor};
 pub use secret_box::{SecretBox, SecretBoxError};
 pub use service::{MfaService, PendingSecondFactor, SecondFactorProof, SignInStep};

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+use webauthn_rs::prelude::RequestChallengeResponse;
 
+use super::passkeys::PasskeyService;
 use super::{
     Aal, Assurance, AuthMethod, FailureOutcome, MFA_TOKEN_TTL, MfaChallenge, SecondFactorMethod, SecondFactors,
     SecretBox, TotpEnrolment, TotpSecret, recovery, totp,
@@ -47,6 +49,8 @@ pub struct PendingSecondFactor {
 pub enum SecondFactorProof<'a> {
     Totp(&'a str),
     RecoveryCode(&'a str),
+    /// A passkey assertion (WebAuthn JSON) answering `/auth/mfa/webauthn/options`.
+    Webauthn(&'a str),
 }
 
 /// An mfa token's record in the ephemeral store; the token itself is kept only hashed.
@@ -65,6 +69,7 @@ pub struct MfaService {
     clock: Arc<dyn Clock>,
     /// The TOTP issuer shown in authenticator apps (`WEBAUTHN_RP_NAME`).
     issuer: String,
+    passkeys: Option<Arc<PasskeyService>>,
 }
 
 impl MfaService {
@@ -77,7 +82,7 @@ impl MfaService {
         clock: Arc<dyn Clock>,
         issuer: String,
     ) -> Self {
-        Self { store, accounts, sessions, pending, secrets, clock, issuer }
+        Self { store, accounts, sessions, pending, secrets, clock, issuer, passkeys: None }
     }
 
     pub async fn status(&self, user_id: Uuid) -> Result<SecondFactors, DomainError> {
@@ -87,11 +92,31 @@ impl MfaService {
     /// Changing second factors needs `aal2` once the user has one (a session from before the
     /// factor, or a stolen password, must not remove or replace it).
     pub async fn require_change_allowed(&self, user_id: Uuid, aal: Aal) -> Result<SecondFactors, DomainError> {
-        let factors = self.store.second_factors(user_id).await?;
-        if factors.any() && aal < Aal::Aal2 {
-            return Err(DomainError::MfaRequired);
+        require_change_allowed(self.store.as_ref(), user_id, aal).await
+    }
+
+    /// Lets `/auth/mfa/verify` take passkey assertions.
+    pub fn with_passkeys(mut self, passkeys: Arc<PasskeyService>) -> Self {
+        self.passkeys = Some(passkeys);
+        self
+    }
+
+    /// Request options for finishing a sign-in with a passkey. The mfa token stays unspent (it
+    /// is read, then put back with the time it had left).
+    pub async fn webauthn_options(&self, mfa_token: &str) -> Result<RequestChallengeResponse, DomainError> {
+        let passkeys = self.passkeys.as_ref().ok_or(DomainError::MfaNotEnabled)?;
+        if mfa_token.is_empty() || mfa_token.len() > 256 {
+            return Err(DomainError::InvalidToken);
         }
-        Ok(factors)
+        let key = challenge_key(mfa_token);
+        let raw = self.pending.take(&key).await?.ok_or(DomainError::InvalidToken)?;
+        let stored: StoredChallenge = serde_json::from_str(&raw).map_err(|_| DomainError::InvalidToken)?;
+        let left = (stored.challenge.expires_at - self.clock.now()).to_std().unwrap_or_default();
+        if left.is_zero() {
+            return Err(DomainError::InvalidToken);
+        }
+        self.pending.put(&key, &raw, left).await?;
+        passkeys.begin_second_factor(stored.challenge.user_id, &key).await
     }
 
     /// Starts (or restarts) a TOTP enrolment: a new secret, sealed for this user, inactive until
@@ -231,7 +256,7 @@ impl MfaService {
             Some(user) if user.is_active => user,
             _ => return Err(DomainError::InvalidToken),
         };
-        let checked = self.check_within_budget(&user, proof, now).await;
+        let checked = self.check_within_budget(&user, Some(mfa_token), proof, now).await;
         let method = proof.method();
         let added = match checked {
             Ok(added) => added,
@@ -257,7 +282,7 @@ impl MfaService {
     pub async fn step_up(&self, claims: &AccessClaims, proof: SecondFactorProof<'_>) -> Result<TokenPair, DomainError> {
         let user = self.accounts.active_user(claims.sub).await?;
         let now = self.clock.now();
-        let checked = self.check_within_budget(&user, proof, now).await;
+        let checked = self.check_within_budget(&user, None, proof, now).await;
         let added = checked.inspect_err(|error| record(proof.method(), &user, error))?;
         metrics::counter!("mfa_verifications_total", "method" => proof.method().as_str(), "outcome" => "success")
             .increment(1);
@@ -268,10 +293,11 @@ impl MfaService {
     async fn check_within_budget(
         &self,
         user: &User,
+        mfa_token: Option<&str>,
         proof: SecondFactorProof<'_>,
         now: DateTime<Utc>,
     ) -> Result<AuthMethod, DomainError> {
-        let check = self.check_proof(user, proof, now);
+        let check = self.check_proof(user, mfa_token, proof, now);
         let is_wrong_code = |error: &DomainError| matches!(error, DomainError::InvalidMfaCode);
         self.accounts.within_failure_budget(&Email::key_of(&user.email), check, is_wrong_code).await
     }
@@ -279,10 +305,20 @@ impl MfaService {
     async fn check_proof(
         &self,
         user: &User,
+        mfa_token: Option<&str>,
         proof: SecondFactorProof<'_>,
         now: DateTime<Utc>,
     ) -> Result<AuthMethod, DomainError> {
         match proof {
+            SecondFactorProof::Webauthn(credential) => {
+                let passkeys = self.passkeys.as_ref().ok_or(DomainError::InvalidMfaCode)?;
+                // The assertion answers the challenge kept with the mfa token; a step-up has none.
+                let Some(mfa_token) = mfa_token else {
+                    return Err(DomainError::invalid_field("method", "a step-up takes totp or recovery_code"));
+                };
+                passkeys.check_second_factor(user, &challenge_key(mfa_token), credential).await?;
+                Ok(AuthMethod::Hwk)
+            }
             SecondFactorProof::Totp(code) => self.check_totp(user.id, code, now).await,
             SecondFactorProof::RecoveryCode(code) => {
                 if code.chars().count() > MAX_CODE_CHARS {
@@ -334,8 +370,23 @@ impl SecondFactorProof<'_> {
         match self {
             Self::Totp(_) => SecondFactorMethod::Totp,
             Self::RecoveryCode(_) => SecondFactorMethod::RecoveryCode,
+            Self::Webauthn(_) => SecondFactorMethod::Webauthn,
         }
     }
+}
+
+/// Changing second factors needs `aal2` once the user has one (a session from before the
+/// factor, or a stolen password, must not remove or replace it).
+pub(super) async fn require_change_allowed(
+    store: &dyn Store,
+    user_id: Uuid,
+    aal: Aal,
+) -> Result<SecondFactors, DomainError> {
+    let factors = store.second_factors(user_id).await?;
+    if factors.any() && aal < Aal::Aal2 {
+        return Err(DomainError::MfaRequired);
+    }
+    Ok(factors)
 }
 
 fn record(method: SecondFactorMethod, user: &User, error: &DomainError) {

@@ -51,6 +51,8 @@ impl std::fmt::Debug for Settings {
             mfa_required_roles,
             webauthn_rp_name,
             mfa_secret_key,
+            webauthn_rp_id,
+            webauthn_origins,
             google_client_id,
             google_client_secret,
             google_issuer_url,
@@ -123,6 +125,8 @@ impl std::fmt::Debug for Settings {
             .field("mfa_required_roles", mfa_required_roles)
             .field("webauthn_rp_name", webauthn_rp_name)
             .field("mfa_secret_key", mfa_secret_key)
+            .field("webauthn_rp_id", webauthn_rp_id)
+            .field("webauthn_origins", webauthn_origins)
             .field("google_client_id", google_client_id)
             .field("google_client_secret", google_client_secret)
             .field("google_issuer_url", google_issuer_url)

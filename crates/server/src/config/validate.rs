@@ -45,6 +45,7 @@ impl Settings {
         if self.events_poll_interval_ms < MIN_EVENTS_POLL_INTERVAL_MS {
             bail!("EVENTS_POLL_INTERVAL_MS must be at least {MIN_EVENTS_POLL_INTERVAL_MS}");
         }
+        self.validate_webauthn()?;
         self.validate_webhooks()
     }
 

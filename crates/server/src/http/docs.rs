@@ -9,7 +9,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use super::state::AppState;
-use super::{accounts, admin, email, error, meta, mfa, oauth, sessions, validate};
+use super::{accounts, admin, email, error, meta, mfa, oauth, passkeys, sessions, validate};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -25,11 +25,13 @@ use super::{accounts, admin, email, error, meta, mfa, oauth, sessions, validate}
         sessions::refresh, sessions::logout, sessions::logout_all, sessions::list_sessions, sessions::revoke_session,
         validate::validate_post, validate::validate_get,
         mfa::status, mfa::begin_totp, mfa::confirm_totp, mfa::remove_totp, mfa::regenerate_recovery_codes, mfa::verify,
+        passkeys::second_factor_options, passkeys::registration_options, passkeys::register, passkeys::list,
+        passkeys::remove, passkeys::login_options, passkeys::login,
         meta::jwks, meta::live, meta::ready, meta::metrics,
     ),
     components(schemas(error::Problem, error::ProblemField)),
     modifiers(&BearerSecurity),
-    tags((name = "accounts"), (name = "email"), (name = "admin"), (name = "social"), (name = "sessions"), (name = "mfa"), (name = "validation"), (name = "keys"), (name = "health")),
+    tags((name = "accounts"), (name = "email"), (name = "admin"), (name = "social"), (name = "sessions"), (name = "mfa"), (name = "passkeys"), (name = "validation"), (name = "keys"), (name = "health")),
 )]
 pub struct ApiDoc;
 

@@ -119,6 +119,11 @@ fn status_and_code(error: &DomainError) -> (StatusCode, &'static str, &'static s
         DomainError::InvalidMfaCode => {
             (StatusCode::UNAUTHORIZED, "invalid_mfa_code", "The second-factor code is not valid.")
         }
+        DomainError::InvalidPasskey => (
+            StatusCode::BAD_REQUEST,
+            "invalid_passkey",
+            "The passkey could not be verified; start the registration again.",
+        ),
         DomainError::MfaAlreadyEnabled => {
             (StatusCode::CONFLICT, "mfa_already_enabled", "An authenticator app is set up already; remove it first.")
         }
@@ -235,6 +240,7 @@ mod tests {
             (DomainError::InsufficientRole, 403, "insufficient_role"),
             (DomainError::MfaRequired, 403, "mfa_required"),
             (DomainError::InvalidMfaCode, 401, "invalid_mfa_code"),
+            (DomainError::InvalidPasskey, 400, "invalid_passkey"),
             (DomainError::MfaAlreadyEnabled, 409, "mfa_already_enabled"),
             (DomainError::MfaNotEnabled, 409, "mfa_not_enabled"),
             (DomainError::LastAdmin, 409, "last_admin"),

@@ -65,6 +65,10 @@ pub struct MfaVerifyRequest {
     /// The TOTP code or a recovery code.
     #[schema(value_type = Option<String>)]
     pub code: Option<Secret>,
+    /// For `webauthn`: `PublicKeyCredential.toJSON()` of the assertion answering
+    /// `/auth/mfa/webauthn/options`.
+    #[schema(value_type = Option<Object>)]
+    pub credential: Option<serde_json::Value>,
 }
 
 /// The `mfa_required` answer of a sign-in (200, no session yet).
@@ -179,12 +183,14 @@ pub async fn verify(
     AppJson(body): AppJson<MfaVerifyRequest>,
 ) -> Result<Json<TokenPairResponse>, ApiError> {
     let code = || body.code.as_deref().ok_or_else(|| ApiError::from(DomainError::invalid_field("code", "is required")));
+    let credential = body.credential.as_ref().map(serde_json::Value::to_string);
     let proof = match body.method {
         SecondFactorMethod::Totp => SecondFactorProof::Totp(code()?),
         SecondFactorMethod::RecoveryCode => SecondFactorProof::RecoveryCode(code()?),
-        SecondFactorMethod::Webauthn => {
-            return Err(DomainError::invalid_field("method", "webauthn is not available yet").into());
-        }
+        SecondFactorMethod::Webauthn => match credential.as_deref() {
+            Some(credential) => SecondFactorProof::Webauthn(credential),
+            None => return Err(DomainError::invalid_field("credential", "is required").into()),
+        },
     };
     let pair = match (body.mfa_token, bearer_token(&headers)) {
         (Some(mfa_token), _) => state.mfa.verify(&mfa_token, proof, client_info(&headers, address)).await?,

@@ -20,6 +20,8 @@ pub mod meta;
 pub mod mfa;
 /// Social sign-in.
 pub mod oauth;
+/// Passkeys (WebAuthn): registration, list, removal, discoverable sign-in, second-factor options.
+pub mod passkeys;
 /// Refresh, logout, sessions.
 pub mod sessions;
 /// Handler state.
@@ -72,6 +74,9 @@ fn public_auth_routes() -> Router<AppState> {
         .route("/auth/oauth/{provider}/callback", get(oauth::callback))
         .route("/auth/oauth/{provider}/token", post(oauth::app_token))
         .route("/auth/mfa/verify", post(mfa::verify))
+        .route("/auth/mfa/webauthn/options", post(passkeys::second_factor_options))
+        .route("/auth/passkeys/login/options", post(passkeys::login_options))
+        .route("/auth/passkeys/login", post(passkeys::login))
         // The same handlers under the FastAPI service's layout, so its clients work unchanged.
         .route("/auth_api/v1/users/register", post(accounts::register))
         .route("/auth_api/v1/auth/login", post(accounts::login))
@@ -100,6 +105,10 @@ fn signed_in_routes() -> Router<AppState> {
         .route("/auth/mfa/totp", post(mfa::begin_totp).delete(mfa::remove_totp))
         .route("/auth/mfa/totp/confirm", post(mfa::confirm_totp))
         .route("/auth/mfa/recovery-codes", post(mfa::regenerate_recovery_codes))
+        .route("/auth/passkeys", get(passkeys::list))
+        .route("/auth/passkeys/{id}", delete(passkeys::remove))
+        .route("/auth/passkeys/register/options", post(passkeys::registration_options))
+        .route("/auth/passkeys/register", post(passkeys::register))
         .route("/auth/oauth/{provider}/link", post(oauth::link))
         .route("/auth/oauth/{provider}", delete(oauth::unlink))
         .route("/admin/users", get(admin::list_users))

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use auth_core::accounts::AccountService;
 use auth_core::accounts::admin::AdminService;
 use auth_core::accounts::email_flows::EmailFlows;
-use auth_core::mfa::MfaService;
+use auth_core::mfa::{MfaService, PasskeyService};
 use auth_core::oauth::OAuthService;
 use auth_core::ports::{Quota, RateLimiter, Store};
 use auth_core::sessions::SessionService;
@@ -22,6 +22,7 @@ pub struct AppState {
     pub email_flows: Arc<EmailFlows>,
     pub oauth: Arc<OAuthService>,
     pub mfa: Arc<MfaService>,
+    pub passkeys: Arc<PasskeyService>,
     pub store: Arc<dyn Store>,
     pub redis: Option<Arc<RedisHandle>>,
     pub metrics: PrometheusHandle,

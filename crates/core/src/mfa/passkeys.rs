@@ -1,0 +1,340 @@
+//! Passkeys (WebAuthn, through webauthn-rs): registration for a signed-in user, discoverable
+//! sign-in, and the assertion that finishes a sign-in as its second factor. Ceremony state waits
+//! in the ephemeral store (every instance sees it) for five minutes and is taken once.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+use webauthn_rs::prelude::{
+    AuthenticationResult, CreationChallengeResponse, CredentialID, DiscoverableAuthentication,
+    Passkey as WebauthnPasskey, PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential,
+    RegisterPublicKeyCredential, RequestChallengeResponse, Url, Webauthn, WebauthnBuilder, WebauthnError,
+};
+use webauthn_rs_proto::{AuthenticatorSelectionCriteria, ResidentKeyRequirement, UserVerificationPolicy};
+
+use super::{Aal, Assurance, AuthMethod, NewPasskey, Passkey, WEBAUTHN_CHALLENGE_TTL};
+use crate::clock::Clock;
+use crate::error::{DomainError, StoreError};
+use crate::model::User;
+use crate::oauth::random_token;
+use crate::ports::{EphemeralStore, Store};
+use crate::sessions::{ClientInfo, SessionService, TokenPair};
+
+/// The name a passkey gets when the request names none.
+pub const DEFAULT_PASSKEY_NAME: &str = "Passkey";
+/// Longest passkey name kept.
+const MAX_PASSKEY_NAME_CHARS: usize = 64;
+/// Longest credential JSON worth parsing (an attestation with certificates is a few KB).
+pub const MAX_CREDENTIAL_BYTES: usize = 64 * 1024;
+
+/// Who the relying party is: `WEBAUTHN_RP_ID`, `WEBAUTHN_RP_NAME`, `WEBAUTHN_ORIGINS`.
+#[derive(Debug, Clone)]
+pub struct RelyingParty {
+    pub id: String,
+    pub name: String,
+    pub origins: Vec<Url>,
+}
+
+/// A discoverable sign-in waiting for its assertion.
+#[derive(Debug)]
+pub struct PasskeyLoginOptions {
+    pub challenge_id: String,
+    pub options: RequestChallengeResponse,
+}
+
+pub struct PasskeyService {
+    webauthn: Webauthn,
+    store: Arc<dyn Store>,
+    sessions: Arc<SessionService>,
+    pending: Arc<dyn EphemeralStore>,
+    clock: Arc<dyn Clock>,
+}
+
+impl PasskeyService {
+    pub fn new(
+        relying_party: &RelyingParty,
+        store: Arc<dyn Store>,
+        sessions: Arc<SessionService>,
+        pending: Arc<dyn EphemeralStore>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, DomainError> {
+        let Some((first, others)) = relying_party.origins.split_first() else {
+            return Err(DomainError::Internal("WebAuthn needs at least one origin".into()));
+        };
+        let mut builder = WebauthnBuilder::new(&relying_party.id, first)
+            .map_err(|error| DomainError::Internal(format!("WebAuthn relying party: {error}")))?
+            .rp_name(&relying_party.name)
+            .timeout(WEBAUTHN_CHALLENGE_TTL);
+        for origin in others {
+            builder = builder.append_allowed_origin(origin);
+        }
+        let webauthn =
+            builder.build().map_err(|error| DomainError::Internal(format!("WebAuthn relying party: {error}")))?;
+        Ok(Self { webauthn, store, sessions, pending, clock })
+    }
+
+    /// Creation options for the signed-in user: a discoverable credential (the sign-in needs no
+    /// email), none of the user's existing passkeys again. Needs `aal2` once the user has a
+    /// second factor, like every change to them. One registration per user at a time.
+    #[tracing::instrument(name = "begin passkey registration", skip_all, fields(user_id = %user.id))]
+    pub async fn begin_registration(&self, user: &User, aal: Aal) -> Result<CreationChallengeResponse, DomainError> {
+        let user_id = user.id;
+        super::service::require_change_allowed(self.store.as_ref(), user_id, aal).await?;
+        let existing = self.store.list_passkeys(user_id).await?;
+        let exclude: Vec<CredentialID> =
+            existing.iter().map(|passkey| CredentialID::from(passkey.credential_id.clone())).collect();
+        let display_name = user.full_name.as_deref().unwrap_or(&user.email);
+        let (mut options, state) = self
+            .webauthn
+            .start_passkey_registration(user_id, &user.email, display_name, Some(exclude))
+            .map_err(|error| DomainError::Internal(format!("passkey registration options: {error}")))?;
+        // webauthn-rs leaves residency to the authenticator; the contract's sign-in is
+        // discoverable, so ask for a resident key outright. User verification stays what
+        // webauthn-rs's passkey ceremonies demand (`required`, stricter than `preferred`): a
+        // passkey sign-in is then always aal2, never a single possession factor.
+        let selection = options.public_key.authenticator_selection.get_or_insert(AuthenticatorSelectionCriteria {
+            authenticator_attachment: None,
+            resident_key: None,
+            require_resident_key: true,
+            user_verification: UserVerificationPolicy::Required,
+        });
+        selection.resident_key = Some(ResidentKeyRequirement::Required);
+        selection.require_resident_key = true;
+        self.put(&registration_key(user_id), &state).await?;
+        Ok(options)
+    }
+
+    /// Checks the attestation against the pending registration and keeps the passkey.
+    #[tracing::instrument(name = "finish passkey registration", skip_all, fields(%user_id))]
+    pub async fn finish_registration(
+        &self,
+        user_id: Uuid,
+        credential: &str,
+        name: Option<&str>,
+    ) -> Result<Passkey, DomainError> {
+        // Parse first: a malformed body must not spend the pending registration.
+        let credential: RegisterPublicKeyCredential = parse_credential(credential, DomainError::InvalidPasskey)?;
+        let Some(state) = self.take::<PasskeyRegistration>(&registration_key(user_id)).await? else {
+            audit_refused("passkey_registration_failed", Some(user_id), "no_pending_registration");
+            return Err(DomainError::InvalidPasskey);
+        };
+        let passkey = self.webauthn.finish_passkey_registration(&credential, &state).map_err(|error| {
+            tracing::debug!(%error, "passkey attestation refused");
+            audit_refused("passkey_registration_failed", Some(user_id), "invalid_attestation");
+            DomainError::InvalidPasskey
+        })?;
+        let name = name.map(str::trim).filter(|name| !name.is_empty()).unwrap_or(DEFAULT_PASSKEY_NAME);
+        let new = NewPasskey {
+            id: Uuid::new_v4(),
+            user_id,
+            credential_id: passkey.cred_id().to_vec(),
+            name: name.chars().take(MAX_PASSKEY_NAME_CHARS).collect(),
+            credential: to_json(&passkey)?,
+            created_at: self.clock.now(),
+        };
+        let stored = match self.store.add_passkey(new).await {
+            Err(StoreError::Conflict(_)) => {
+                audit_refused("passkey_registration_failed", Some(user_id), "credential_taken");
+                return Err(DomainError::InvalidPasskey);
+            }
+            other => other?,
+        };
+        tracing::info!(target: "audit", event = "passkey_added", %user_id, passkey_id = %stored.id, outcome = "success", "passkey registered");
+        Ok(stored)
+    }
+
+    pub async fn list(&self, user_id: Uuid) -> Result<Vec<Passkey>, DomainError> {
+        Ok(self.store.list_passkeys(user_id).await?)
+    }
+
+    /// Removes one of the user's passkeys (`aal2` once they have a second factor, which a
+    /// passkey is); someone else's is not found.
+    #[tracing::instrument(name = "remove passkey", skip_all, fields(%user_id, %passkey_id))]
+    pub async fn remove(&self, user_id: Uuid, passkey_id: Uuid, aal: Aal) -> Result<(), DomainError> {
+        super::service::require_change_allowed(self.store.as_ref(), user_id, aal).await?;
+        if !self.store.delete_passkey(user_id, passkey_id, self.clock.now()).await? {
+            return Err(DomainError::NotFound);
+        }
+        tracing::info!(target: "audit", event = "passkey_removed", %user_id, %passkey_id, outcome = "success", "passkey removed");
+        Ok(())
+    }
+
+    /// Request options for a discoverable sign-in: no email asked, no credentials listed.
+    pub async fn begin_login(&self) -> Result<PasskeyLoginOptions, DomainError> {
+        let (mut options, state) = self
+            .webauthn
+            .start_discoverable_authentication()
+            .map_err(|error| DomainError::Internal(format!("passkey sign-in options: {error}")))?;
+        // webauthn-rs marks these for conditional UI (autofill); a sign-in button is modal too.
+        options.mediation = None;
+        let challenge_id = random_token();
+        self.put(&login_key(&challenge_id), &state).await?;
+        Ok(PasskeyLoginOptions { challenge_id, options })
+    }
+
+    /// A discoverable sign-in: both factors in one (the key is possession, the user
+    /// verification it reports is the other). Every refusal is `invalid_credentials`.
+    #[tracing::instrument(name = "passkey sign-in", skip_all)]
+    pub async fn finish_login(
+        &self,
+        challenge_id: &str,
+        credential: &str,
+        client: ClientInfo,
+    ) -> Result<TokenPair, DomainError> {
+        if challenge_id.is_empty() || challenge_id.len() > 256 {
+            return Err(DomainError::InvalidCredentials);
+        }
+        let credential: PublicKeyCredential = parse_credential(credential, DomainError::InvalidCredentials)?;
+        let Some(state) = self.take::<DiscoverableAuthentication>(&login_key(challenge_id)).await? else {
+            return Err(refused_login(None, "unknown_challenge"));
+        };
+        let (user_handle, credential_id) = self
+            .webauthn
+            .identify_discoverable_authentication(&credential)
+            .map_err(|_| refused_login(None, "no_user_handle"))?;
+        let stored = match self.store.find_passkey_by_credential_id(credential_id).await? {
+            Some(stored) if stored.user_id == user_handle => stored,
+            _ => return Err(refused_login(None, "unknown_credential")),
+        };
+        let user = match self.store.find_user(stored.user_id).await? {
+            Some(user) if user.is_active => user,
+            _ => return Err(refused_login(Some(stored.user_id), "account_unavailable")),
+        };
+        let mut passkey: WebauthnPasskey = from_json(&stored.credential)?;
+        let result = self
+            .webauthn
+            .finish_discoverable_authentication_v2(&credential, state, &passkey)
+            .map_err(|error| refused_login(Some(user.id), failure_reason(&error)))?;
+        self.record_use(&stored, &mut passkey, &result).await?;
+        metrics::counter!("passkey_sign_ins_total", "outcome" => "success").increment(1);
+        tracing::info!(target: "audit", event = "passkey_sign_in", user_id = %user.id, passkey_id = %stored.id, outcome = "success", "signed in with a passkey");
+        let assurance = Assurance::from_methods(&[AuthMethod::Hwk], result.user_verified());
+        self.sessions.start(&user, client, assurance).await
+    }
+
+    /// Request options listing the user's passkeys, for the second step of a sign-in whose
+    /// `mfa_token` is `token_key` (the token's hash, never the token).
+    pub async fn begin_second_factor(
+        &self,
+        user_id: Uuid,
+        token_key: &str,
+    ) -> Result<RequestChallengeResponse, DomainError> {
+        let passkeys = self.user_passkeys(user_id).await?;
+        if passkeys.is_empty() {
+            return Err(DomainError::MfaNotEnabled);
+        }
+        let credentials: Vec<WebauthnPasskey> = passkeys.into_iter().map(|(_, passkey)| passkey).collect();
+        let (options, state) = self
+            .webauthn
+            .start_passkey_authentication(&credentials)
+            .map_err(|error| DomainError::Internal(format!("passkey second-factor options: {error}")))?;
+        self.put(&second_factor_key(token_key), &state).await?;
+        Ok(options)
+    }
+
+    /// Judges an assertion answering [`Self::begin_second_factor`]; a refusal is
+    /// `invalid_mfa_code`, so it counts like a wrong code. The options are single use.
+    pub async fn check_second_factor(&self, user: &User, token_key: &str, credential: &str) -> Result<(), DomainError> {
+        let credential: PublicKeyCredential = parse_credential(credential, DomainError::InvalidMfaCode)?;
+        let Some(state) = self.take::<PasskeyAuthentication>(&second_factor_key(token_key)).await? else {
+            return Err(DomainError::InvalidMfaCode);
+        };
+        let result = self.webauthn.finish_passkey_authentication(&credential, &state).map_err(|error| {
+            tracing::debug!(%error, "passkey assertion refused");
+            DomainError::InvalidMfaCode
+        })?;
+        let passkeys = self.user_passkeys(user.id).await?;
+        let Some((stored, mut passkey)) =
+            passkeys.into_iter().find(|(stored, _)| stored.credential_id.as_slice() == result.cred_id().as_slice())
+        else {
+            return Err(DomainError::InvalidMfaCode);
+        };
+        self.record_use(&stored, &mut passkey, &result).await
+    }
+
+    async fn user_passkeys(&self, user_id: Uuid) -> Result<Vec<(Passkey, WebauthnPasskey)>, DomainError> {
+        let stored = self.store.list_passkeys(user_id).await?;
+        stored
+            .into_iter()
+            .map(|passkey| {
+                let credential = from_json(&passkey.credential)?;
+                Ok((passkey, credential))
+            })
+            .collect()
+    }
+
+    /// Keeps the signature counter (webauthn-rs refuses one that did not move forward, the mark
+    /// of a cloned key) and the backup state the assertion reported.
+    async fn record_use(
+        &self,
+        stored: &Passkey,
+        passkey: &mut WebauthnPasskey,
+        result: &AuthenticationResult,
+    ) -> Result<(), DomainError> {
+        passkey.update_credential(result);
+        let now: DateTime<Utc> = self.clock.now();
+        Ok(self.store.record_passkey_use(stored.id, &to_json(passkey)?, now).await?)
+    }
+
+    async fn put<T: Serialize>(&self, key: &str, state: &T) -> Result<(), DomainError> {
+        Ok(self.pending.put(key, &to_json(state)?, WEBAUTHN_CHALLENGE_TTL).await?)
+    }
+
+    async fn take<T: DeserializeOwned>(&self, key: &str) -> Result<Option<T>, DomainError> {
+        match self.pending.take(key).await? {
+            Some(raw) => Ok(serde_json::from_str(&raw).ok()),
+            None => Ok(None),
+        }
+    }
+}
+
+fn parse_credential<T: DeserializeOwned>(credential: &str, refusal: DomainError) -> Result<T, DomainError> {
+    if credential.len() > MAX_CREDENTIAL_BYTES {
+        return Err(refusal);
+    }
+    serde_json::from_str(credential).map_err(|_| refusal)
+}
+
+fn refused_login(user_id: Option<Uuid>, reason: &'static str) -> DomainError {
+    metrics::counter!("passkey_sign_ins_total", "outcome" => reason).increment(1);
+    audit_refused("passkey_sign_in_failed", user_id, reason);
+    DomainError::InvalidCredentials
+}
+
+fn audit_refused(event: &'static str, user_id: Option<Uuid>, reason: &'static str) {
+    let user_id = user_id.map(|id| id.to_string()).unwrap_or_default();
+    tracing::info!(target: "audit", event, user_id, outcome = reason, "passkey refused");
+}
+
+fn failure_reason(error: &WebauthnError) -> &'static str {
+    match error {
+        WebauthnError::CredentialPossibleCompromise => "counter_went_backwards",
+        WebauthnError::InvalidRPOrigin => "wrong_origin",
+        WebauthnError::MismatchedChallenge => "wrong_challenge",
+        _ => "invalid_assertion",
+    }
+}
+
+fn registration_key(user_id: Uuid) -> String {
+    format!("passkey-registration:{user_id}")
+}
+
+fn login_key(challenge_id: &str) -> String {
+    use sha2::Digest;
+    format!("passkey-login:{}", hex::encode(sha2::Sha256::digest(challenge_id.as_bytes())))
+}
+
+fn second_factor_key(token_key: &str) -> String {
+    format!("passkey-second-factor:{token_key}")
+}
+
+fn to_json<T: Serialize>(value: &T) -> Result<String, DomainError> {
+    serde_json::to_string(value).map_err(|error| DomainError::Internal(format!("passkey state: {error}")))
+}
+
+fn from_json<T: DeserializeOwned>(raw: &str) -> Result<T, DomainError> {
+    serde_json::from_str(raw).map_err(|error| DomainError::Internal(format!("stored passkey: {error}")))
+}

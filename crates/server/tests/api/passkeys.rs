@@ -1,0 +1,305 @@
+//! Passkeys through HTTP, with a software authenticator producing real attestations and
+//! signatures: registration, discoverable sign-in at aal2, the list and removal, the passkey as
+//! a second factor, and every way an assertion is refused (tampered, wrong origin, replayed,
+//! cloned key, someone else's). Both backends; two instances sharing Redis on PostgreSQL.
+
+mod authenticator;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use self::authenticator::{SoftPasskey, tampered};
+use crate::helpers::{Backend, PASSWORD, TestApp, Tokens, assert_problem, claims_of};
+use crate::{on_both_backends, on_postgres};
+
+on_both_backends!(
+    a_registered_passkey_signs_in_without_an_email_at_aal2,
+    a_tampered_signature_is_refused,
+    an_assertion_from_another_origin_is_refused,
+    a_registration_from_another_origin_is_refused,
+    a_login_response_cannot_be_replayed,
+    a_cloned_authenticator_is_refused_once_the_original_moved_on,
+    one_users_passkey_and_challenge_do_nothing_for_another,
+    a_passkey_finishes_a_password_sign_in_as_the_second_factor,
+    removing_a_passkey_needs_aal2,
+    malformed_credentials_are_refused_and_change_nothing,
+    a_disabled_account_cannot_sign_in_with_its_passkey,
+);
+on_postgres!(a_ceremony_started_on_one_instance_finishes_on_another);
+
+const ORIGIN: &str = "https://app.example.test";
+
+fn relying_party(settings: &mut auth_service::Settings) {
+    settings.webauthn_rp_id = Some("example.test".into());
+    settings.webauthn_origins = vec![ORIGIN.into()];
+}
+
+async fn spawn(backend: Backend) -> TestApp {
+    TestApp::spawn_with(backend, relying_party).await
+}
+
+async fn post(app: &TestApp, path: &str, token: Option<&str>, body: Value) -> reqwest::Response {
+    let request = app.client.post(app.url(path)).json(&body);
+    let request = match token {
+        Some(token) => request.bearer_auth(token),
+        None => request,
+    };
+    request.send().await.unwrap()
+}
+
+/// Registers a passkey for the signed-in user: the passkey as the API lists it.
+async fn register(app: &TestApp, token: &str, authenticator: &mut SoftPasskey) -> Value {
+    let options = post(app, "/auth/passkeys/register/options", Some(token), json!({})).await;
+    assert_eq!(options.status(), StatusCode::OK);
+    let options: Value = options.json().await.unwrap();
+    let credential = authenticator.register(&options);
+    let registered = post(app, "/auth/passkeys/register", Some(token), json!({"credential": credential})).await;
+    assert_eq!(registered.status(), StatusCode::CREATED);
+    registered.json().await.unwrap()
+}
+
+/// Login options: the challenge id and the options to answer.
+async fn login_options(app: &TestApp) -> (String, Value) {
+    let response = post(app, "/auth/passkeys/login/options", None, json!({})).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    (body["challenge_id"].as_str().unwrap().to_owned(), body)
+}
+
+async fn login(app: &TestApp, challenge_id: &str, credential: &Value) -> reqwest::Response {
+    post(app, "/auth/passkeys/login", None, json!({"challenge_id": challenge_id, "credential": credential})).await
+}
+
+/// A full discoverable sign-in with `authenticator`.
+async fn sign_in(app: &TestApp, authenticator: &mut SoftPasskey) -> reqwest::Response {
+    let (challenge_id, options) = login_options(app).await;
+    let assertion = authenticator.assert(&options);
+    login(app, &challenge_id, &assertion).await
+}
+
+/// A signed-in user with a passkey: their email, the aal1 password session, the authenticator.
+async fn user_with_passkey(app: &TestApp) -> (String, Tokens, SoftPasskey) {
+    let (email, tokens) = app.signed_in_user().await;
+    let mut authenticator = SoftPasskey::new(ORIGIN);
+    register(app, &tokens.access, &mut authenticator).await;
+    (email, tokens, authenticator)
+}
+
+async fn a_registered_passkey_signs_in_without_an_email_at_aal2(backend: Backend) {
+    let app = spawn(backend).await;
+    let (_, tokens) = app.signed_in_user().await;
+    let options: Value =
+        post(&app, "/auth/passkeys/register/options", Some(&tokens.access), json!({})).await.json().await.unwrap();
+    let public_key = &options["publicKey"];
+    assert_eq!(public_key["rp"]["id"], "example.test");
+    assert_eq!(public_key["authenticatorSelection"]["residentKey"], "required", "{options}");
+    let mut authenticator = SoftPasskey::new(ORIGIN);
+    let credential = authenticator.register(&options);
+    let credential_id = credential["id"].clone();
+    let body = json!({"credential": credential, "name": "Laptop"});
+    let registered = post(&app, "/auth/passkeys/register", Some(&tokens.access), body).await;
+    assert_eq!(registered.status(), StatusCode::CREATED);
+    let registered: Value = registered.json().await.unwrap();
+    assert_eq!(registered["name"], "Laptop");
+    assert!(registered["last_used_at"].is_null());
+
+    let signed_in = sign_in(&app, &mut authenticator).await;
+    let pair = Tokens::from(signed_in).await;
+    let claims = claims_of(&pair.access);
+    assert_eq!(claims["aal"], "aal2");
+    assert_eq!(claims["amr"], json!(["hwk"]));
+    assert_eq!(claims["sub"], claims_of(&tokens.access)["sub"]);
+
+    let listed: Value = app.get_bearer("/auth/passkeys", &pair.access).await.json().await.unwrap();
+    let listed = listed.as_array().unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["id"], registered["id"]);
+    assert!(listed[0]["last_used_at"].is_string(), "the sign-in is recorded: {listed:?}");
+    let status: Value = app.get_bearer("/auth/mfa", &pair.access).await.json().await.unwrap();
+    assert_eq!(status["passkeys"], 1);
+    // A second registration excludes the first credential.
+    let again: Value =
+        post(&app, "/auth/passkeys/register/options", Some(&pair.access), json!({})).await.json().await.unwrap();
+    let excluded = again["publicKey"]["excludeCredentials"].as_array().unwrap();
+    assert_eq!(excluded.len(), 1);
+    assert_eq!(excluded[0]["id"], credential_id);
+}
+
+async fn a_tampered_signature_is_refused(backend: Backend) {
+    let app = spawn(backend).await;
+    let (_, _, mut authenticator) = user_with_passkey(&app).await;
+    let (challenge_id, options) = login_options(&app).await;
+    let assertion = tampered(authenticator.assert(&options));
+    assert_problem(login(&app, &challenge_id, &assertion).await, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+}
+
+async fn an_assertion_from_another_origin_is_refused(backend: Backend) {
+    let app = spawn(backend).await;
+    let (_, _, authenticator) = user_with_passkey(&app).await;
+    let mut phished = authenticator.at_origin("https://app.example-login.test");
+    assert_problem(sign_in(&app, &mut phished).await, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+}
+
+async fn a_registration_from_another_origin_is_refused(backend: Backend) {
+    let app = spawn(backend).await;
+    let (_, tokens) = app.signed_in_user().await;
+    let options: Value =
+        post(&app, "/auth/passkeys/register/options", Some(&tokens.access), json!({})).await.json().await.unwrap();
+    let credential = SoftPasskey::new("https://evil.test").register(&options);
+    let refused = post(&app, "/auth/passkeys/register", Some(&tokens.access), json!({"credential": credential})).await;
+    assert_problem(refused, StatusCode::BAD_REQUEST, "invalid_passkey").await;
+    let listed: Value = app.get_bearer("/auth/passkeys", &tokens.access).await.json().await.unwrap();
+    assert_eq!(listed, json!([]));
+}
+
+async fn a_login_response_cannot_be_replayed(backend: Backend) {
+    let app = spawn(backend).await;
+    let (_, _, mut authenticator) = user_with_passkey(&app).await;
+    let (challenge_id, options) = login_options(&app).await;
+    let assertion = authenticator.assert(&options);
+    Tokens::from(login(&app, &challenge_id, &assertion).await).await;
+    assert_problem(login(&app, &challenge_id, &assertion).await, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+}
+
+async fn a_cloned_authenticator_is_refused_once_the_original_moved_on(backend: Backend) {
+    let app = spawn(backend).await;
+    let (_, _, mut original) = user_with_passkey(&app).await;
+    let mut clone = original.clone();
+    Tokens::from(sign_in(&app, &mut original).await).await;
+    // The clone's counter is where the original's was: it did not move forward.
+    assert_problem(sign_in(&app, &mut clone).await, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+    Tokens::from(sign_in(&app, &mut original).await).await;
+}
+
+async fn one_users_passkey_and_challenge_do_nothing_for_another(backend: Backend) {
+    let app = spawn(backend).await;
+    let (_, alice) = app.signed_in_user().await;
+    let (_, bob) = app.signed_in_user().await;
+    // Alice's registration challenge, answered and sent in by Bob.
+    let options: Value =
+        post(&app, "/auth/passkeys/register/options", Some(&alice.access), json!({})).await.json().await.unwrap();
+    let credential = SoftPasskey::new(ORIGIN).register(&options);
+    let stolen = post(&app, "/auth/passkeys/register", Some(&bob.access), json!({"credential": credential})).await;
+    assert_problem(stolen, StatusCode::BAD_REQUEST, "invalid_passkey").await;
+    // Bob, with his own registration pending, still cannot spend Alice's challenge.
+    post(&app, "/auth/passkeys/register/options", Some(&bob.access), json!({})).await;
+    let stolen = post(&app, "/auth/passkeys/register", Some(&bob.access), json!({"credential": credential})).await;
+    assert_problem(stolen, StatusCode::BAD_REQUEST, "invalid_passkey").await;
+
+    let mut authenticator = SoftPasskey::new(ORIGIN);
+    let alices = register(&app, &alice.access, &mut authenticator).await;
+    let id = alices["id"].as_str().unwrap();
+    let removed = app.client.delete(app.url(&format!("/auth/passkeys/{id}"))).bearer_auth(&bob.access).send().await;
+    assert_problem(removed.unwrap(), StatusCode::NOT_FOUND, "not_found").await;
+    let listed: Value = app.get_bearer("/auth/passkeys", &bob.access).await.json().await.unwrap();
+    assert_eq!(listed, json!([]));
+}
+
+async fn a_passkey_finishes_a_password_sign_in_as_the_second_factor(backend: Backend) {
+    let app = spawn(backend).await;
+    let (email, _, mut authenticator) = user_with_passkey(&app).await;
+    let answer: Value = app.login(&email, PASSWORD).await.json().await.unwrap();
+    assert_eq!(answer["mfa_required"], true, "{answer}");
+    assert!(answer["methods"].as_array().unwrap().contains(&json!("webauthn")), "{answer}");
+    let mfa_token = answer["mfa_token"].as_str().unwrap();
+
+    let options = post(&app, "/auth/mfa/webauthn/options", None, json!({"mfa_token": mfa_token})).await;
+    assert_eq!(options.status(), StatusCode::OK);
+    let options: Value = options.json().await.unwrap();
+    assert_eq!(options["publicKey"]["allowCredentials"].as_array().unwrap().len(), 1, "{options}");
+    let assertion = authenticator.assert(&options);
+    let wrong = tampered(assertion.clone());
+    let body = json!({"mfa_token": mfa_token, "method": "webauthn", "credential": wrong});
+    assert_problem(post(&app, "/auth/mfa/verify", None, body).await, StatusCode::UNAUTHORIZED, "invalid_mfa_code")
+        .await;
+    // The wrong answer spent the options; fresh ones, same token.
+    let options: Value =
+        post(&app, "/auth/mfa/webauthn/options", None, json!({"mfa_token": mfa_token})).await.json().await.unwrap();
+    let assertion = authenticator.assert(&options);
+    let body = json!({"mfa_token": mfa_token, "method": "webauthn", "credential": assertion});
+    let pair = Tokens::from(post(&app, "/auth/mfa/verify", None, body.clone()).await).await;
+    let claims = claims_of(&pair.access);
+    assert_eq!(claims["aal"], "aal2");
+    assert_eq!(claims["amr"], json!(["pwd", "hwk"]));
+    assert_problem(post(&app, "/auth/mfa/verify", None, body).await, StatusCode::UNAUTHORIZED, "invalid_token").await;
+}
+
+async fn removing_a_passkey_needs_aal2(backend: Backend) {
+    let app = spawn(backend).await;
+    let (_, password_session, mut authenticator) = user_with_passkey(&app).await;
+    let listed: Value = app.get_bearer("/auth/passkeys", &password_session.access).await.json().await.unwrap();
+    let path = format!("/auth/passkeys/{}", listed[0]["id"].as_str().unwrap());
+    let refused = app.client.delete(app.url(&path)).bearer_auth(&password_session.access).send().await.unwrap();
+    assert_problem(refused, StatusCode::FORBIDDEN, "mfa_required").await;
+    // A second registration needs aal2 too now that the user has a second factor.
+    let more = post(&app, "/auth/passkeys/register/options", Some(&password_session.access), json!({})).await;
+    assert_problem(more, StatusCode::FORBIDDEN, "mfa_required").await;
+
+    let aal2 = Tokens::from(sign_in(&app, &mut authenticator).await).await;
+    let removed = app.client.delete(app.url(&path)).bearer_auth(&aal2.access).send().await.unwrap();
+    assert_eq!(removed.status(), StatusCode::NO_CONTENT);
+    let listed: Value = app.get_bearer("/auth/passkeys", &aal2.access).await.json().await.unwrap();
+    assert_eq!(listed, json!([]));
+    assert_problem(sign_in(&app, &mut authenticator).await, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+}
+
+async fn malformed_credentials_are_refused_and_change_nothing(backend: Backend) {
+    let app = spawn(backend).await;
+    let (_, tokens) = app.signed_in_user().await;
+    let options: Value =
+        post(&app, "/auth/passkeys/register/options", Some(&tokens.access), json!({})).await.json().await.unwrap();
+    for credential in [json!("not a credential"), json!({"id": "AAAA", "response": {}}), json!(null)] {
+        let response =
+            post(&app, "/auth/passkeys/register", Some(&tokens.access), json!({"credential": credential})).await;
+        assert!(response.status().is_client_error(), "{credential}: {}", response.status());
+        assert!(response.headers()["content-type"].to_str().unwrap().starts_with("application/problem+json"));
+    }
+    // The pending registration survived the malformed bodies.
+    let credential = SoftPasskey::new(ORIGIN).register(&options);
+    let registered =
+        post(&app, "/auth/passkeys/register", Some(&tokens.access), json!({"credential": credential})).await;
+    assert_eq!(registered.status(), StatusCode::CREATED);
+
+    let (challenge_id, _) = login_options(&app).await;
+    let refused = login(&app, &challenge_id, &json!({"id": "AAAA"})).await;
+    assert_problem(refused, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+    let missing = post(&app, "/auth/passkeys/login", None, json!({"challenge_id": challenge_id})).await;
+    assert!(missing.status().is_client_error());
+}
+
+async fn a_ceremony_started_on_one_instance_finishes_on_another() {
+    let first = spawn(Backend::Postgres).await;
+    let second = TestApp::start(first.settings.clone(), Backend::Postgres).await;
+    let (_, tokens) = first.signed_in_user().await;
+    let options: Value =
+        post(&first, "/auth/passkeys/register/options", Some(&tokens.access), json!({})).await.json().await.unwrap();
+    let mut authenticator = SoftPasskey::new(ORIGIN);
+    let credential = authenticator.register(&options);
+    let registered =
+        post(&second, "/auth/passkeys/register", Some(&tokens.access), json!({"credential": credential})).await;
+    assert_eq!(registered.status(), StatusCode::CREATED);
+
+    let (challenge_id, options) = login_options(&second).await;
+    let assertion = authenticator.assert(&options);
+    Tokens::from(login(&first, &challenge_id, &assertion).await).await;
+    // Spent on the first instance, so spent on the second.
+    assert_problem(login(&second, &challenge_id, &assertion).await, StatusCode::UNAUTHORIZED, "invalid_credentials")
+        .await;
+}
+
+async fn a_disabled_account_cannot_sign_in_with_its_passkey(backend: Backend) {
+    let app = spawn(backend).await;
+    let (_, admin) = crate::admin::signed_in_admin(&app).await;
+    let (_, tokens, mut authenticator) = user_with_passkey(&app).await;
+    let id = claims_of(&tokens.access)["sub"].as_str().unwrap().to_owned();
+    let disabled = app
+        .client
+        .patch(app.url(&format!("/admin/users/{id}")))
+        .bearer_auth(&admin.access)
+        .json(&json!({"is_active": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(disabled.status(), StatusCode::OK);
+    assert_problem(sign_in(&app, &mut authenticator).await, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+}
