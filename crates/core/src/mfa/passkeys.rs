@@ -323,8 +323,7 @@ fn registration_key(user_id: Uuid) -> String {
 }
 
 fn login_key(challenge_id: &str) -> String {
-    use sha2::Digest;
-    format!("passkey-login:{}", hex::encode(sha2::Sha256::digest(challenge_id.as_bytes())))
+    crate::oauth::hashed_key("passkey-login", challenge_id)
 }
 
 fn second_factor_key(token_key: &str) -> String {

@@ -401,8 +401,7 @@ fn record(method: SecondFactorMethod, user: &User, error: &DomainError) {
 
 /// The key of an mfa token's record: the token's SHA-256, so a dump of the cache holds none.
 fn challenge_key(token: &str) -> String {
-    use sha2::Digest;
-    format!("mfa-challenge:{}", hex::encode(sha2::Sha256::digest(token.as_bytes())))
+    crate::oauth::hashed_key("mfa-challenge", token)
 }
 
 fn step_number(step: u64) -> Result<i64, DomainError> {

@@ -377,11 +377,17 @@ fn provider_failure(error: ProviderError) -> DomainError {
 }
 
 fn pending_key(state: &str) -> String {
-    format!("oauth-state:{}", hex::encode(Sha256::digest(state.as_bytes())))
+    hashed_key("oauth-state", state)
 }
 
 fn link_ticket_key(ticket: &str) -> String {
-    format!("oauth-link:{}", hex::encode(Sha256::digest(ticket.as_bytes())))
+    hashed_key("oauth-link", ticket)
+}
+
+/// The ephemeral-store key of a one-time token: `prefix:` and the token's SHA-256, so a dump of
+/// the cache holds no token that still works.
+pub(crate) fn hashed_key(prefix: &str, token: &str) -> String {
+    format!("{prefix}:{}", hex::encode(Sha256::digest(token.as_bytes())))
 }
 
 /// What [`random_token`] makes: 43 base64url characters.
