@@ -15,7 +15,7 @@ pub use password::{PasswordAlgorithm, PasswordHasher, Verified, check_password_r
 
 use crate::clock::Clock;
 use crate::error::DomainError;
-use crate::model::{AccountDeletion, NewUser, Role, User};
+use crate::model::{AccountDeletion, NewUser, Role, User, UserPatch, UserUpdate};
 use crate::ports::{Quota, RateLimiter, Store};
 use crate::redact::Secret;
 use crate::sessions::SessionService;
@@ -92,6 +92,20 @@ impl AccountService {
         tracing::info!(target: "audit", event = "password_changed", %user_id, session_id = %current_session, revoked = revocations.len(), outcome = "success", "password changed");
         self.sessions.publish_revocations(&revocations).await;
         Ok(())
+    }
+
+    /// The user's own name change (the same rules as at registration).
+    #[tracing::instrument(name = "rename account", skip_all, fields(%user_id))]
+    pub async fn rename(&self, user_id: Uuid, full_name: Option<String>) -> Result<User, DomainError> {
+        self.active_user(user_id).await?;
+        let patch = UserPatch { full_name: Some(normalise_full_name(full_name)?), ..UserPatch::default() };
+        match self.store.update_user(user_id, patch, self.clock.now()).await? {
+            UserUpdate::Updated { user, .. } => {
+                tracing::info!(target: "audit", event = "account_renamed", %user_id, outcome = "success", "name changed");
+                Ok(user)
+            }
+            UserUpdate::NotFound | UserUpdate::LastAdmin => Err(DomainError::TokenRevoked),
+        }
     }
 
     /// Deletes the account, its identities and sessions. Accounts with a password confirm with

@@ -200,6 +200,18 @@ impl OAuthService {
         Ok(secret)
     }
 
+    /// Starts linking `provider_name` to the account of a signed-in page session (the pages'
+    /// CSRF check stands in for the ticket); afterwards the browser goes to `destination`.
+    pub async fn start_link_for_pages(
+        &self,
+        provider_name: &str,
+        user_id: Uuid,
+        destination: String,
+        browser: Option<&str>,
+    ) -> Result<AuthorizationStart, DomainError> {
+        self.begin(provider_name, Some(destination), Some(user_id), browser, true).await
+    }
+
     /// Redeems a link ticket (once) and starts the browser's linking sign-in.
     pub async fn start_link(
         &self,

@@ -34,6 +34,9 @@ on_both_backends!(
     wrong_passwords_on_the_page_reach_the_same_cool_off,
     the_page_forms_spend_the_per_client_budget_of_the_api,
     social_sign_in_from_the_login_page_ends_in_cookies_or_a_page_saying_why_not,
+    the_account_page_renames_changes_the_password_and_deletes,
+    the_account_page_changes_the_email_through_a_confirmation,
+    the_account_page_links_and_unlinks_a_provider,
     the_language_follows_the_browser_then_the_remembered_choice,
     with_ui_disabled_there_are_no_pages,
     the_admin_console_finds_a_user_and_deactivates_them,
@@ -557,4 +560,84 @@ async fn social_sign_in_from_the_login_page_ends_in_cookies_or_a_page_saying_why
     // The JSON API's own browser flow still answers with tokens for apps.
     let api = crate::oauth::browser_sign_in(app, "google", "").await;
     assert_eq!(api.status(), StatusCode::OK);
+}
+
+async fn the_account_page_renames_changes_the_password_and_deletes(backend: Backend) {
+    let app = spawn(backend, |_| {}).await;
+    let email = registered(&app).await;
+    let other = Tokens::from(app.login(&email, PASSWORD).await).await;
+    let mut browser = Browser::new(&app);
+    browser.sign_in(&email, PASSWORD).await;
+    browser.get("/ui/account").await;
+    let renamed = browser.submit("/ui/account/profile", &[("name", "Grace Hopper")]).await;
+    assert_eq!(renamed.location.as_deref(), Some("/ui/account?done=profile"));
+    let account = browser.get("/ui/account?done=profile").await;
+    assert!(account.has("value=\"Grace Hopper\"") && account.has("id=\"account-done\""), "{}", account.body);
+
+    let wrong = browser
+        .submit("/ui/account/password", &[("current_password", "nope"), ("new_password", "another long password")])
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert!(wrong.has("role=\"alert\""));
+    let changed = browser
+        .submit("/ui/account/password", &[("current_password", PASSWORD), ("new_password", "another long password")])
+        .await;
+    assert_eq!(changed.location.as_deref(), Some("/ui/account?done=password"));
+    assert_problem(app.validate(&other.access).await, StatusCode::UNAUTHORIZED, "token_revoked").await;
+    assert_eq!(browser.get("/ui/account").await.status, StatusCode::OK, "this browser stays signed in");
+
+    let access = browser.cookies["auth_access"].clone();
+    let refused = browser.submit("/ui/account/delete", &[("password", PASSWORD)]).await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "the old password no longer confirms");
+    let deleted = browser.submit("/ui/account/delete", &[("password", "another long password")]).await;
+    assert!(deleted.has("id=\"account-deleted\""), "{}", deleted.body);
+    assert_eq!(app.validate(&access).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(app.login(&email, "another long password").await.status(), StatusCode::UNAUTHORIZED);
+}
+
+async fn the_account_page_changes_the_email_through_a_confirmation(backend: Backend) {
+    let (app, smtp) = spawn_with_mail(backend).await;
+    let email = registered(&app).await;
+    let mut browser = Browser::new(&app);
+    browser.sign_in(&email, PASSWORD).await;
+    browser.get("/ui/account").await;
+    let new = unique_email();
+    let asked = browser.submit("/ui/account/email", &[("email", &new), ("password", PASSWORD)]).await;
+    assert_eq!(asked.location.as_deref(), Some("/ui/account?done=email"));
+    let token = token_in(&smtp.message_to(&new, "verify-email").await);
+    assert!(
+        browser.get("/ui/account").await.has(&format!("id=\"account-email\">{email}<")),
+        "unchanged until confirmed"
+    );
+    browser.get(&format!("/ui/verify-email?token={token}")).await;
+    assert!(browser.submit("/ui/verify-email", &[("token", &token)]).await.has("id=\"verify-done\""));
+    assert!(browser.get("/ui/account").await.has(&format!("id=\"account-email\">{new}<")));
+}
+
+async fn the_account_page_links_and_unlinks_a_provider(backend: Backend) {
+    use crate::oauth::{browser, through_provider};
+    let world = crate::oauth::world(backend, |_| {}).await;
+    let app = &world.app;
+    let email = registered(app).await;
+    let mut page = Browser::new(app);
+    page.sign_in(&email, PASSWORD).await;
+    let account = page.get("/ui/account").await;
+    assert!(account.has("action=\"/ui/account/providers/google/link\""), "{}", account.body);
+    let started = page.submit("/ui/account/providers/google/link", &[]).await;
+    assert_eq!(started.status, StatusCode::SEE_OTHER);
+    // The provider round trip, in a client that carries this browser's cookies.
+    let client = browser();
+    let cookies = page.cookies.iter().map(|(name, value)| format!("{name}={value}")).collect::<Vec<_>>().join("; ");
+    let callback = through_provider(&client, app, started.location.clone().unwrap()).await;
+    let linked = client.get(&callback).header("cookie", cookies).send().await.unwrap();
+    assert_eq!(linked.status(), StatusCode::SEE_OTHER, "{:?}", linked.text().await);
+    let me: Value = app
+        .get_bearer("/auth/me", &Tokens::from(app.login(&email, PASSWORD).await).await.access)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["providers"], serde_json::json!(["password", "google"]));
+    let unlinked = page.submit("/ui/account/providers/google/unlink", &[]).await;
+    assert_eq!(unlinked.location.as_deref(), Some("/ui/account?done=unlinked"));
 }

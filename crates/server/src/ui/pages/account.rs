@@ -2,7 +2,7 @@
 
 use auth_core::DomainError;
 use auth_core::sessions::AccessClaims;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use minijinja::context;
@@ -22,6 +22,31 @@ pub struct CodeForm {
     code: String,
 }
 
+#[derive(Debug, Deserialize)]
+pub struct ProfileForm {
+    name: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PasswordForm {
+    #[serde(default)]
+    current_password: String,
+    #[serde(default)]
+    new_password: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct EmailForm {
+    #[serde(default)]
+    email: String,
+    password: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DeleteForm {
+    password: Option<String>,
+}
+
 #[derive(Debug, Serialize)]
 struct SessionRow {
     id: Uuid,
@@ -38,9 +63,22 @@ struct PasskeyRow {
     created: String,
 }
 
-pub async fn page(State(state): State<AppState>, SignedInPage { page, claims }: SignedInPage) -> Response {
+#[derive(Debug, Deserialize)]
+pub struct DoneQuery {
+    done: Option<String>,
+}
+
+/// What a change that came back here did, by the names [`done`] uses.
+const DONE: [&str; 6] = ["profile", "password", "email", "linked", "unlinked", "passkey"];
+
+pub async fn page(
+    State(state): State<AppState>,
+    SignedInPage { page, claims }: SignedInPage,
+    Query(query): Query<DoneQuery>,
+) -> Response {
+    let done = query.done.filter(|done| DONE.contains(&done.as_str()));
     match account_context(&state, &claims).await {
-        Ok(context) => page.render(StatusCode::OK, "account.html", context),
+        Ok(context) => page.render(StatusCode::OK, "account.html", context! { done, ..context }),
         Err(error) => unavailable(page, &error),
     }
 }
@@ -78,7 +116,8 @@ async fn account_context(state: &AppState, claims: &AccessClaims) -> Result<mini
         email_verified => user.email_verified,
         role => user.role.as_str(),
         aal => claims.aal.as_str(),
-        providers => user.identity_providers,
+        has_password => user.password_hash.is_some(),
+        linked => user.identity_providers,
         sessions,
         totp => factors.totp,
         recovery_codes_left => factors.recovery_codes_left,
@@ -151,5 +190,89 @@ pub async fn confirm_totp(
         Ok(Some(codes)) => page.render(StatusCode::OK, "recovery_codes.html", context! { codes }),
         Ok(None) => page.redirect("/ui/account"),
         Err(error) => page.failed("totp.html", &error, context! { retry => true }),
+    }
+}
+
+/// Done: back to the account page, which says what changed.
+fn done(page: PageRequest, what: &str) -> Response {
+    page.redirect(&format!("/ui/account?done={what}"))
+}
+
+pub async fn rename(
+    State(state): State<AppState>,
+    SignedInForm { page, claims, form }: SignedInForm<ProfileForm>,
+) -> Response {
+    let name = form.name.map(|name| name.trim().to_owned()).filter(|name| !name.is_empty());
+    match state.accounts.rename(claims.sub, name).await {
+        Ok(_) => done(page, "profile"),
+        Err(error) => account_failed(&state, page, &claims, &error).await,
+    }
+}
+
+/// Changes the password; the other sessions are signed out, this one stays.
+pub async fn change_password(
+    State(state): State<AppState>,
+    SignedInForm { page, claims, form }: SignedInForm<PasswordForm>,
+) -> Response {
+    match state.accounts.change_password(claims.sub, claims.sid, &form.current_password, &form.new_password).await {
+        Ok(()) => done(page, "password"),
+        Err(error) => account_failed(&state, page, &claims, &error).await,
+    }
+}
+
+/// Sends the confirmation to the new address; nothing changes until it is confirmed.
+pub async fn change_email(
+    State(state): State<AppState>,
+    SignedInForm { page, claims, form }: SignedInForm<EmailForm>,
+) -> Response {
+    let request = auth_core::accounts::email_flows::EmailChangeRequest {
+        user_id: claims.sub,
+        session_id: claims.sid,
+        new_email: form.email.trim(),
+        password: form.password.as_deref().filter(|password| !password.is_empty()),
+        language: page.lang.code(),
+    };
+    match state.email_flows.request_email_change(request).await {
+        Ok(()) => done(page, "email"),
+        Err(error) => account_failed(&state, page, &claims, &error).await,
+    }
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    SignedInForm { mut page, claims, form }: SignedInForm<DeleteForm>,
+) -> Response {
+    let password = form.password.as_deref().filter(|password| !password.is_empty());
+    match state.accounts.delete(claims.sub, claims.sid, password).await {
+        Ok(()) => {
+            page.sign_out();
+            page.render(StatusCode::OK, "notice.html", context! { notice => "account_deleted" })
+        }
+        Err(error) => account_failed(&state, page, &claims, &error).await,
+    }
+}
+
+/// Links a provider: the provider round trip, signed in as this account.
+pub async fn link(
+    State(state): State<AppState>,
+    Path(provider): Path<String>,
+    SignedInForm { page, claims, .. }: SignedInForm<NoFields>,
+) -> Response {
+    let destination = format!("{}/ui/account?done=linked", page.ui.public_url);
+    let browser = page.cookie(crate::http::oauth::BROWSER_COOKIE);
+    match state.oauth.start_link_for_pages(&provider, claims.sub, destination, browser.as_deref()).await {
+        Ok(started) => super::social::to_provider(&state, page, &started),
+        Err(error) => account_failed(&state, page, &claims, &error).await,
+    }
+}
+
+pub async fn unlink(
+    State(state): State<AppState>,
+    Path(provider): Path<String>,
+    SignedInForm { page, claims, .. }: SignedInForm<NoFields>,
+) -> Response {
+    match state.oauth.unlink(claims.sub, &provider).await {
+        Ok(()) => done(page, "unlinked"),
+        Err(error) => account_failed(&state, page, &claims, &error).await,
     }
 }

@@ -103,5 +103,5 @@ pub async fn register(
     let claims = page.signed_in(&state).await?.ok_or(DomainError::InvalidToken)?;
     let name = body.name.as_deref().map(str::trim).filter(|name| !name.is_empty());
     state.passkeys.finish_registration(claims.sub, &body.credential.to_string(), name).await?;
-    Ok(page.json(json!({ "redirect": "/ui/account" })))
+    Ok(page.json(json!({ "redirect": "/ui/account?done=passkey" })))
 }

@@ -4,7 +4,7 @@
 
 use auth_core::DomainError;
 use auth_core::mfa::{Assurance, SecondFactorMethod, SignInStep};
-use auth_core::oauth::SignedIn;
+use auth_core::oauth::{AuthorizationStart, SignedIn};
 use auth_core::sessions::ClientInfo;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -31,21 +31,25 @@ pub async fn start(
     State(state): State<AppState>,
     Path(provider): Path<String>,
     Query(query): Query<StartQuery>,
-    mut page: PageRequest,
+    page: PageRequest,
 ) -> Response {
     let destination = page.ui.destination(query.rd.as_deref());
     let browser = page.cookie(BROWSER_COOKIE);
     match state.oauth.start_for_pages(&provider, destination, browser.as_deref()).await {
-        Ok(started) => {
-            if let Ok(binding) = Cookie::parse(browser_cookie(&state, &started.browser_binding)) {
-                page.set_cookie(binding.into_owned());
-            }
-            let marker = page.ui.cookies.scoped(PAGES_MARKER, "1", "/auth/oauth", 600);
-            page.set_cookie(marker);
-            page.redirect(&started.url)
-        }
+        Ok(started) => to_provider(&state, page, &started),
         Err(error) => page.failed("login.html", &error, context! { rd => query.rd }),
     }
+}
+
+/// Sends the browser to the provider, holding the binding of the round trip and the marker
+/// that the pages started it.
+pub fn to_provider(state: &AppState, mut page: PageRequest, started: &AuthorizationStart) -> Response {
+    if let Ok(binding) = Cookie::parse(browser_cookie(state, &started.browser_binding)) {
+        page.set_cookie(binding.into_owned());
+    }
+    let marker = page.ui.cookies.scoped(PAGES_MARKER, "1", "/auth/oauth", 600);
+    page.set_cookie(marker);
+    page.redirect(&started.url)
 }
 
 /// The provider's callback for a round trip the pages started: cookies and the destination,
