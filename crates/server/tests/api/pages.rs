@@ -349,6 +349,18 @@ async fn totp_is_enrolled_on_the_account_page_and_the_recovery_codes_shown_once(
     assert_eq!(codes.body.matches("<li><code>").count(), 10, "ten recovery codes");
     let account = browser.get("/ui/account").await;
     assert!(!account.has("id=\"totp-enrol-form\"") && !account.has("<li><code>"), "shown once");
+
+    // This session is still aal1; a route at aal2 sends it to the step-up form, and a code lifts it.
+    let asked = browser.get("/auth/validate?aal=aal2&redirect=1").await;
+    assert_eq!(asked.status, StatusCode::FOUND);
+    let step = browser.get("/ui/login?rd=%2Fui%2Faccount&aal=aal2").await;
+    assert!(step.has("id=\"mfa-form\""), "{}", step.body);
+    clock.advance(Duration::seconds(30));
+    let code = code_at(&secret, clock.now()).unwrap();
+    let stepped = browser.submit("/ui/login/step-up", &[("code", &code), ("rd", "/ui/account")]).await;
+    assert_eq!(stepped.status, StatusCode::SEE_OTHER, "{}", stepped.body);
+    assert_eq!(claims_of(&browser.cookies["auth_access"])["aal"], "aal2");
+    assert_eq!(browser.get("/auth/validate?aal=aal2").await.status, StatusCode::OK);
 }
 
 async fn an_expired_access_cookie_is_renewed_with_the_refresh_cookie(backend: Backend) {
@@ -501,8 +513,10 @@ async fn an_admin_below_the_required_assurance_is_sent_to_the_second_factor(back
     admin.sign_in(&admin_email, PASSWORD).await;
     let asked = admin.get("/ui/admin").await;
     assert_eq!(asked.location.as_deref(), Some("/ui/login?rd=%2Fui%2Fadmin&aal=aal2"));
+    // Without a second factor there is nothing to step up with: the page says what to do.
     let step = admin.get("/ui/login?rd=%2Fui%2Fadmin&aal=aal2").await;
-    assert!(step.has("id=\"mfa-form\"") && step.has("step-up\""), "the step-up form: {}", step.body);
+    assert_eq!(step.status, StatusCode::FORBIDDEN);
+    assert!(step.has("id=\"needs-second-factor\""), "{}", step.body);
 }
 
 async fn the_page_forms_spend_the_per_client_budget_of_the_api(backend: Backend) {

@@ -45,7 +45,18 @@ pub struct NoFields {}
 pub async fn page(State(state): State<AppState>, mut page: PageRequest, Query(query): Query<LoginQuery>) -> Response {
     match page.signed_in(&state).await {
         Ok(Some(claims)) if query.aal.as_deref() == Some("aal2") && claims.aal != Aal::Aal2 => {
-            page.render(StatusCode::OK, "mfa.html", context! { rd => query.rd, step_up => true })
+            match state.mfa.status(claims.sub).await {
+                Ok(factors) if factors.totp || factors.recovery_codes_left > 0 => {
+                    page.render(StatusCode::OK, "mfa.html", context! { rd => query.rd, step_up => true })
+                }
+                // Nothing to step up with (passkey step-up runs in the script): say what to do.
+                Ok(_) => page.render(
+                    StatusCode::FORBIDDEN,
+                    "notice.html",
+                    context! { notice => "needs_second_factor", failed => true },
+                ),
+                Err(error) => page.failed("login.html", &error, context! { rd => query.rd }),
+            }
         }
         Ok(Some(_)) => {
             let destination = page.ui.destination(query.rd.as_deref());
