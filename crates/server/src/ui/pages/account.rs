@@ -92,7 +92,7 @@ async fn account_context(state: &AppState, claims: &AccessClaims) -> Result<mini
         .into_iter()
         .map(|session| SessionRow {
             id: session.id,
-            device: session.user_agent.unwrap_or_default(),
+            device: session.user_agent.as_deref().map(describe_device).unwrap_or_default(),
             address: session.ip_address.unwrap_or_default(),
             last_seen: session.last_seen_at.format("%Y-%m-%d %H:%M UTC").to_string(),
             current: session.id == claims.sid,
@@ -274,5 +274,51 @@ pub async fn unlink(
     match state.oauth.unlink(claims.sub, &provider).await {
         Ok(()) => done(page, "unlinked"),
         Err(error) => account_failed(&state, page, &claims, &error).await,
+    }
+}
+
+/// "Chrome on Linux" from a User-Agent header: what a person recognises in a session list
+/// (the full header is kept in the session; this is only how the page shows it).
+pub(super) fn describe_device(user_agent: &str) -> String {
+    const BROWSERS: [(&str, &str); 7] = [
+        ("Edg/", "Edge"),
+        ("OPR/", "Opera"),
+        ("YaBrowser/", "Yandex Browser"),
+        ("Firefox/", "Firefox"),
+        ("Chrome/", "Chrome"),
+        ("Safari/", "Safari"),
+        ("curl/", "curl"),
+    ];
+    const SYSTEMS: [(&str, &str); 6] = [
+        ("Android", "Android"),
+        ("iPhone", "iOS"),
+        ("iPad", "iPadOS"),
+        ("Windows", "Windows"),
+        ("Mac OS X", "macOS"),
+        ("Linux", "Linux"),
+    ];
+    let browser = BROWSERS.iter().find(|(marker, _)| user_agent.contains(marker)).map(|(_, name)| *name);
+    let system = SYSTEMS.iter().find(|(marker, _)| user_agent.contains(marker)).map(|(_, name)| *name);
+    match (browser, system) {
+        (Some(browser), Some(system)) => format!("{browser} · {system}"),
+        (Some(name), None) | (None, Some(name)) => name.to_owned(),
+        (None, None) => user_agent.chars().take(60).collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::describe_device;
+
+    #[test]
+    fn a_user_agent_reads_as_browser_and_system() {
+        let chrome =
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36";
+        assert_eq!(describe_device(chrome), "Chrome · Linux");
+        let safari =
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 18_0 like Mac OS X) AppleWebKit/605.1.15 Version/18.0 Safari/604.1";
+        assert_eq!(describe_device(safari), "Safari · iOS");
+        assert_eq!(describe_device("curl/8.5.0"), "curl");
+        assert_eq!(describe_device("reqwest"), "reqwest");
     }
 }

@@ -143,7 +143,7 @@ async fn user_context(state: &AppState, id: Uuid) -> Result<minijinja::Value, Do
         .into_iter()
         .map(|session| {
             context! {
-                device => session.user_agent.unwrap_or_default(),
+                device => session.user_agent.as_deref().map(super::account::describe_device).unwrap_or_default(),
                 address => session.ip_address.unwrap_or_default(),
                 last_seen => session.last_seen_at.format("%Y-%m-%d %H:%M UTC").to_string(),
                 aal => session.assurance.aal.as_str(),
