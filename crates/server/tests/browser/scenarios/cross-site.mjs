@@ -13,6 +13,9 @@ async function forge(scenario, path, fields) {
   await scenario.page.goto(`${other}/post?${query}`);
   const response = await answered;
   await scenario.page.waitForLoadState();
+  // A person who followed a hostile link sees a page saying what happened, not an error body.
+  const type = response.headers()['content-type'] || '';
+  expect(type.startsWith('text/html'), `the refusal of ${path} is ${type}, not a page`);
   return response.status();
 }
 
