@@ -55,6 +55,13 @@ export default async function tour(scenario) {
     await expectPageBasics(scenario);
   });
 
+  await scenario.step('verify-email-refused', async () => {
+    await scenario.submit('#verify-submit');
+    await expectAlert(page, 'a made-up verification token');
+    expect((await page.locator('#verify-done').count()) === 0, 'a made-up token confirmed an email');
+    await expectPageBasics(scenario);
+  });
+
   await scenario.step('forgot-password', async () => {
     await scenario.open('/ui/forgot-password');
     await expectPageBasics(scenario);
@@ -70,6 +77,14 @@ export default async function tour(scenario) {
 
   await scenario.step('reset-password', async () => {
     await scenario.open(`/ui/reset-password?token=made-up-token`);
+    await expectPageBasics(scenario);
+  });
+
+  await scenario.step('reset-password-refused', async () => {
+    await page.fill('#reset-form [name=password]', 'a new password nobody asked for');
+    await scenario.submit('#reset-submit');
+    await expectAlert(page, 'a made-up reset token');
+    expect((await page.locator('#reset-done').count()) === 0, 'a made-up token reset a password');
     await expectPageBasics(scenario);
   });
 
