@@ -236,6 +236,11 @@ async fn a_wrong_password_is_an_alert_and_the_session_cookie_is_out_of_reach_of_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoking_another_session_on_the_account_page_signs_that_device_out() {
+    scenario_in_a_fresh_world("sessions", "en", |_| {}).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forms_posted_from_another_site_are_refused() {
     if browser_available() {
         let other_site = start_other_site().await;

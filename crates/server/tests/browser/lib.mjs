@@ -75,9 +75,21 @@ export class Scenario {
     console.log(`ok   ${this.name}: ${name}`);
   }
 
-  async screenshot(label) {
+  async screenshot(label, page = this.page) {
     const path = join(this.screenshots, `${label}-${this.lang}.png`);
-    await this.page.screenshot({ path, fullPage: true }).catch(() => {});
+    await page.screenshot({ path, fullPage: true }).catch(() => {});
+  }
+
+  /** Screenshots another device's page beside the current step's: `NN-name-LANG.png`. */
+  async screenshotDevice(device, name) {
+    await this.screenshot(`${String(this.counter).padStart(2, '0')}-${name}`, device);
+  }
+
+  /** A page in a second context: another device with cookies of its own. */
+  async otherDevice() {
+    const context = await this.browser.newContext({ locale: this.lang === 'ru' ? 'ru-RU' : 'en-US' });
+    context.setDefaultTimeout(15_000);
+    return context.newPage();
   }
 
   async describe(name, error) {

@@ -1,5 +1,6 @@
-// A passkey added on the account page signs in without a password, through Chromium's
-// DevTools virtual authenticator (a real WebAuthn ceremony in the browser).
+// A passkey added on the account page signs in without a password, and serves as the second
+// factor after one, through Chromium's DevTools virtual authenticator (real WebAuthn
+// ceremonies in the browser).
 import { PASSWORD, createAccount, expect, expectPath, uniqueEmail } from '../lib.mjs';
 
 export default async function passkey(scenario) {
@@ -28,6 +29,17 @@ export default async function passkey(scenario) {
 
   await scenario.step('passkey-signs-in', async () => {
     await Promise.all([page.waitForURL((url) => url.pathname === '/ui/account'), page.click('#passkey-login')]);
+    expect((await page.innerText('#account-email')).trim() === email, 'the account page shows another email');
+  });
+
+  await scenario.step('logout-again', () => scenario.signOut());
+
+  // A passkey is a second factor too: the password alone now leads to the second-factor step,
+  // which offers the passkey.
+  await scenario.step('password-then-passkey', async () => {
+    await scenario.signIn(email, PASSWORD);
+    await page.locator('#mfa-form').waitFor();
+    await Promise.all([page.waitForURL((url) => url.pathname === '/ui/account'), page.click('#mfa-passkey')]);
     expect((await page.innerText('#account-email')).trim() === email, 'the account page shows another email');
   });
 }
