@@ -29,6 +29,9 @@ export default async function crossSite(scenario) {
   await scenario.step('forged-sign-in-refused', async () => {
     const status = await forge(scenario, '/ui/login', { email: attacker, password: PASSWORD });
     expect(status === 403, `the cross-site sign-in answered ${status}`);
+  });
+
+  await scenario.step('nobody-signed-in', async () => {
     await page.goto(scenario.url('/ui/account'));
     expectPath(page, '/ui/login');
   });
