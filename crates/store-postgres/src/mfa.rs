@@ -22,7 +22,7 @@ use crate::events::insert_events;
 use crate::mailbox::bump_credentials_version;
 use crate::sessions::revoke_where;
 
-const PASSKEY_COLUMNS: &str = "id, user_id, credential_id, name, credential, created_at, last_used_at";
+const PASSKEY_COLUMNS: &str = "id, user_id, credential_id, name, credential, sign_count, created_at, last_used_at";
 
 fn passkey_from_row(row: &PgRow) -> Result<Passkey, StoreError> {
     Ok(Passkey {
@@ -31,6 +31,7 @@ fn passkey_from_row(row: &PgRow) -> Result<Passkey, StoreError> {
         credential_id: row.try_get("credential_id").map_err(store_error)?,
         name: row.try_get("name").map_err(store_error)?,
         credential: row.try_get("credential").map_err(store_error)?,
+        sign_count: row.try_get("sign_count").map_err(store_error)?,
         created_at: row.try_get("created_at").map_err(store_error)?,
         last_used_at: row.try_get("last_used_at").map_err(store_error)?,
     })
@@ -281,15 +282,26 @@ impl MfaStore for PgStore {
         row.as_ref().map(passkey_from_row).transpose()
     }
 
-    async fn record_passkey_use(&self, id: Uuid, credential: &str, now: DateTime<Utc>) -> Result<(), StoreError> {
-        sqlx::query("UPDATE passkeys SET credential = $2, last_used_at = $3 WHERE id = $1")
-            .bind(id)
-            .bind(credential)
-            .bind(now)
-            .execute(&self.pool)
-            .await
-            .map(|_| ())
-            .map_err(store_error)
+    async fn record_passkey_use(
+        &self,
+        id: Uuid,
+        seen_sign_count: i64,
+        sign_count: i64,
+        credential: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let updated = sqlx::query(
+            "UPDATE passkeys SET credential = $2, last_used_at = $3, sign_count = $4 WHERE id = $1 AND sign_count = $5",
+        )
+        .bind(id)
+        .bind(credential)
+        .bind(now)
+        .bind(sign_count)
+        .bind(seen_sign_count)
+        .execute(&self.pool)
+        .await
+        .map_err(store_error)?;
+        Ok(updated.rows_affected() == 1)
     }
 
     async fn delete_passkey(&self, user_id: Uuid, id: Uuid, now: DateTime<Utc>) -> Result<bool, StoreError> {

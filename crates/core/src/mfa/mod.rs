@@ -28,7 +28,7 @@ pub mod totp;
 pub use assurance::{Aal, Assurance, AuthMethod};
 pub use challenge::{FailureOutcome, MfaChallenge};
 pub use passkeys::{PasskeyLoginOptions, PasskeyService, RelyingParty};
-pub use records::{NewPasskey, Passkey, SecondFactors, TotpFactor};
+pub use records::{NewPasskey, Passkey, SecondFactors, TotpFactor, counter_moves_forward};
 pub use secret_box::{SecretBox, SecretBoxError};
 pub use service::{MfaService, PendingSecondFactor, SecondFactorProof, SignInStep};
 pub use totp::{EnrolmentError, TotpEnrolment, TotpSecret};

@@ -15,7 +15,7 @@ use webauthn_rs::prelude::{
 };
 use webauthn_rs_proto::{AuthenticatorSelectionCriteria, ResidentKeyRequirement, UserVerificationPolicy};
 
-use super::{Aal, Assurance, AuthMethod, NewPasskey, Passkey, WEBAUTHN_CHALLENGE_TTL};
+use super::{Aal, Assurance, AuthMethod, NewPasskey, Passkey, WEBAUTHN_CHALLENGE_TTL, counter_moves_forward};
 use crate::clock::Clock;
 use crate::error::{DomainError, StoreError};
 use crate::model::User;
@@ -208,7 +208,9 @@ impl PasskeyService {
             .webauthn
             .finish_discoverable_authentication_v2(&credential, state, &passkey)
             .map_err(|error| refused_login(Some(user.id), failure_reason(&error)))?;
-        self.record_use(&stored, &mut passkey, &result).await?;
+        if !self.record_use(&stored, &mut passkey, &result).await? {
+            return Err(refused_login(Some(user.id), "counter_went_backwards"));
+        }
         metrics::counter!("passkey_sign_ins_total", "outcome" => "success").increment(1);
         tracing::info!(target: "audit", event = "passkey_sign_in", user_id = %user.id, passkey_id = %stored.id, outcome = "success", "signed in with a passkey");
         let assurance = Assurance::from_methods(&[AuthMethod::Hwk], result.user_verified());
@@ -252,7 +254,11 @@ impl PasskeyService {
         else {
             return Err(DomainError::InvalidMfaCode);
         };
-        self.record_use(&stored, &mut passkey, &result).await
+        if !self.record_use(&stored, &mut passkey, &result).await? {
+            audit_refused("passkey_second_factor_failed", Some(user.id), "counter_went_backwards");
+            return Err(DomainError::InvalidMfaCode);
+        }
+        Ok(())
     }
 
     async fn user_passkeys(&self, user_id: Uuid) -> Result<Vec<(Passkey, WebauthnPasskey)>, DomainError> {
@@ -266,17 +272,23 @@ impl PasskeyService {
             .collect()
     }
 
-    /// Keeps the signature counter (webauthn-rs refuses one that did not move forward, the mark
-    /// of a cloned key) and the backup state the assertion reported.
+    /// Keeps the signature counter and the backup state the assertion reported; false when the
+    /// counter did not move past the stored one. webauthn-rs compares with the counter it was
+    /// given, which a concurrent sign-in with the same passkey (a clone racing the original) may
+    /// have passed meanwhile: the stored counter is checked again and replaced by compare-and-set.
     async fn record_use(
         &self,
         stored: &Passkey,
         passkey: &mut WebauthnPasskey,
         result: &AuthenticationResult,
-    ) -> Result<(), DomainError> {
+    ) -> Result<bool, DomainError> {
+        if !counter_moves_forward(stored.sign_count, result.counter()) {
+            return Ok(false);
+        }
         passkey.update_credential(result);
         let now: DateTime<Utc> = self.clock.now();
-        Ok(self.store.record_passkey_use(stored.id, &to_json(passkey)?, now).await?)
+        let (seen, presented) = (stored.sign_count, i64::from(result.counter()));
+        Ok(self.store.record_passkey_use(stored.id, seen, presented, &to_json(passkey)?, now).await?)
     }
 
     async fn put<T: Serialize>(&self, key: &str, state: &T) -> Result<(), DomainError> {

@@ -39,6 +39,9 @@ pub struct Passkey {
     pub name: String,
     /// webauthn-rs's `Passkey` as JSON, as of its last use.
     pub credential: String,
+    /// The signature counter of the last accepted assertion (0 until one, and for
+    /// authenticators that keep none); the compare-and-set of [`counter_moves_forward`].
+    pub sign_count: i64,
     pub created_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
 }
@@ -71,5 +74,26 @@ mod tests {
         assert!(!SecondFactors { recovery_codes_left: 10, ..SecondFactors::default() }.any());
         assert!(SecondFactors { totp: true, ..SecondFactors::default() }.any());
         assert!(SecondFactors { passkeys: 1, ..SecondFactors::default() }.any());
+    }
+}
+
+/// WebAuthn §6.1.1: a signature counter that did not move past the last one seen marks a cloned
+/// authenticator, unless the authenticator keeps no counter (zero both times).
+pub fn counter_moves_forward(last_seen: i64, presented: u32) -> bool {
+    (last_seen == 0 && presented == 0) || i64::from(presented) > last_seen
+}
+
+#[cfg(test)]
+mod counter_tests {
+    use super::counter_moves_forward;
+
+    #[test]
+    fn a_counter_must_pass_the_last_one_seen_unless_the_authenticator_keeps_none() {
+        assert!(counter_moves_forward(0, 0), "no counter kept");
+        assert!(counter_moves_forward(0, 1));
+        assert!(counter_moves_forward(7, 8));
+        assert!(!counter_moves_forward(7, 7), "the same counter twice: a clone or a replay");
+        assert!(!counter_moves_forward(7, 3), "backwards");
+        assert!(!counter_moves_forward(7, 0), "a counting authenticator cannot stop counting");
     }
 }

@@ -119,6 +119,17 @@ impl MfaService {
         passkeys.begin_second_factor(stored.challenge.user_id, &key).await
     }
 
+    /// Request options for stepping the signed-in session of `claims` up with a passkey; the
+    /// challenge is bound to that session, so another session of the user cannot answer it.
+    pub async fn webauthn_step_up_options(
+        &self,
+        claims: &AccessClaims,
+    ) -> Result<RequestChallengeResponse, DomainError> {
+        let passkeys = self.passkeys.as_ref().ok_or(DomainError::MfaNotEnabled)?;
+        self.accounts.active_user(claims.sub).await?;
+        passkeys.begin_second_factor(claims.sub, &step_up_key(claims.sid)).await
+    }
+
     /// Starts (or restarts) a TOTP enrolment: a new secret, sealed for this user, inactive until
     /// a code from it confirms it.
     #[tracing::instrument(name = "begin totp enrolment", skip_all, fields(%user_id))]
@@ -256,7 +267,7 @@ impl MfaService {
             Some(user) if user.is_active => user,
             _ => return Err(DomainError::InvalidToken),
         };
-        let checked = self.check_within_budget(&user, Some(mfa_token), proof, now).await;
+        let checked = self.check_within_budget(&user, &challenge_key(mfa_token), proof, now).await;
         let method = proof.method();
         let added = match checked {
             Ok(added) => added,
@@ -282,7 +293,7 @@ impl MfaService {
     pub async fn step_up(&self, claims: &AccessClaims, proof: SecondFactorProof<'_>) -> Result<TokenPair, DomainError> {
         let user = self.accounts.active_user(claims.sub).await?;
         let now = self.clock.now();
-        let checked = self.check_within_budget(&user, None, proof, now).await;
+        let checked = self.check_within_budget(&user, &step_up_key(claims.sid), proof, now).await;
         let added = checked.inspect_err(|error| record(proof.method(), &user, error))?;
         metrics::counter!("mfa_verifications_total", "method" => proof.method().as_str(), "outcome" => "success")
             .increment(1);
@@ -293,30 +304,28 @@ impl MfaService {
     async fn check_within_budget(
         &self,
         user: &User,
-        mfa_token: Option<&str>,
+        challenge: &str,
         proof: SecondFactorProof<'_>,
         now: DateTime<Utc>,
     ) -> Result<AuthMethod, DomainError> {
-        let check = self.check_proof(user, mfa_token, proof, now);
+        let check = self.check_proof(user, challenge, proof, now);
         let is_wrong_code = |error: &DomainError| matches!(error, DomainError::InvalidMfaCode);
         self.accounts.within_failure_budget(&Email::key_of(&user.email), check, is_wrong_code).await
     }
 
+    /// `challenge` names where a passkey assertion's options were kept: with the mfa token at
+    /// sign-in, with the session at a step-up.
     async fn check_proof(
         &self,
         user: &User,
-        mfa_token: Option<&str>,
+        challenge: &str,
         proof: SecondFactorProof<'_>,
         now: DateTime<Utc>,
     ) -> Result<AuthMethod, DomainError> {
         match proof {
             SecondFactorProof::Webauthn(credential) => {
                 let passkeys = self.passkeys.as_ref().ok_or(DomainError::InvalidMfaCode)?;
-                // The assertion answers the challenge kept with the mfa token; a step-up has none.
-                let Some(mfa_token) = mfa_token else {
-                    return Err(DomainError::invalid_field("method", "a step-up takes totp or recovery_code"));
-                };
-                passkeys.check_second_factor(user, &challenge_key(mfa_token), credential).await?;
+                passkeys.check_second_factor(user, challenge, credential).await?;
                 Ok(AuthMethod::Hwk)
             }
             SecondFactorProof::Totp(code) => self.check_totp(user.id, code, now).await,
@@ -402,6 +411,10 @@ fn record(method: SecondFactorMethod, user: &User, error: &DomainError) {
 /// The key of an mfa token's record: the token's SHA-256, so a dump of the cache holds none.
 fn challenge_key(token: &str) -> String {
     crate::oauth::hashed_key("mfa-challenge", token)
+}
+
+fn step_up_key(session_id: Uuid) -> String {
+    format!("mfa-step-up:{session_id}")
 }
 
 fn step_number(step: u64) -> Result<i64, DomainError> {

@@ -240,7 +240,16 @@ pub trait MfaStore: Send + Sync {
     async fn find_passkey_by_credential_id(&self, credential_id: &[u8]) -> Result<Option<Passkey>, StoreError>;
     /// Stores the credential as updated by a sign-in (its signature counter lives in it) and
     /// when it was used.
-    async fn record_passkey_use(&self, id: Uuid, credential: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Records an accepted assertion if the passkey's counter is still `seen_sign_count` (a
+    /// compare-and-set: of two sign-ins racing with one counter value, one wins); false otherwise.
+    async fn record_passkey_use(
+        &self,
+        id: Uuid,
+        seen_sign_count: i64,
+        sign_count: i64,
+        credential: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
     /// Removes one of the user's passkeys and records `user.passkey_removed`; false when it does
     /// not exist or belongs to someone else.
     async fn delete_passkey(&self, user_id: Uuid, id: Uuid, now: DateTime<Utc>) -> Result<bool, StoreError>;

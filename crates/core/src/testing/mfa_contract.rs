@@ -218,10 +218,16 @@ pub async fn passkeys_are_added_listed_found_used_and_removed_by_their_owner_onl
     let found = store.find_passkey_by_credential_id(&older.credential_id).await.unwrap().unwrap();
     assert_eq!((found.id, found.user_id), (older.id, owner.id));
     assert!(store.find_passkey_by_credential_id(b"unknown").await.unwrap().is_none());
+    assert_eq!(found.sign_count, 0, "no assertion yet");
     let used = r#"{"cred":{"counter":7}}"#;
-    store.record_passkey_use(older.id, used, now).await.unwrap();
+    assert!(store.record_passkey_use(older.id, 0, 7, used, now).await.unwrap());
     let found = store.find_passkey_by_credential_id(&older.credential_id).await.unwrap().unwrap();
-    assert_eq!((found.credential.as_str(), micros(found.last_used_at)), (used, micros(Some(now))));
+    assert_eq!((found.credential.as_str(), found.sign_count), (used, 7));
+    assert_eq!(micros(found.last_used_at), micros(Some(now)));
+    // A second use that read the counter before the first was recorded loses the compare-and-set.
+    assert!(!store.record_passkey_use(older.id, 0, 7, r#"{"cred":{"counter":7},"late":1}"#, now).await.unwrap());
+    let found = store.find_passkey_by_credential_id(&older.credential_id).await.unwrap().unwrap();
+    assert_eq!((found.credential.as_str(), found.sign_count), (used, 7), "unchanged by the loser");
 
     assert!(!store.delete_passkey(stranger.id, older.id, now).await.unwrap(), "someone else's");
     assert!(store.delete_passkey(owner.id, older.id, now).await.unwrap());

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::accounts::{TokenPairResponse, client_info};
 use super::error::{ApiError, Problem};
-use super::extract::{AppJson, AuthUser, ClientAddress};
+use super::extract::{AppJson, AuthUser, ClientAddress, bearer_token};
 use super::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -67,8 +67,11 @@ pub struct PasskeyLoginRequest {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct WebauthnOptionsRequest {
-    #[schema(value_type = String)]
-    pub mfa_token: Secret,
+    /// The `mfa_token` of the sign-in to finish; without it, `Authorization: Bearer` asks for
+    /// options to step that session up.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub mfa_token: Option<Secret>,
 }
 
 /// An empty body (`{}`) is all the discoverable sign-in asks for.
@@ -155,16 +158,26 @@ pub async fn login(
     Ok(Json(pair.into()))
 }
 
-/// Request options for finishing an `mfa_required` sign-in with one of the user's passkeys.
+/// Request options for finishing an `mfa_required` sign-in with one of the user's passkeys, or
+/// (with `Authorization: Bearer` and no `mfa_token`) for stepping that session up.
 #[utoipa::path(post, path = "/auth/mfa/webauthn/options", tag = "mfa", request_body = WebauthnOptionsRequest,
     responses((status = 200, body = WebauthnOptions),
               (status = 401, body = Problem, description = "invalid_token: unknown, expired or spent mfa_token"),
-              (status = 409, body = Problem, description = "mfa_not_enabled: the user has no passkey")))]
+              (status = 409, body = Problem, description = "mfa_not_enabled: the user has no passkey"),
+              (status = 422, body = Problem, description = "neither an mfa_token nor a bearer token")))]
 pub async fn second_factor_options(
     State(state): State<AppState>,
+    headers: HeaderMap,
     AppJson(body): AppJson<WebauthnOptionsRequest>,
 ) -> Result<Json<WebauthnOptions>, ApiError> {
-    let options = state.mfa.webauthn_options(&body.mfa_token).await?;
+    let options = match (body.mfa_token, bearer_token(&headers)) {
+        (Some(mfa_token), _) => state.mfa.webauthn_options(&mfa_token).await?,
+        (None, Some(access_token)) => {
+            let claims = state.sessions.authenticate(access_token)?;
+            state.mfa.webauthn_step_up_options(&claims).await?
+        }
+        (None, None) => return Err(DomainError::invalid_field("mfa_token", "is required").into()),
+    };
     Ok(Json(WebauthnOptions(to_value(&options)?)))
 }
 

@@ -19,8 +19,10 @@ on_both_backends!(
     a_registration_from_another_origin_is_refused,
     a_login_response_cannot_be_replayed,
     a_cloned_authenticator_is_refused_once_the_original_moved_on,
+    a_clone_racing_the_original_with_the_same_counter_loses,
     one_users_passkey_and_challenge_do_nothing_for_another,
     a_passkey_finishes_a_password_sign_in_as_the_second_factor,
+    a_passkey_steps_a_signed_in_session_up_to_aal2,
     removing_a_passkey_needs_aal2,
     malformed_credentials_are_refused_and_change_nothing,
     a_disabled_account_cannot_sign_in_with_its_passkey,
@@ -171,6 +173,23 @@ async fn a_cloned_authenticator_is_refused_once_the_original_moved_on(backend: B
     Tokens::from(sign_in(&app, &mut original).await).await;
 }
 
+async fn a_clone_racing_the_original_with_the_same_counter_loses(backend: Backend) {
+    let app = spawn(backend).await;
+    let (_, _, mut original) = user_with_passkey(&app).await;
+    Tokens::from(sign_in(&app, &mut original).await).await;
+    for _ in 0..3 {
+        let mut clone = original.clone();
+        let ((first_id, first_options), (second_id, second_options)) =
+            tokio::join!(login_options(&app), login_options(&app));
+        // Both assertions carry the same next counter value; at most one may sign in.
+        let (first, second) = (original.assert(&first_options), clone.assert(&second_options));
+        let (first, second) = tokio::join!(login(&app, &first_id, &first), login(&app, &second_id, &second));
+        let statuses = [first.status(), second.status()];
+        assert_eq!(statuses.iter().filter(|status| **status == StatusCode::OK).count(), 1, "{statuses:?}");
+        assert!(statuses.contains(&StatusCode::UNAUTHORIZED), "{statuses:?}");
+    }
+}
+
 async fn one_users_passkey_and_challenge_do_nothing_for_another(backend: Backend) {
     let app = spawn(backend).await;
     let (_, alice) = app.signed_in_user().await;
@@ -222,6 +241,41 @@ async fn a_passkey_finishes_a_password_sign_in_as_the_second_factor(backend: Bac
     assert_eq!(claims["aal"], "aal2");
     assert_eq!(claims["amr"], json!(["pwd", "hwk"]));
     assert_problem(post(&app, "/auth/mfa/verify", None, body).await, StatusCode::UNAUTHORIZED, "invalid_token").await;
+}
+
+async fn step_up_with(app: &TestApp, token: &str, credential: &Value) -> reqwest::Response {
+    post(app, "/auth/mfa/verify", Some(token), json!({"method": "webauthn", "credential": credential})).await
+}
+
+async fn a_passkey_steps_a_signed_in_session_up_to_aal2(backend: Backend) {
+    let app = spawn(backend).await;
+    let (_, password_session, mut authenticator) = user_with_passkey(&app).await;
+    let step_up_options = || post(&app, "/auth/mfa/webauthn/options", Some(&password_session.access), json!({}));
+    let options = step_up_options().await;
+    assert_eq!(options.status(), StatusCode::OK);
+    let options: Value = options.json().await.unwrap();
+    assert_eq!(options["publicKey"]["allowCredentials"].as_array().unwrap().len(), 1, "{options}");
+
+    // The challenge belongs to the session that asked: another session of the user cannot answer it.
+    let assertion = authenticator.assert(&options);
+    let other_session = Tokens::from(sign_in(&app, &mut authenticator).await).await;
+    let other = step_up_with(&app, &other_session.access, &assertion).await;
+    assert_problem(other, StatusCode::UNAUTHORIZED, "invalid_mfa_code").await;
+    let tampered_answer = tampered(authenticator.assert(&step_up_options().await.json().await.unwrap()));
+    let refused = step_up_with(&app, &password_session.access, &tampered_answer).await;
+    assert_problem(refused, StatusCode::UNAUTHORIZED, "invalid_mfa_code").await;
+
+    let assertion = authenticator.assert(&step_up_options().await.json().await.unwrap());
+    let stepped = Tokens::from(step_up_with(&app, &password_session.access, &assertion).await).await;
+    let (before, after) = (claims_of(&password_session.access), claims_of(&stepped.access));
+    assert_eq!(after["sid"], before["sid"], "the same session, stepped up");
+    assert_eq!(after["aal"], "aal2");
+    assert_eq!(after["amr"], json!(["pwd", "hwk"]));
+    // The options were single use: the same assertion again is refused.
+    let replayed = step_up_with(&app, &password_session.access, &assertion).await;
+    assert_problem(replayed, StatusCode::UNAUTHORIZED, "invalid_mfa_code").await;
+    let neither = post(&app, "/auth/mfa/webauthn/options", None, json!({})).await;
+    assert_problem(neither, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
 }
 
 async fn removing_a_passkey_needs_aal2(backend: Backend) {
