@@ -1,5 +1,16 @@
-// TOTP from enrolment to a second-factor sign-in, with codes computed here (RFC 6238).
-import { PASSWORD, createAccount, expect, expectAlert, expectPath, totp, totpStep, uniqueEmail } from '../lib.mjs';
+// TOTP from enrolment to a second-factor sign-in, with codes computed here (RFC 6238); the
+// Rust test runs it in both languages, as these pages are not in the tour.
+import {
+  PASSWORD,
+  createAccount,
+  expect,
+  expectAlert,
+  expectPageBasics,
+  expectPath,
+  totp,
+  totpStep,
+  uniqueEmail,
+} from '../lib.mjs';
 
 export default async function totpScenario(scenario) {
   const { page } = scenario;
@@ -19,6 +30,7 @@ export default async function totpScenario(scenario) {
     secret = (await page.innerText('#totp-secret')).trim();
     expect(/^[A-Z2-7=\s]{16,}$/i.test(secret), `#totp-secret is not base32: ${JSON.stringify(secret)}`);
     expect((await page.locator('#totp-qr svg').count()) === 1, 'no QR code in #totp-qr');
+    await expectPageBasics(scenario);
   });
 
   await scenario.step('confirm', async () => {
@@ -28,6 +40,7 @@ export default async function totpScenario(scenario) {
     await page.locator('#recovery-codes li').first().waitFor();
     const codes = await page.locator('#recovery-codes li').count();
     expect(codes >= 5, `only ${codes} recovery codes shown`);
+    await expectPageBasics(scenario);
   });
 
   await scenario.step('logout', () => scenario.signOut());
@@ -35,6 +48,7 @@ export default async function totpScenario(scenario) {
   await scenario.step('second-factor-step', async () => {
     await scenario.signIn(email, PASSWORD);
     await page.locator('#mfa-form [name=code]').waitFor();
+    await expectPageBasics(scenario);
   });
 
   // RFC 6238 §5.2: a code is good once. The one that confirmed the enrolment is refused.
@@ -43,6 +57,7 @@ export default async function totpScenario(scenario) {
     await scenario.submit('#mfa-submit');
     await expectAlert(page, 'the code already used to confirm the enrolment');
     await page.locator('#mfa-form [name=code]').waitFor();
+    await expectPageBasics(scenario);
   });
 
   await scenario.step('code-signs-in', async () => {
