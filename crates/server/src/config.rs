@@ -51,6 +51,7 @@ pub const DEFAULT_JWT_PRIVATE_KEY_PATH: &str = "certs/private.pem";
 pub const DEFAULT_JWT_PUBLIC_KEY_PATH: &str = "certs/public.pem";
 pub const DEFAULT_PASSWORD_HASH: &str = "bcrypt";
 pub const DEFAULT_OAUTH_STATE_TTL_SECONDS: u64 = 600;
+pub const DEFAULT_UI_TITLE: &str = "auth-service";
 pub const DEFAULT_GOOGLE_ISSUER_URL: &str = "https://accounts.google.com";
 pub const DEFAULT_VK_ID_BASE_URL: &str = "https://id.vk.com";
 pub const DEFAULT_FACEBOOK_GRAPH_URL: &str = "https://graph.facebook.com";
@@ -172,12 +173,12 @@ pub struct Settings {
     /// Base of links in emails and OAuth callbacks; default `http://{SERVICE_HOST}:{SERVICE_PORT}`.
     #[arg(global = true, long, env = "PUBLIC_URL")]
     pub public_url: Option<String>,
-    /// Page of your app that verifies an email; the token is appended. Default
-    /// `{PUBLIC_URL}/auth/email/verify?token=`.
+    /// Page that verifies an email; the token is appended. Default: the hosted page,
+    /// `{PUBLIC_URL}/ui/verify-email?token=`.
     #[arg(global = true, long, env = "EMAIL_VERIFY_URL")]
     pub email_verify_url: Option<String>,
-    /// Page of your app that sets a new password; the token is appended. Default
-    /// `{PUBLIC_URL}/auth/password/reset?token=`.
+    /// Page that sets a new password; the token is appended. Default: the hosted page,
+    /// `{PUBLIC_URL}/ui/reset-password?token=`.
     #[arg(global = true, long, env = "PASSWORD_RESET_URL")]
     pub password_reset_url: Option<String>,
     /// `smtp://user:pass@host:port` (`?tls=required` for STARTTLS) or `smtps://...`; unset
@@ -192,6 +193,16 @@ pub struct Settings {
     /// Comma-separated allow-list for `redirect_to` after social sign-in (exact match).
     #[arg(global = true, long, env = "ALLOWED_REDIRECT_URLS", value_delimiter = ',')]
     pub allowed_redirect_urls: Vec<String>,
+    /// Serve the hosted pages under `/ui/`.
+    #[arg(global = true, long, env = "UI_ENABLED", action = ArgAction::Set, default_value_t = true)]
+    pub ui_enabled: bool,
+    /// The product name the pages show.
+    #[arg(global = true, long, env = "UI_TITLE", default_value = DEFAULT_UI_TITLE)]
+    pub ui_title: String,
+    /// Domain of the browser session cookie (e.g. `.example.com`: one sign-in for every app on
+    /// the subdomains behind the gateway); unset: host-only.
+    #[arg(global = true, long, env = "COOKIE_DOMAIN")]
+    pub cookie_domain: Option<String>,
     #[arg(global = true, long, env = "GOOGLE_CLIENT_ID")]
     pub google_client_id: Option<String>,
     #[arg(global = true, long, env = "GOOGLE_CLIENT_SECRET", hide_env_values = true)]
@@ -313,6 +324,9 @@ impl Default for Settings {
             admin_promote_existing: false,
             oauth_state_ttl: DEFAULT_OAUTH_STATE_TTL_SECONDS,
             allowed_redirect_urls: Vec::new(),
+            ui_enabled: true,
+            ui_title: DEFAULT_UI_TITLE.into(),
+            cookie_domain: None,
             mfa_required_roles: Vec::new(),
             webauthn_rp_name: DEFAULT_WEBAUTHN_RP_NAME.into(),
             mfa_secret_key: None,

@@ -21,6 +21,8 @@ pub mod providers;
 pub mod startup;
 /// Logging set-up.
 pub mod telemetry;
+/// The hosted pages under `/ui/`, browser sessions in cookies, the gateway sign-in portal.
+pub mod ui;
 /// Choosing backends from settings; building the services.
 pub mod wiring;
 

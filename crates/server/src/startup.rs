@@ -105,6 +105,7 @@ impl Application {
             limiter: components.limiter,
             client_quota: (settings.rate_limit_per_minute > 0)
                 .then(|| Quota::per_minute(settings.rate_limit_per_minute)),
+            ui: components.ui,
         };
         let router = http::router(
             state,
@@ -113,6 +114,7 @@ impl Application {
                 request_timeout: Duration::from_secs(settings.request_timeout),
                 rate_limit_validate: settings.rate_limit_validate,
                 cors_allowed_origins: settings.cors_allowed_origins.clone(),
+                ui_enabled: settings.ui_enabled,
             },
         );
         let address = settings.listen_address();

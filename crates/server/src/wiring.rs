@@ -24,6 +24,7 @@ use crate::events::sinks::{EventSink, RedisStreamSink, WebhookSink};
 use crate::events::{Dispatcher, DispatcherSettings};
 use crate::keys::load_keys;
 use crate::providers::{FacebookConfig, FacebookProvider, GoogleConfig, GoogleProvider, VkConfig, VkProvider};
+use crate::ui::{Ui, UiSettings};
 
 /// How long a request waits for a database connection before answering 503.
 const DATABASE_ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
@@ -43,6 +44,7 @@ pub struct Components {
     pub dispatcher: Arc<Dispatcher>,
     /// Development shortcuts in use, said once at start-up.
     pub shortcuts: Vec<String>,
+    pub ui: Arc<Ui>,
 }
 
 /// Builds every part from settings, with `clock` as the source of "now" for every rule (the
@@ -125,11 +127,11 @@ pub fn build(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Compo
         verify_email: settings
             .email_verify_url
             .clone()
-            .unwrap_or_else(|| format!("{public_url}/auth/email/verify?token=")),
+            .unwrap_or_else(|| format!("{public_url}/ui/verify-email?token=")),
         reset_password: settings
             .password_reset_url
             .clone()
-            .unwrap_or_else(|| format!("{public_url}/auth/password/reset?token=")),
+            .unwrap_or_else(|| format!("{public_url}/ui/reset-password?token=")),
     };
     let email_flows = Arc::new(EmailFlows::new(
         store.clone(),
@@ -149,15 +151,18 @@ pub fn build(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Compo
         None => sessions.access_tokens().keys().derive_secret("totp-secret").to_vec(),
     };
     let secrets = SecretBox::new(&sealing_key).map_err(|error| anyhow::anyhow!("MFA_SECRET_KEY: {error}"))?;
+    let relying_party = settings.relying_party()?;
+    let ui = Arc::new(Ui::new(UiSettings {
+        title: settings.ui_title.clone(),
+        public_url: public_url.clone(),
+        cookie_domain: settings.cookie_domain.clone(),
+        allowed_redirects: settings.allowed_redirect_urls.clone(),
+        origins: relying_party.origins.iter().map(|origin| origin.origin().ascii_serialization()).collect(),
+        csrf_key: sessions.access_tokens().keys().derive_secret("page-csrf"),
+    })?);
     let passkeys = Arc::new(
-        PasskeyService::new(
-            &settings.relying_party()?,
-            store.clone(),
-            sessions.clone(),
-            pending.clone(),
-            clock.clone(),
-        )
-        .map_err(|error| anyhow::anyhow!("{error}"))?,
+        PasskeyService::new(&relying_party, store.clone(), sessions.clone(), pending.clone(), clock.clone())
+            .map_err(|error| anyhow::anyhow!("{error}"))?,
     );
     let mfa = Arc::new(
         MfaService::new(
@@ -209,6 +214,7 @@ pub fn build(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Compo
         limiter,
         dispatcher,
         shortcuts,
+        ui,
     })
 }
 

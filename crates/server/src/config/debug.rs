@@ -48,6 +48,9 @@ impl std::fmt::Debug for Settings {
             email_from,
             oauth_state_ttl,
             allowed_redirect_urls,
+            ui_enabled,
+            ui_title,
+            cookie_domain,
             mfa_required_roles,
             webauthn_rp_name,
             mfa_secret_key,
@@ -122,6 +125,9 @@ impl std::fmt::Debug for Settings {
             .field("email_from", email_from)
             .field("oauth_state_ttl", oauth_state_ttl)
             .field("allowed_redirect_urls", allowed_redirect_urls)
+            .field("ui_enabled", ui_enabled)
+            .field("ui_title", ui_title)
+            .field("cookie_domain", cookie_domain)
             .field("mfa_required_roles", mfa_required_roles)
             .field("webauthn_rp_name", webauthn_rp_name)
             .field("mfa_secret_key", mfa_secret_key)

@@ -24,6 +24,9 @@ pub enum ApiError {
     MethodNotAllowed,
     /// 503 `unavailable`: the request ran past its deadline.
     Timeout,
+    /// 403 `csrf_refused`: a cookie-authenticated request without this browser's token, or
+    /// from another origin.
+    CsrfRefused,
 }
 
 impl From<DomainError> for ApiError {
@@ -55,6 +58,13 @@ pub struct ProblemField {
 /// The cause of a 5xx, for the logging middleware.
 #[derive(Debug, Clone)]
 pub struct InternalCause(pub String);
+
+/// The status and error code of a failure, for the hosted pages (which show the code's message
+/// in the page's language instead of problem JSON).
+pub fn page_status(error: &DomainError) -> (StatusCode, &'static str) {
+    let (status, code, _) = status_and_code(error);
+    (status, code)
+}
 
 /// Status, code and a client-safe detail for every domain failure.
 fn status_and_code(error: &DomainError) -> (StatusCode, &'static str, &'static str) {
@@ -165,6 +175,11 @@ impl ApiError {
                 (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "This method is not allowed here.".into())
             }
             ApiError::Timeout => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "The request took too long.".into()),
+            ApiError::CsrfRefused => (
+                StatusCode::FORBIDDEN,
+                "csrf_refused",
+                "The request did not carry this page's token or came from another origin.".into(),
+            ),
         }
     }
 }

@@ -59,6 +59,7 @@ pub struct HttpSettings {
     pub request_timeout: Duration,
     pub rate_limit_validate: bool,
     pub cors_allowed_origins: Vec<String>,
+    pub ui_enabled: bool,
 }
 
 /// The public auth endpoints: anyone may call them, so each client has a budget.
@@ -144,9 +145,12 @@ pub fn router(state: AppState, settings: HttpSettings) -> Router {
         validation_routes()
     };
     let no_store = SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let (page_posts, pages) = crate::ui::routes(settings.ui_enabled);
     let api = public_auth_routes()
         .merge(password_confirming_routes())
+        .merge(page_posts)
         .route_layer(limited)
+        .merge(pages)
         .merge(signed_in_routes())
         .merge(validation)
         .merge(meta_routes())
@@ -265,11 +269,11 @@ fn method_label(method: &Method) -> &'static str {
 async fn problem_for_bare_errors(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     let status = response.status();
-    let is_problem = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|value| value.as_bytes().starts_with(b"application/problem+json"));
-    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+    // Problem JSON already, or a page that shows its own message (the hosted pages).
+    let is_answered = response.headers().get(header::CONTENT_TYPE).is_some_and(|value| {
+        value.as_bytes().starts_with(b"application/problem+json") || value.as_bytes().starts_with(b"text/html")
+    });
+    if !(status.is_client_error() || status.is_server_error()) || is_answered {
         return response;
     }
     let replacement = match status {

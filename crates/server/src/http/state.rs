@@ -30,4 +30,6 @@ pub struct AppState {
     pub limiter: Arc<dyn RateLimiter>,
     /// Per-client budget on the public auth endpoints; `None`: off.
     pub client_quota: Option<Quota>,
+    /// The hosted pages' settings, templates and messages.
+    pub ui: Arc<crate::ui::Ui>,
 }

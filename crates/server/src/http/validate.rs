@@ -5,7 +5,7 @@ use auth_core::redact::Secret;
 use auth_core::sessions::AccessClaims;
 use axum::Json;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -15,6 +15,8 @@ use super::error::{ApiError, Problem};
 use super::extract::bearer_token;
 use super::sessions::{PresentedToken, TOKEN_FIELD};
 use super::state::AppState;
+use crate::ui::cookies;
+use crate::ui::portal::{Peer, login_url, original_url};
 use auth_core::DomainError;
 use auth_core::mfa::Aal;
 
@@ -26,6 +28,10 @@ pub struct ValidateQuery {
     /// Required assurance level; a token below it answers 403 `mfa_required`.
     #[param(example = "aal2")]
     pub aal: Option<String>,
+    /// `1`: a browser without a live session (or below `aal`) is answered 302 to the login
+    /// page, back to the URL it asked for (from a trusted proxy's headers).
+    #[param(example = "1")]
+    pub redirect: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -103,15 +109,40 @@ pub async fn validate_post(
     Ok(answer(check(&state, &token, &query)?))
 }
 
-/// Validate the access token of `Authorization` (forward-auth gateways; HEAD works too).
+/// Validate the access token of `Authorization`, or else the browser session cookie
+/// (forward-auth gateways; HEAD works too).
 #[utoipa::path(get, path = "/auth/validate", tag = "validation", params(ValidateQuery), security(("bearer" = [])),
     responses((status = 200, body = ValidateResponse, headers(("X-User-Id"), ("X-User-Email"), ("X-User-Role"), ("X-User-Aal"))),
+              (status = 302, description = "with `redirect=1`: to the login page"),
               (status = 401, body = Problem), (status = 403, body = Problem), (status = 503, body = Problem)))]
 pub async fn validate_get(
     State(state): State<AppState>,
     Query(query): Query<ValidateQuery>,
+    peer: Peer,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let token = bearer_token(&headers).ok_or(ApiError::Domain(DomainError::InvalidToken))?;
-    Ok(answer(check(&state, token, &query)?))
+    let cookie = cookies::read(&headers, cookies::ACCESS);
+    let token = bearer_token(&headers).or(cookie.as_deref());
+    let checked = match token {
+        Some(token) => check(&state, token, &query),
+        None => Err(DomainError::InvalidToken.into()),
+    };
+    match checked {
+        Ok(claims) => Ok(answer(claims)),
+        Err(ApiError::Domain(error)) if query.redirect.as_deref() == Some("1") && sends_to_login(&error) => {
+            let rd = original_url(&headers, &peer);
+            let step_up = matches!(error, DomainError::MfaRequired);
+            let location = login_url(&state.ui.public_url, rd.as_deref(), step_up);
+            Ok((StatusCode::FOUND, [(header::LOCATION, location)]).into_response())
+        }
+        Err(error) => Err(error),
+    }
+}
+
+/// Signing in (again, or with a second factor) cures these; a role does not come from it.
+fn sends_to_login(error: &DomainError) -> bool {
+    matches!(
+        error,
+        DomainError::InvalidToken | DomainError::TokenExpired | DomainError::TokenRevoked | DomainError::MfaRequired
+    )
 }

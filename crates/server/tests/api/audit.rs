@@ -87,7 +87,7 @@ async fn a_password_reset_by_the_mailbox_owner_detaches_identities_attached_befo
 
     // The real owner resets the password from their mailbox.
     app.post_json("/auth/password/forgot", json!({"email": email})).await;
-    let token = token_in(&smtp.message_to(&email, "password/reset").await);
+    let token = token_in(&smtp.message_to(&email, "reset-password").await);
     let reset = app.post_json("/auth/password/reset", json!({"token": token, "new_password": "owner's own password"}));
     assert_eq!(reset.await.status(), StatusCode::NO_CONTENT);
 
@@ -119,7 +119,7 @@ async fn verifying_the_address_detaches_identities_attached_before_and_says_so(b
     let via_vk = Tokens::from(link_in_browser(app, "vk", &squatter.access, "").await).await;
 
     // The registration sent the verification link to the mailbox: its owner follows it.
-    let token = token_in(&smtp.message_to(&email, "email/verify").await);
+    let token = token_in(&smtp.message_to(&email, "verify-email").await);
     assert_eq!(app.post_json("/auth/email/verify", json!({"token": token})).await.status(), StatusCode::NO_CONTENT);
     assert_eq!(me(app, &Tokens::from(app.login(&email, PASSWORD).await).await).await["providers"], json!(["password"]));
     for tokens in [&squatter, &via_vk] {
@@ -400,7 +400,7 @@ async fn a_password_change_kills_outstanding_reset_links(backend: Backend) {
     let app = TestApp::spawn_with(backend, smtp_settings(&smtp)).await;
     let (email, tokens) = app.signed_in_user().await;
     app.post_json("/auth/password/forgot", json!({"email": email})).await;
-    let token = token_in(&smtp.message_to(&email, "password/reset").await);
+    let token = token_in(&smtp.message_to(&email, "reset-password").await);
     let change = app
         .client
         .post(app.url("/auth/password/change"))

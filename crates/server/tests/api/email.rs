@@ -40,7 +40,7 @@ async fn a_verification_link_received_by_smtp_verifies_the_email_once(backend: B
     let (email, tokens) = app.signed_in_user().await;
 
     assert_eq!(app.post_bearer("/auth/email/verify/request", &tokens.access).await.status(), StatusCode::ACCEPTED);
-    let message = smtp.message_to(&email, "email/verify").await;
+    let message = smtp.message_to(&email, "verify-email").await;
     assert!(message.contains("multipart/alternative") && message.contains("text/html"), "{message}");
     assert!(crate::smtp::token_in(&message).len() >= 40);
     let token = token_in(&message);
@@ -67,9 +67,10 @@ async fn a_password_reset_link_sets_the_password_and_revokes_every_session(backe
     let (email, tokens) = app.signed_in_user().await;
 
     assert_eq!(forgot(&app, &email).await.status(), StatusCode::ACCEPTED);
-    let message = smtp.message_to(&email, "password/reset").await;
+    let message = smtp.message_to(&email, "reset-password").await;
     assert!(
-        message.contains("https://app.example.com/auth/password/reset?token") || message.contains("reset?token=3D")
+        message.contains("https://app.example.com/ui/reset-password?token")
+            || message.contains("reset-password?token=3D")
     );
     let token = token_in(&message);
     let reset =
@@ -88,14 +89,14 @@ async fn a_password_reset_link_sets_the_password_and_revokes_every_session(backe
 async fn expired_and_wrong_purpose_email_tokens_are_refused(backend: Backend) {
     let (app, smtp) = app_with_mail(backend).await;
     let (email, _) = app.signed_in_user().await;
-    let verification = token_in(&smtp.message_to(&email, "email/verify").await);
+    let verification = token_in(&smtp.message_to(&email, "verify-email").await);
 
     let wrong_purpose =
         app.post_json("/auth/password/reset", json!({"token": verification, "new_password": "new password 123"})).await;
     assert_problem(wrong_purpose, StatusCode::BAD_REQUEST, "invalid_email_token").await;
 
     forgot(&app, &email).await;
-    let reset = token_in(&smtp.message_to(&email, "password/reset").await);
+    let reset = token_in(&smtp.message_to(&email, "reset-password").await);
     expire_email_tokens(&app.settings.database_url).await;
     let expired =
         app.post_json("/auth/password/reset", json!({"token": reset, "new_password": "new password 123"})).await;
@@ -136,7 +137,7 @@ async fn forgot_password_answers_the_same_for_unknown_emails_and_sends_nothing(b
     let (known, unknown_median) = (known_times[7].as_secs_f64(), unknown_times[7].as_secs_f64());
     // Both only enqueue work; the difference is scheduling noise around a millisecond.
     assert!((known - unknown_median).abs() < 0.005 || (known - unknown_median).abs() / known.max(unknown_median) < 0.2);
-    smtp.message_to(&email, "password/reset").await;
+    smtp.message_to(&email, "reset-password").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(smtp.count_to(&unknown), 0);
 }
@@ -151,7 +152,7 @@ async fn the_email_language_follows_accept_language(backend: Backend) {
         .send()
         .await
         .unwrap();
-    let message = smtp.message_to(&email, "password/reset").await;
+    let message = smtp.message_to(&email, "reset-password").await;
     let subject = message.lines().find(|line| line.starts_with("Subject:")).unwrap();
     assert!(decode_subject(subject).contains("Сброс пароля"), "{subject}");
 }
@@ -208,7 +209,7 @@ async fn unverified_accounts_cannot_log_in_when_verification_is_required(backend
     assert_problem(app.login(&email, "wrong password").await, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
 
     // Registration sent the verification link.
-    let token = token_in(&smtp.message_to(&email, "email/verify").await);
+    let token = token_in(&smtp.message_to(&email, "verify-email").await);
     assert_eq!(app.post_json("/auth/email/verify", json!({"token": token})).await.status(), StatusCode::NO_CONTENT);
     Tokens::from(app.login(&email, PASSWORD).await).await;
 }

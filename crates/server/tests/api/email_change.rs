@@ -43,14 +43,14 @@ async fn an_email_change_takes_effect_only_when_the_new_address_confirms_it(back
     let (app, smtp) = app_with_mail(backend, Some(&url)).await;
     let (old, tokens) = app.signed_in_user().await;
     let user_id = claims_of(&tokens.access)["sub"].as_str().unwrap().to_owned();
-    let registration_link = token_in(&smtp.message_to(&old, "email/verify").await);
+    let registration_link = token_in(&smtp.message_to(&old, "verify-email").await);
     let new = unique_email();
 
     let asked = change(&app, &tokens, json!({"new_email": new, "password": PASSWORD})).await;
     assert_eq!(asked.status(), StatusCode::ACCEPTED);
     let notice = smtp.message_to(&old, "asked to move it").await;
     assert!(!notice.contains("token="), "the notice to the old address carries no link");
-    let token = token_in(&smtp.message_to(&new, "email/verify").await);
+    let token = token_in(&smtp.message_to(&new, "verify-email").await);
 
     // Nothing changes before the new address confirms.
     assert_eq!(me(&app, &tokens).await["email"], old.as_str());
@@ -119,7 +119,7 @@ async fn an_email_change_is_refused_for_a_taken_address_a_wrong_password_or_a_ba
     assert_problem(unauthenticated, StatusCode::UNAUTHORIZED, "invalid_token").await;
     assert_eq!(me(&app, &tokens).await["email"], old.as_str(), "nothing changed");
     // Only the registration email went out: no notice for a refused change.
-    smtp.message_to(&old, "email/verify").await;
+    smtp.message_to(&old, "verify-email").await;
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     assert_eq!(smtp.count_to(&old), 1);
 }
@@ -132,7 +132,7 @@ async fn an_address_taken_before_the_confirmation_is_refused_then_and_changes_no
         change(&app, &tokens, json!({"new_email": new, "password": PASSWORD})).await.status(),
         StatusCode::ACCEPTED
     );
-    let token = token_in(&smtp.message_to(&new, "email/verify").await);
+    let token = token_in(&smtp.message_to(&new, "verify-email").await);
     // Someone registers the address while the link waits.
     assert_eq!(app.register(&new, PASSWORD).await.status(), StatusCode::CREATED);
     assert_problem(

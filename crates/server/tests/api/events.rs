@@ -219,7 +219,7 @@ async fn each_action_produces_exactly_its_events(backend: Backend) {
 
     // Email verification.
     assert_eq!(app.post_bearer("/auth/email/verify/request", &tokens.access).await.status(), StatusCode::ACCEPTED);
-    let token = token_in(&smtp.message_to(&email, "email/verify").await);
+    let token = token_in(&smtp.message_to(&email, "verify-email").await);
     assert_eq!(app.post_json("/auth/email/verify", json!({"token": token})).await.status(), StatusCode::NO_CONTENT);
     expected.push("user.email_verified");
     wait(expected.clone()).await;

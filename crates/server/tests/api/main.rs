@@ -23,6 +23,7 @@ mod meta;
 mod mfa;
 mod oauth;
 mod outages;
+mod pages;
 mod passkeys;
 mod process;
 mod scale_out;
