@@ -255,7 +255,13 @@ async fn the_nginx_portal_sends_visitors_through_sign_in_and_back_to_the_app() {
         return;
     }
     // nginx connects from 127.0.0.1 and tells the service the URL the visitor asked for.
-    let world = World::start(|settings| settings.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()]).await;
+    let world = World::start(|settings| {
+        settings.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+        // As the recipe says: the app's host is under COOKIE_DOMAIN, so the sign-in page may
+        // send the visitor back there (the app is on another port of localhost).
+        settings.cookie_domain = Some("localhost".into());
+    })
+    .await;
     let upstream = start_upstream().await;
     let nginx = start_nginx(&binary, &shipped_config("nginx-portal.conf", world.port(), upstream)).await;
     let app_url = format!("http://localhost:{}/orders", nginx.port);
