@@ -152,14 +152,6 @@ pub fn build(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Compo
     };
     let secrets = SecretBox::new(&sealing_key).map_err(|error| anyhow::anyhow!("MFA_SECRET_KEY: {error}"))?;
     let relying_party = settings.relying_party()?;
-    let ui = Arc::new(Ui::new(UiSettings {
-        title: settings.ui_title.clone(),
-        public_url: public_url.clone(),
-        cookie_domain: settings.cookie_domain.clone(),
-        allowed_redirects: settings.allowed_redirect_urls.clone(),
-        origins: relying_party.origins.iter().map(|origin| origin.origin().ascii_serialization()).collect(),
-        csrf_key: sessions.access_tokens().keys().derive_secret("page-csrf"),
-    })?);
     let passkeys = Arc::new(
         PasskeyService::new(&relying_party, store.clone(), sessions.clone(), pending.clone(), clock.clone())
             .map_err(|error| anyhow::anyhow!("{error}"))?,
@@ -183,11 +175,20 @@ pub fn build(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Compo
         sessions.clone(),
         clock.clone(),
         OAuthSettings {
-            public_url,
+            public_url: public_url.clone(),
             allowed_redirects: settings.allowed_redirect_urls.iter().filter(|url| !url.is_empty()).cloned().collect(),
             pending_ttl: Duration::from_secs(settings.oauth_state_ttl),
         },
     ));
+    let ui = Arc::new(Ui::new(UiSettings {
+        title: settings.ui_title.clone(),
+        public_url: public_url.clone(),
+        cookie_domain: settings.cookie_domain.clone(),
+        allowed_redirects: settings.allowed_redirect_urls.clone(),
+        origins: relying_party.origins.iter().map(|origin| origin.origin().ascii_serialization()).collect(),
+        providers: oauth.providers().into_iter().map(|(name, display)| (name.to_owned(), display.to_owned())).collect(),
+        csrf_key: sessions.access_tokens().keys().derive_secret("page-csrf"),
+    })?);
     let dispatcher = Arc::new(Dispatcher::new(
         store.clone(),
         event_sinks(settings, redis.as_ref())?,

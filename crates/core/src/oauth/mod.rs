@@ -34,8 +34,13 @@ pub struct PendingLogin {
     pub code_verifier: String,
     pub nonce: String,
     pub redirect_uri: String,
-    /// Where the browser goes afterwards, already checked against the allow-list.
+    /// Where the browser goes afterwards, already checked (against the allow-list, or for the
+    /// hosted pages by their destination rule).
     pub redirect_to: Option<String>,
+    /// Started from the hosted pages: the session goes into the browser's cookies, not into
+    /// a URL fragment.
+    #[serde(default)]
+    pub pages: bool,
     /// Set when a signed-in user links this provider to their account.
     pub link_user: Option<Uuid>,
     /// SHA-256 (hex) of the browser binding: only the browser that started the sign-in, which
@@ -83,6 +88,8 @@ pub const LINK_TICKET_TTL: Duration = Duration::from_secs(60);
 pub struct SignedIn {
     pub user: User,
     pub redirect_to: Option<String>,
+    /// Started from the hosted pages ([`OAuthService::start_for_pages`]).
+    pub pages: bool,
 }
 
 /// Where sign-ins come back to and may go afterwards.
@@ -159,7 +166,18 @@ impl OAuthService {
         browser: Option<&str>,
     ) -> Result<AuthorizationStart, DomainError> {
         let redirect_to = self.allowed_redirect(redirect_to)?;
-        self.begin(provider_name, redirect_to, None, browser).await
+        self.begin(provider_name, redirect_to, None, browser, false).await
+    }
+
+    /// Starts a sign-in from the hosted pages: afterwards the browser is signed in with cookies
+    /// and sent to `destination`, which the pages have already checked.
+    pub async fn start_for_pages(
+        &self,
+        provider_name: &str,
+        destination: String,
+        browser: Option<&str>,
+    ) -> Result<AuthorizationStart, DomainError> {
+        self.begin(provider_name, Some(destination), None, browser, true).await
     }
 
     /// Hands a signed-in user a one-time ticket that their browser redeems at `/authorize`
@@ -197,7 +215,7 @@ impl OAuthService {
         if ticket.provider != provider_name {
             return Err(DomainError::InvalidState);
         }
-        self.begin(provider_name, ticket.redirect_to, Some(ticket.user_id), browser).await
+        self.begin(provider_name, ticket.redirect_to, Some(ticket.user_id), browser, false).await
     }
 
     async fn begin(
@@ -206,6 +224,7 @@ impl OAuthService {
         redirect_to: Option<String>,
         link_user: Option<Uuid>,
         browser: Option<&str>,
+        pages: bool,
     ) -> Result<AuthorizationStart, DomainError> {
         let provider = self.provider(provider_name)?;
         let browser_binding =
@@ -217,6 +236,7 @@ impl OAuthService {
             nonce: random_token(),
             redirect_uri: self.callback_url(provider_name),
             redirect_to,
+            pages,
             link_user,
             browser_hash: hex::encode(Sha256::digest(browser_binding.as_bytes())),
         };
@@ -267,7 +287,7 @@ impl OAuthService {
         }
         let profile = provider.finish(&callback, &pending).await.map_err(provider_failure)?;
         let user = self.resolve(profile, pending.link_user).await?;
-        Ok(SignedIn { user, redirect_to: pending.redirect_to })
+        Ok(SignedIn { user, redirect_to: pending.redirect_to, pages: pending.pages })
     }
 
     /// Signs in with what a mobile or single-page app obtained from the provider itself.

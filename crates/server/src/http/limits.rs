@@ -19,27 +19,36 @@ pub async fn limit_per_client(
     request: Request,
     next: Next,
 ) -> Response {
-    let Some(quota) = state.client_quota else {
+    let Some(decision) = spend_client_budget(&state, address).await else {
         return next.run(request).await;
     };
-    let client = address.0.map_or_else(|| "unknown".to_owned(), |address| address.to_string());
-    let decision = state.limiter.check(&format!("client:{client}"), quota).await;
     let mut response = if decision.allowed {
         next.run(request).await
     } else {
-        metrics::counter!("rate_limited_requests_total").increment(1);
         ApiError::from(DomainError::RateLimited { retry_after_seconds: seconds(decision.retry_after) }).into_response()
     };
     add_rate_limit_headers(response.headers_mut(), &decision);
     response
 }
 
-fn seconds(duration: std::time::Duration) -> u64 {
+/// Spends one unit of the client's budget; `None` when per-client limits are off. The JSON API
+/// and the hosted pages' forms share the budget.
+pub async fn spend_client_budget(state: &AppState, address: ClientAddress) -> Option<RateDecision> {
+    let quota = state.client_quota?;
+    let client = address.0.map_or_else(|| "unknown".to_owned(), |address| address.to_string());
+    let decision = state.limiter.check(&format!("client:{client}"), quota).await;
+    if !decision.allowed {
+        metrics::counter!("rate_limited_requests_total").increment(1);
+    }
+    Some(decision)
+}
+
+pub fn seconds(duration: std::time::Duration) -> u64 {
     duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
 }
 
 /// `RateLimit-*` headers (IETF draft "RateLimit header fields for HTTP").
-fn add_rate_limit_headers(headers: &mut HeaderMap, decision: &RateDecision) {
+pub fn add_rate_limit_headers(headers: &mut HeaderMap, decision: &RateDecision) {
     let values = [
         ("ratelimit-limit", decision.limit.to_string()),
         ("ratelimit-remaining", decision.remaining.to_string()),

@@ -146,10 +146,16 @@ pub fn router(state: AppState, settings: HttpSettings) -> Router {
     };
     let no_store = SetResponseHeaderLayer::if_not_present(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     let (page_posts, pages) = crate::ui::routes(settings.ui_enabled);
+    // axum refuses a route layer on a router without routes (UI_ENABLED=false).
+    let page_posts = if settings.ui_enabled {
+        page_posts.route_layer(middleware::from_fn_with_state(state.clone(), crate::ui::limit_per_client))
+    } else {
+        page_posts
+    };
     let api = public_auth_routes()
         .merge(password_confirming_routes())
-        .merge(page_posts)
         .route_layer(limited)
+        .merge(page_posts)
         .merge(pages)
         .merge(signed_in_routes())
         .merge(validation)

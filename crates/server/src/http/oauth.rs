@@ -1,5 +1,7 @@
 //! Social sign-in: providers list, browser flow (authorize → callback), app flow, linking.
 
+use crate::ui::PageRequest;
+use crate::ui::pages::social;
 use auth_core::mfa::{Assurance, SignInStep};
 use auth_core::oauth::{AppCredentials, CallbackParameters, LINK_TICKET_TTL};
 use auth_core::redact::Secret;
@@ -41,7 +43,7 @@ pub struct LinkQuery {
 }
 
 /// The HttpOnly cookie that binds a browser sign-in to the browser that started it.
-const BROWSER_COOKIE: &str = "auth_oauth_browser";
+pub const BROWSER_COOKIE: &str = "auth_oauth_browser";
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct LinkResponse {
@@ -92,7 +94,7 @@ pub async fn authorize(
 
 /// `Path` limits the cookie to the sign-in endpoints; `SameSite=Lax` still sends it on the
 /// provider's top-level redirect back to the callback.
-fn browser_cookie(state: &AppState, binding: &str) -> String {
+pub fn browser_cookie(state: &AppState, binding: &str) -> String {
     let settings = state.oauth.settings();
     let secure = if settings.public_url.starts_with("https://") { "; Secure" } else { "" };
     format!(
@@ -125,9 +127,20 @@ pub async fn callback(
     Path(provider): Path<String>,
     Query(parameters): Query<CallbackParameters>,
     address: ClientAddress,
+    page: PageRequest,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let signed_in = state.oauth.finish(&provider, parameters, cookie(&headers, BROWSER_COOKIE)).await?;
+    let finished = state.oauth.finish(&provider, parameters, cookie(&headers, BROWSER_COOKIE)).await;
+    let from_pages = match &finished {
+        Ok(signed_in) => signed_in.pages,
+        Err(_) => cookie(&headers, social::PAGES_MARKER).is_some(),
+    };
+    if from_pages {
+        let mut response = social::finished(&state, page, finished, client_info(&headers, address)).await;
+        response.headers_mut().insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+        return Ok(response);
+    }
+    let signed_in = finished?;
     let step =
         state.mfa.after_first_factor(&signed_in.user, Assurance::federated(), client_info(&headers, address)).await?;
     let mut response = match signed_in.redirect_to {

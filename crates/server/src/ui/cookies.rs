@@ -77,6 +77,11 @@ impl CookiePolicy {
         self.cookie(CSRF, browser_id.to_owned(), "/ui", YEAR_SECONDS)
     }
 
+    /// A short-lived marker or binding on another path (the provider round trip).
+    pub fn scoped(&self, name: &'static str, value: &str, path: &'static str, max_age: i64) -> Cookie<'static> {
+        self.cookie(name, value.to_owned(), path, max_age)
+    }
+
     pub fn lang(&self, code: &str) -> Cookie<'static> {
         self.cookie(LANG, code.to_owned(), "/ui", YEAR_SECONDS)
     }

@@ -9,7 +9,7 @@ pub mod cookies;
 pub mod csrf;
 mod extract;
 pub mod i18n;
-mod pages;
+pub mod pages;
 pub mod portal;
 mod templates;
 
@@ -38,6 +38,7 @@ pub struct Ui {
     pub cookies: CookiePolicy,
     pub csrf: Csrf,
     pub destinations: Destinations,
+    providers: Vec<(String, String)>,
     messages: Messages,
     templates: minijinja::Environment<'static>,
 }
@@ -57,6 +58,8 @@ pub struct UiSettings {
     /// Origins a form may be posted from: `PUBLIC_URL`'s and the WebAuthn origins.
     pub origins: Vec<String>,
     pub csrf_key: [u8; 32],
+    /// The configured sign-in providers, `(name, display name)`: one button each.
+    pub providers: Vec<(String, String)>,
 }
 
 impl Ui {
@@ -75,6 +78,7 @@ impl Ui {
             csrf: Csrf::new(settings.csrf_key, origins),
             public_url: settings.public_url,
             destinations,
+            providers: settings.providers,
             messages: Messages::load().map_err(|error| anyhow::anyhow!(error))?,
             templates: templates::environment()?,
         })
@@ -177,6 +181,7 @@ impl PageRequest {
             langs => self.lang_links.clone(),
             title => self.ui.title.clone(),
             csrf => self.ui.csrf.token(&self.browser_id),
+            providers => self.ui.providers.clone(),
             t => translate,
         };
         let rendered = self
@@ -258,6 +263,32 @@ fn same_page_in(uri: &axum::http::Uri, lang: Lang) -> String {
     query.extend_pairs(kept);
     query.append_pair("lang", lang.code());
     format!("{}?{}", uri.path(), query.finish())
+}
+
+/// The per-client budget of the JSON API, on the pages' public forms: over it, a page that
+/// says so (429, `Retry-After`), and the form is not run.
+pub async fn limit_per_client(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    address: crate::http::extract::ClientAddress,
+    page: PageRequest,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    use crate::http::limits::{add_rate_limit_headers, seconds, spend_client_budget};
+    let Some(decision) = spend_client_budget(&state, address).await else { return next.run(request).await };
+    let mut response = if decision.allowed {
+        next.run(request).await
+    } else {
+        let error = DomainError::RateLimited { retry_after_seconds: seconds(decision.retry_after) };
+        let mut response =
+            page.failed("notice.html", &error, minijinja::context! { notice => "slow_down", failed => true });
+        if let Ok(value) = HeaderValue::from_str(&seconds(decision.retry_after).to_string()) {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        response
+    };
+    add_rate_limit_headers(response.headers_mut(), &decision);
+    response
 }
 
 /// The pages are never framed (clickjacking), never cached, and run only our own script.

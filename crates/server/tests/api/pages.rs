@@ -32,6 +32,8 @@ on_both_backends!(
     logout_and_revoking_a_session_on_the_account_page_end_them,
     the_pages_tell_nobody_which_emails_have_accounts,
     wrong_passwords_on_the_page_reach_the_same_cool_off,
+    the_page_forms_spend_the_per_client_budget_of_the_api,
+    social_sign_in_from_the_login_page_ends_in_cookies_or_a_page_saying_why_not,
     the_language_follows_the_browser_then_the_remembered_choice,
     with_ui_disabled_there_are_no_pages,
     the_admin_console_finds_a_user_and_deactivates_them,
@@ -498,4 +500,61 @@ async fn an_admin_below_the_required_assurance_is_sent_to_the_second_factor(back
     assert_eq!(asked.location.as_deref(), Some("/ui/login?rd=%2Fui%2Fadmin&aal=aal2"));
     let step = admin.get("/ui/login?rd=%2Fui%2Fadmin&aal=aal2").await;
     assert!(step.has("id=\"mfa-form\"") && step.has("step-up\""), "the step-up form: {}", step.body);
+}
+
+async fn the_page_forms_spend_the_per_client_budget_of_the_api(backend: Backend) {
+    let app = spawn(backend, |settings| settings.rate_limit_per_minute = 3).await;
+    let mut browser = Browser::new(&app);
+    browser.get("/ui/login").await;
+    for _ in 0..2 {
+        let answer = browser.submit("/ui/login", &[("email", &unique_email()), ("password", "wrong password")]).await;
+        assert_eq!(answer.status, StatusCode::UNAUTHORIZED);
+    }
+    // The JSON API spends the same budget: its third request is the last one allowed.
+    assert_eq!(app.login(&unique_email(), PASSWORD).await.status(), StatusCode::UNAUTHORIZED);
+    let limited = browser.submit("/ui/login", &[("email", &unique_email()), ("password", PASSWORD)]).await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(limited.has("role=\"alert\"") && limited.has("<html"), "a page that says so: {}", limited.body);
+    // Showing the pages costs nothing.
+    assert_eq!(browser.get("/ui/login").await.status, StatusCode::OK);
+}
+
+async fn social_sign_in_from_the_login_page_ends_in_cookies_or_a_page_saying_why_not(backend: Backend) {
+    use crate::oauth::{browser, location, through_provider};
+    let world = crate::oauth::world(backend, |_| {}).await;
+    let app = &world.app;
+    let browser = browser();
+    let login = browser.get(app.url("/ui/login?rd=%2Fui%2Faccount")).send().await.unwrap().text().await.unwrap();
+    for provider in ["google", "vk", "facebook"] {
+        assert!(login.contains(&format!("id=\"social-{provider}\"")), "a button per provider: {login}");
+    }
+    let start = browser.get(app.url("/ui/login/social/google?rd=%2Fui%2Faccount")).send().await.unwrap();
+    assert_eq!(start.status(), StatusCode::SEE_OTHER);
+    let callback = through_provider(&browser, app, location(&start)).await;
+    let done = browser.get(&callback).send().await.unwrap();
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&done), app.url("/ui/account"));
+    assert!(!location(&done).contains('#'), "no token in the URL");
+    let set: Vec<_> =
+        done.headers().get_all("set-cookie").iter().map(|value| value.to_str().unwrap().to_owned()).collect();
+    let access = set.iter().find(|line| line.starts_with("auth_access=")).expect("the session cookie");
+    assert!(access.contains("HttpOnly"), "{access}");
+    let claims = claims_of(access.trim_start_matches("auth_access=").split(';').next().unwrap());
+    assert_eq!(claims["amr"], serde_json::json!(["fed"]));
+    let account = browser.get(app.url("/ui/account")).send().await.unwrap();
+    assert_eq!(account.status(), StatusCode::OK);
+    assert!(account.text().await.unwrap().contains("id=\"account-email\""));
+
+    // Consent refused at the provider (a fresh browser, as the provider remembers the last one):
+    // a page that says so, not problem JSON.
+    let browser = crate::oauth::browser();
+    let start = browser.get(app.url("/ui/login/social/google")).send().await.unwrap();
+    let callback = through_provider(&browser, app, format!("{}&login_hint=deny", location(&start))).await;
+    let denied = browser.get(&callback).send().await.unwrap();
+    assert_eq!(denied.status(), StatusCode::UNAUTHORIZED);
+    assert!(denied.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(denied.text().await.unwrap().contains("role=\"alert\""));
+    // The JSON API's own browser flow still answers with tokens for apps.
+    let api = crate::oauth::browser_sign_in(app, "google", "").await;
+    assert_eq!(api.status(), StatusCode::OK);
 }

@@ -67,16 +67,18 @@ impl From<User> for UserRow {
 
 /// Lets an administrator through; anyone else gets 403, and an admin below the required
 /// assurance is sent to the second-factor step and back.
-fn admitted(state: &AppState, page: PageRequest, claims: &AccessClaims) -> Result<PageRequest, Response> {
+fn admitted(state: &AppState, page: PageRequest, claims: &AccessClaims) -> Result<PageRequest, Box<Response>> {
     match state.sessions.admit_admin(claims) {
         Ok(()) => Ok(page),
         Err(DomainError::MfaRequired) => {
             let back = page.path.clone();
-            Err(page.redirect(&login_url("", Some(&back), true)))
+            Err(Box::new(page.redirect(&login_url("", Some(&back), true))))
         }
-        Err(_) => {
-            Err(page.render(StatusCode::FORBIDDEN, "notice.html", context! { notice => "admins_only", failed => true }))
-        }
+        Err(_) => Err(Box::new(page.render(
+            StatusCode::FORBIDDEN,
+            "notice.html",
+            context! { notice => "admins_only", failed => true },
+        ))),
     }
 }
 
@@ -87,7 +89,7 @@ pub async fn home(
 ) -> Response {
     let page = match admitted(&state, page, &claims) {
         Ok(page) => page,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let search = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
     let found = state.admin.list(Some(50), None, search).await;
@@ -121,7 +123,7 @@ pub async fn user(
 ) -> Response {
     let page = match admitted(&state, page, &claims) {
         Ok(page) => page,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     match user_context(&state, id).await {
         Ok(context) => page.render(StatusCode::OK, "admin_user.html", context),
@@ -176,7 +178,7 @@ pub async fn set_role(
 ) -> Response {
     let page = match admitted(&state, page, &claims) {
         Ok(page) => page,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let outcome = match Role::parse(form.role.trim()) {
         Some(role) => {
@@ -194,7 +196,7 @@ pub async fn set_active(
 ) -> Response {
     let page = match admitted(&state, page, &claims) {
         Ok(page) => page,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let patch = UserPatch { is_active: Some(form.active == "true"), ..UserPatch::default() };
     let outcome = state.admin.update(claims.sub, id, patch).await.map(drop);
@@ -208,7 +210,7 @@ pub async fn logout_all(
 ) -> Response {
     let page = match admitted(&state, page, &claims) {
         Ok(page) => page,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let outcome = state.admin.logout_all(id).await;
     change(&state, page, id, outcome).await
@@ -221,7 +223,7 @@ pub async fn reset_second_factors(
 ) -> Response {
     let page = match admitted(&state, page, &claims) {
         Ok(page) => page,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let outcome = state.mfa.reset(claims.sub, id).await;
     change(&state, page, id, outcome).await
@@ -234,7 +236,7 @@ pub async fn retry_event(
 ) -> Response {
     let page = match admitted(&state, page, &claims) {
         Ok(page) => page,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     match state.admin.retry_dead_letter(id).await {
         Ok(()) | Err(DomainError::NotFound) => page.redirect("/ui/admin"),

@@ -7,6 +7,7 @@ mod assets;
 mod email;
 mod login;
 mod passkeys;
+pub mod social;
 
 use crate::http::state::AppState;
 use axum::Router;
@@ -30,6 +31,7 @@ pub fn routes() -> (Router<AppState>, Router<AppState>) {
     let pages = Router::new()
         .route("/ui", get(|| async { axum::response::Redirect::to("/ui/account") }))
         .route("/ui/login", get(login::page))
+        .route("/ui/login/social/{provider}", get(social::start))
         .route("/ui/logout", post(login::logout))
         .route("/ui/register", get(email::register_page))
         .route("/ui/verify-email", get(email::verify_page))
