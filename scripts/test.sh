@@ -122,6 +122,16 @@ if [[ ! -d "$standin/node_modules/oidc-provider" ]]; then
   (cd "$standin" && npm ci --no-audit --no-fund --silent)
 fi
 
+# The browser tests drive the hosted pages in Debian's Chromium through playwright-core, which
+# must never download a browser of its own.
+if [[ ! -x /usr/bin/chromium ]]; then
+  apt_install chromium || { say "Chromium is needed for the browser tests"; [[ "${CI:-}" != "true" ]] || exit 1; }
+fi
+browser=crates/server/tests/browser
+if [[ ! -d "$browser/node_modules/playwright-core" ]]; then
+  (cd "$browser" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --silent)
+fi
+
 # The event tests run the Python consumer examples in examples/events; the stream consumer
 # needs redis-py, kept in a virtualenv under target/.
 examples_venv="target/examples-venv"

@@ -10,6 +10,7 @@ mod accounts;
 mod admin;
 mod assurance;
 mod audit;
+mod browser;
 mod cluster;
 mod compatibility;
 mod deployment;

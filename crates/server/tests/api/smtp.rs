@@ -75,19 +75,17 @@ impl SmtpReceiver {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
         loop {
             let arrived = self.arrived.notified();
-            let found = self
-                .messages
-                .lock()
-                .unwrap()
-                .iter()
-                .rev()
-                .find(|message| is_to(message, address) && readable(message).contains(path))
-                .cloned();
-            if let Some(message) = found {
+            if let Some(message) = self.newest_to(address, path) {
                 return message;
             }
             assert!(tokio::time::timeout_at(deadline, arrived).await.is_ok(), "no email to {address} arrived");
         }
+    }
+
+    /// The newest message to `address` that mentions `path`, if one has arrived.
+    pub fn newest_to(&self, address: &str, path: &str) -> Option<String> {
+        let messages = self.messages.lock().unwrap();
+        messages.iter().rev().find(|message| is_to(message, address) && readable(message).contains(path)).cloned()
     }
 }
 
