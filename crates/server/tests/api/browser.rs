@@ -283,6 +283,18 @@ async fn a_passkey_added_on_the_account_page_signs_in_without_a_password() {
     scenario_in_a_fresh_world("passkey", "en", |_| {}).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_console_finds_and_deactivates_a_user_in_both_languages() {
+    if !browser_available() {
+        return;
+    }
+    let world = World::start(|_| {}).await;
+    let (admin, _) = crate::admin::signed_in_admin(&world.app).await;
+    for lang in ["en", "ru"] {
+        world.run("admin", lang, &[("AUTH_BROWSER_ADMIN_EMAIL", admin.clone())]).await;
+    }
+}
+
 #[test]
 fn links_are_found_in_text_and_html_parts() {
     let mail = "Open http://localhost:1/ui/verify-email?token=abc\n<a href=\"http://localhost:1/ui/verify-email?token=abc&amp;lang=ru\">";
