@@ -85,6 +85,8 @@ async fn signing_in_on_the_page_sets_only_http_only_cookies_for_an_ordinary_sess
     let account = browser.get("/ui/account").await;
     assert_eq!(account.status, StatusCode::OK);
     assert!(account.has(&format!("id=\"account-email\">{email}<")), "{}", account.body);
+    assert!(account.has("<title>Your account · auth-service</title>"), "the title is the heading alone");
+    assert_eq!(account.body.matches("id=\"delete-form\"").count(), 1, "each section once");
     // An ordinary session: listed by the API, aal1 with the password.
     let access = browser.cookies["auth_access"].clone();
     let claims = claims_of(&access);

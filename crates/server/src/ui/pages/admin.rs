@@ -6,10 +6,12 @@
 use auth_core::DomainError;
 use auth_core::model::{Role, User, UserPatch};
 use auth_core::sessions::AccessClaims;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequest, FromRequestParts, Path, Query, Request, State};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::response::Response;
 use minijinja::context;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -65,6 +67,32 @@ impl From<User> for UserRow {
     }
 }
 
+/// A console page shown to an administrator (see [`admitted`]).
+pub struct AdminPage(SignedInPage);
+
+impl FromRequestParts<AppState> for AdminPage {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let SignedInPage { page, claims } = SignedInPage::from_request_parts(parts, state).await?;
+        let page = admitted(state, page, &claims).map_err(|refused| *refused)?;
+        Ok(Self(SignedInPage { page, claims }))
+    }
+}
+
+/// A console form from an administrator: CSRF, session, then admission.
+pub struct AdminForm<T>(SignedInForm<T>);
+
+impl<T: DeserializeOwned + Send> FromRequest<AppState> for AdminForm<T> {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let SignedInForm { page, claims, form } = SignedInForm::from_request(request, state).await?;
+        let page = admitted(state, page, &claims).map_err(|refused| *refused)?;
+        Ok(Self(SignedInForm { page, claims, form }))
+    }
+}
+
 /// Lets an administrator through; anyone else gets 403, and an admin below the required
 /// assurance is sent to the second-factor step and back.
 fn admitted(state: &AppState, page: PageRequest, claims: &AccessClaims) -> Result<PageRequest, Box<Response>> {
@@ -84,13 +112,9 @@ fn admitted(state: &AppState, page: PageRequest, claims: &AccessClaims) -> Resul
 
 pub async fn home(
     State(state): State<AppState>,
-    SignedInPage { page, claims }: SignedInPage,
+    AdminPage(SignedInPage { page, .. }): AdminPage,
     Query(query): Query<SearchQuery>,
 ) -> Response {
-    let page = match admitted(&state, page, &claims) {
-        Ok(page) => page,
-        Err(refused) => return *refused,
-    };
     let search = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
     let found = state.admin.list(Some(50), None, search).await;
     let dead_letters = state.admin.dead_letters(Some(50), None).await;
@@ -118,13 +142,9 @@ pub async fn home(
 
 pub async fn user(
     State(state): State<AppState>,
-    SignedInPage { page, claims }: SignedInPage,
+    AdminPage(SignedInPage { page, .. }): AdminPage,
     Path(id): Path<Uuid>,
 ) -> Response {
-    let page = match admitted(&state, page, &claims) {
-        Ok(page) => page,
-        Err(refused) => return *refused,
-    };
     match user_context(&state, id).await {
         Ok(context) => page.render(StatusCode::OK, "admin_user.html", context),
         Err(DomainError::NotFound) => {
@@ -174,12 +194,8 @@ async fn change(state: &AppState, page: PageRequest, id: Uuid, outcome: Result<(
 pub async fn set_role(
     State(state): State<AppState>,
     Path(id): Path<Uuid>,
-    SignedInForm { page, claims, form }: SignedInForm<RoleForm>,
+    AdminForm(SignedInForm { page, claims, form }): AdminForm<RoleForm>,
 ) -> Response {
-    let page = match admitted(&state, page, &claims) {
-        Ok(page) => page,
-        Err(refused) => return *refused,
-    };
     let outcome = match Role::parse(form.role.trim()) {
         Some(role) => {
             state.admin.update(claims.sub, id, UserPatch { role: Some(role), ..UserPatch::default() }).await.map(drop)
@@ -192,12 +208,8 @@ pub async fn set_role(
 pub async fn set_active(
     State(state): State<AppState>,
     Path(id): Path<Uuid>,
-    SignedInForm { page, claims, form }: SignedInForm<ActiveForm>,
+    AdminForm(SignedInForm { page, claims, form }): AdminForm<ActiveForm>,
 ) -> Response {
-    let page = match admitted(&state, page, &claims) {
-        Ok(page) => page,
-        Err(refused) => return *refused,
-    };
     let patch = UserPatch { is_active: Some(form.active == "true"), ..UserPatch::default() };
     let outcome = state.admin.update(claims.sub, id, patch).await.map(drop);
     change(&state, page, id, outcome).await
@@ -206,12 +218,8 @@ pub async fn set_active(
 pub async fn logout_all(
     State(state): State<AppState>,
     Path(id): Path<Uuid>,
-    SignedInForm { page, claims, .. }: SignedInForm<NoFields>,
+    AdminForm(SignedInForm { page, .. }): AdminForm<NoFields>,
 ) -> Response {
-    let page = match admitted(&state, page, &claims) {
-        Ok(page) => page,
-        Err(refused) => return *refused,
-    };
     let outcome = state.admin.logout_all(id).await;
     change(&state, page, id, outcome).await
 }
@@ -219,12 +227,8 @@ pub async fn logout_all(
 pub async fn reset_second_factors(
     State(state): State<AppState>,
     Path(id): Path<Uuid>,
-    SignedInForm { page, claims, .. }: SignedInForm<NoFields>,
+    AdminForm(SignedInForm { page, claims, .. }): AdminForm<NoFields>,
 ) -> Response {
-    let page = match admitted(&state, page, &claims) {
-        Ok(page) => page,
-        Err(refused) => return *refused,
-    };
     let outcome = state.mfa.reset(claims.sub, id).await;
     change(&state, page, id, outcome).await
 }
@@ -232,12 +236,8 @@ pub async fn reset_second_factors(
 pub async fn retry_event(
     State(state): State<AppState>,
     Path(id): Path<Uuid>,
-    SignedInForm { page, claims, .. }: SignedInForm<NoFields>,
+    AdminForm(SignedInForm { page, .. }): AdminForm<NoFields>,
 ) -> Response {
-    let page = match admitted(&state, page, &claims) {
-        Ok(page) => page,
-        Err(refused) => return *refused,
-    };
     match state.admin.retry_dead_letter(id).await {
         Ok(()) | Err(DomainError::NotFound) => page.redirect("/ui/admin"),
         Err(error) => unavailable(page, &error),
