@@ -16,6 +16,8 @@ pub mod mfa;
 pub mod model;
 /// Social sign-in: pending logins, provider adapters' trait, linking rules.
 pub mod oauth;
+/// The OAuth 2.1 / OpenID Connect provider: clients, codes, grants, ID tokens.
+pub mod oidc;
 /// Traits the outside world implements: storage and the revocation broadcast.
 pub mod ports;
 /// `Debug` stand-ins for secrets.

@@ -86,6 +86,18 @@ pub struct Session {
     pub expires_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
     pub assurance: Assurance,
+    /// Set when the session was opened for an OAuth client (the refresh-token family of a grant).
+    pub client: Option<SessionClient>,
+}
+
+/// The OAuth client a session belongs to, with what the person granted it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionClient {
+    pub client_id: String,
+    /// Space-separated scopes granted in the authorization; refreshes may narrow, never widen.
+    pub scope: String,
+    /// When the person authenticated (OIDC `auth_time`), which may predate the session.
+    pub auth_time: DateTime<Utc>,
 }
 
 /// The fields needed to open a session, with the hash of its first refresh token.
@@ -102,6 +114,8 @@ pub struct NewSession {
     pub credentials_version: i64,
     /// How the user signed in; every access token of the session carries it.
     pub assurance: Assurance,
+    /// For a session opened by an OAuth authorization: the client and its grant.
+    pub client: Option<SessionClient>,
 }
 
 /// A revoked session, as the validation hot path needs to know it.

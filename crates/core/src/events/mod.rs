@@ -35,10 +35,14 @@ pub enum EventType {
     UserPasskeyAdded,
     UserPasskeyRemoved,
     UserRecoveryCodesRegenerated,
+    OAuthClientCreated,
+    OAuthClientDeleted,
+    OAuthGrantGiven,
+    OAuthGrantRevoked,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 15] = [
+    pub const ALL: [EventType; 19] = [
         EventType::UserRegistered,
         EventType::UserUpdated,
         EventType::UserEmailVerified,
@@ -54,6 +58,10 @@ impl EventType {
         EventType::UserPasskeyAdded,
         EventType::UserPasskeyRemoved,
         EventType::UserRecoveryCodesRegenerated,
+        EventType::OAuthClientCreated,
+        EventType::OAuthClientDeleted,
+        EventType::OAuthGrantGiven,
+        EventType::OAuthGrantRevoked,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -73,6 +81,10 @@ impl EventType {
             EventType::UserPasskeyAdded => "user.passkey_added",
             EventType::UserPasskeyRemoved => "user.passkey_removed",
             EventType::UserRecoveryCodesRegenerated => "user.recovery_codes_regenerated",
+            EventType::OAuthClientCreated => "oauth.client_created",
+            EventType::OAuthClientDeleted => "oauth.client_deleted",
+            EventType::OAuthGrantGiven => "oauth.grant_given",
+            EventType::OAuthGrantRevoked => "oauth.grant_revoked",
         }
     }
 }
@@ -101,6 +113,10 @@ pub enum RevocationReason {
     IdentitiesDetached,
     /// An administrator removed the user's second factors (a lost device).
     SecondFactorsReset,
+    /// The OAuth client holding the session was deleted.
+    ClientDeleted,
+    /// The person withdrew their grant to the client holding the session.
+    GrantRevoked,
 }
 
 impl RevocationReason {
@@ -118,6 +134,8 @@ impl RevocationReason {
             RevocationReason::IdentityTakeover => "identity_takeover",
             RevocationReason::IdentitiesDetached => "identities_detached",
             RevocationReason::SecondFactorsReset => "second_factors_reset",
+            RevocationReason::ClientDeleted => "client_deleted",
+            RevocationReason::GrantRevoked => "grant_revoked",
         }
     }
 }
@@ -226,6 +244,36 @@ impl UserEvent {
     /// A confirmed second factor was removed (`method`: `totp`).
     pub fn mfa_disabled(user_id: Uuid, method: SecondFactorMethod, at: DateTime<Utc>) -> Self {
         Self::new(EventType::UserMfaDisabled, user_id, at, json!({ "method": method.as_str() }))
+    }
+
+    /// A client was registered. Client events carry the client's internal id as `user_id`
+    /// (the outbox orders events per that id); the payload names the client.
+    pub fn client_created(client: &crate::oidc::NewClient) -> Self {
+        Self::new(
+            EventType::OAuthClientCreated,
+            client.id,
+            client.created_at,
+            json!({
+                "client_id": client.client_id,
+                "name": client.name,
+                "type": client.kind.as_str(),
+                "grant_types": client.grant_types.iter().map(|grant| grant.as_str()).collect::<Vec<_>>(),
+                "scopes": client.scopes,
+            }),
+        )
+    }
+
+    pub fn client_deleted(id: Uuid, client_id: &str, at: DateTime<Utc>) -> Self {
+        Self::new(EventType::OAuthClientDeleted, id, at, json!({ "client_id": client_id }))
+    }
+
+    /// A person consented to a client for `scopes`.
+    pub fn grant_given(user_id: Uuid, client_id: &str, scopes: &[String], at: DateTime<Utc>) -> Self {
+        Self::new(EventType::OAuthGrantGiven, user_id, at, json!({ "client_id": client_id, "scopes": scopes }))
+    }
+
+    pub fn grant_revoked(user_id: Uuid, client_id: &str, at: DateTime<Utc>) -> Self {
+        Self::new(EventType::OAuthGrantRevoked, user_id, at, json!({ "client_id": client_id }))
     }
 
     pub fn passkey_added(user_id: Uuid, passkey_id: Uuid, at: DateTime<Utc>) -> Self {

@@ -6,7 +6,7 @@ mod store;
 pub use limiter::{Quota, RateDecision, RateLimiter, gcra, gcra_refund};
 
 pub use store::{
-    AccountStore, EmailTokenStore, EventStore, MfaStore, RefreshRotation, RotationOutcome, SessionStepUp, SessionStore,
+    AccountStore, ClientStore, EmailTokenStore, EventStore, MfaStore, RefreshRotation, RotationOutcome, SessionStepUp, SessionStore,
     Store,
 };
 

@@ -5,6 +5,7 @@ use uuid::Uuid;
 use crate::error::StoreError;
 use crate::events::{DeadLetter, DeliveryResult, OutboxEvent, OutboxStats, RevocationReason};
 use crate::mfa::{NewPasskey, Passkey, SecondFactors, TotpFactor};
+use crate::oidc::{Client, ClientPatch, Grant, NewClient};
 use crate::model::{
     AccountDeletion, AdminBootstrap, NewEmailToken, NewIdentity, NewSession, NewUser, Revocation, RevocationCursor,
     Session, User, UserPatch, UserUpdate,
@@ -93,6 +94,10 @@ pub struct RefreshRotation {
     pub reuse_interval_seconds: i64,
     /// New sliding expiry of the session when it rotates.
     pub expires_at: DateTime<Utc>,
+    /// The OAuth client presenting the token (`None`: the service's own `/auth/refresh`). A token
+    /// of a session that belongs to another client, or to none when one is given, is `Unknown`
+    /// and changes nothing.
+    pub client_id: Option<String>,
 }
 
 /// How storage resolved a refresh.
@@ -128,7 +133,8 @@ pub trait SessionStore: Send + Sync {
     async fn step_up_session(&self, step_up: SessionStepUp) -> Result<Option<Session>, StoreError>;
     /// The session a refresh token (live or spent) belongs to.
     async fn find_session_by_refresh_hash(&self, hash: &[u8]) -> Result<Option<Session>, StoreError>;
-    /// Unrevoked, unexpired sessions of a user, newest first.
+    /// Unrevoked, unexpired sessions of a user that no OAuth client holds (the person's own
+    /// sign-ins; apps are listed as grants), newest first.
     async fn list_active_sessions(&self, user_id: Uuid, now: DateTime<Utc>) -> Result<Vec<Session>, StoreError>;
     /// Revokes one session of `user_id`; `None` when it does not exist, belongs to someone else or
     /// was already revoked.
@@ -265,6 +271,53 @@ pub trait MfaStore: Send + Sync {
     ) -> Result<Vec<Revocation>, StoreError>;
 }
 
+/// The OAuth client registry and the grants people gave to clients. Each method is one atomic
+/// use case writing its events in the same transaction.
+#[async_trait]
+pub trait ClientStore: Send + Sync {
+    /// Records `oauth.client_created`. `StoreError::Conflict("client_id")` when taken.
+    async fn create_client(&self, client: NewClient) -> Result<Client, StoreError>;
+    async fn find_client(&self, client_id: &str) -> Result<Option<Client>, StoreError>;
+    /// Every client, oldest first.
+    async fn list_clients(&self) -> Result<Vec<Client>, StoreError>;
+    /// `None` when there is no such client.
+    async fn update_client(
+        &self,
+        client_id: &str,
+        patch: ClientPatch,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Client>, StoreError>;
+    /// Deletes the client and every grant to it, revokes every session held by it (whoever's)
+    /// and logs the client's own id as revoked too (its `client_credentials` tokens carry it as
+    /// `sid`). Records `session.revoked` per session, then `oauth.client_deleted`. `None` when
+    /// there is no such client.
+    async fn delete_client(&self, client_id: &str, now: DateTime<Utc>) -> Result<Option<Vec<Revocation>>, StoreError>;
+    /// Makes `secret_hash` the current secret; the one it replaces keeps working until
+    /// `previous_expires_at`. False when there is no such client.
+    async fn rotate_client_secret(
+        &self,
+        client_id: &str,
+        secret_hash: &str,
+        previous_expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Records the person's consent (replacing an earlier one to the same client) and
+    /// `oauth.grant_given`.
+    async fn put_grant(&self, grant: Grant) -> Result<(), StoreError>;
+    async fn find_grant(&self, user_id: Uuid, client_id: &str) -> Result<Option<Grant>, StoreError>;
+    /// The person's grants, newest first.
+    async fn list_grants(&self, user_id: Uuid) -> Result<Vec<Grant>, StoreError>;
+    /// Withdraws the consent and revokes the person's sessions held by the client. Records
+    /// `session.revoked` per session, then `oauth.grant_revoked`. `None` when there was neither a
+    /// grant nor a live session of that client.
+    async fn revoke_grant(
+        &self,
+        user_id: Uuid,
+        client_id: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Vec<Revocation>>, StoreError>;
+}
+
 /// What a step-up writes to a session.
 #[derive(Debug, Clone)]
 pub struct SessionStepUp {
@@ -277,7 +330,7 @@ pub struct SessionStepUp {
 
 /// Everything a storage backend provides.
 #[async_trait]
-pub trait Store: AccountStore + SessionStore + EmailTokenStore + EventStore + MfaStore {
+pub trait Store: AccountStore + SessionStore + EmailTokenStore + EventStore + MfaStore + ClientStore {
     /// Connections open and idle, for metrics.
     fn pool_state(&self) -> (u32, usize);
     /// Answers when the database does; for readiness.

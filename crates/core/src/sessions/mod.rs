@@ -24,7 +24,7 @@ use crate::clock::Clock;
 use crate::error::DomainError;
 use crate::events::RevocationReason;
 use crate::mfa::{Aal, Assurance, AuthMethod};
-use crate::model::{NewSession, Revocation, RevocationCursor, Role, Session, User};
+use crate::model::{NewSession, Revocation, RevocationCursor, Role, Session, SessionClient, User};
 use crate::ports::{RefreshRotation, RevocationBroadcast, RotationOutcome, SessionStepUp, Store};
 
 /// Longest user agent kept on a session; the rest is noise or an attack.
@@ -128,6 +128,31 @@ impl SessionService {
     #[tracing::instrument(name = "start session", skip_all, fields(user_id = %user.id))]
     pub async fn start(&self, user: &User, client: ClientInfo, assurance: Assurance) -> Result<TokenPair, DomainError> {
         let now = self.clock.now();
+        let (session, refresh_token) = self.open(user, client, assurance, None).await?;
+        self.pair(user, &session, refresh_token, now)
+    }
+
+    /// Opens the session an OAuth client holds for a person (the refresh-token family of one
+    /// authorization); the client's tokens are the provider's to issue.
+    #[tracing::instrument(name = "start client session", skip_all, fields(user_id = %user.id, client_id = %client.client_id))]
+    pub async fn start_for_client(
+        &self,
+        user: &User,
+        info: ClientInfo,
+        assurance: Assurance,
+        client: SessionClient,
+    ) -> Result<(Session, String), DomainError> {
+        self.open(user, info, assurance, Some(client)).await
+    }
+
+    async fn open(
+        &self,
+        user: &User,
+        client: ClientInfo,
+        assurance: Assurance,
+        oauth_client: Option<SessionClient>,
+    ) -> Result<(Session, String), DomainError> {
+        let now = self.clock.now();
         let refresh_token = self.refresh_tokens.generate();
         let session = self
             .store
@@ -141,16 +166,34 @@ impl SessionService {
                 expires_at: now + self.settings.refresh_token_ttl,
                 credentials_version: user.credentials_version,
                 assurance,
+                client: oauth_client,
             })
             .await?
             .ok_or(DomainError::SignInSuperseded)?;
-        tracing::info!(target: "audit", event = "login_succeeded", user_id = %user.id, session_id = %session.id, aal = session.assurance.aal.as_str(), outcome = "success", "session started");
-        self.pair(user, &session, refresh_token, now)
+        tracing::info!(target: "audit", event = "login_succeeded", user_id = %user.id, session_id = %session.id, aal = session.assurance.aal.as_str(), client_id = session.client.as_ref().map(|client| client.client_id.as_str()), outcome = "success", "session started");
+        Ok((session, refresh_token))
     }
 
     /// Spends a refresh token and returns its successor (the rule: `rotation::decide`).
     #[tracing::instrument(name = "refresh session", skip_all)]
     pub async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, DomainError> {
+        let (user, session, successor) = self.rotate(refresh_token, None).await?;
+        self.pair(&user, &session, successor, self.clock.now())
+    }
+
+    /// The OAuth `refresh_token` grant: like [`Self::refresh`], for a token of a session that
+    /// `client_id` holds (any other token is `InvalidToken`). Returns the session, its user and
+    /// the successor refresh token.
+    #[tracing::instrument(name = "refresh client session", skip_all, fields(client_id))]
+    pub async fn refresh_for_client(
+        &self,
+        refresh_token: &str,
+        client_id: &str,
+    ) -> Result<(User, Session, String), DomainError> {
+        self.rotate(refresh_token, Some(client_id.to_owned())).await
+    }
+
+    async fn rotate(&self, refresh_token: &str, client_id: Option<String>) -> Result<(User, Session, String), DomainError> {
         if !RefreshTokens::is_well_formed(refresh_token) {
             return Err(DomainError::InvalidToken);
         }
@@ -164,6 +207,7 @@ impl SessionService {
                 now,
                 reuse_interval_seconds: self.settings.refresh_reuse_interval.num_seconds(),
                 expires_at: now + self.settings.refresh_token_ttl,
+                client_id,
             })
             .await?;
         let label = match &outcome {
@@ -190,7 +234,7 @@ impl SessionService {
             Some(user) if user.is_active => user,
             _ => return Err(DomainError::TokenRevoked),
         };
-        self.pair(&user, &session, successor, now)
+        Ok((user, session, successor))
     }
 
     /// Checks an access token for the hot path: signature and claims, then the in-process

@@ -76,6 +76,7 @@ mod tests {
             now: at(now),
             reuse_interval_seconds: interval,
             expires_at: at(now + 3_600),
+            client_id: None,
         }
     }
 

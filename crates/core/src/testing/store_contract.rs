@@ -92,6 +92,7 @@ pub fn new_session(user_id: Uuid, version: i64, hash: Vec<u8>, now: DateTime<Utc
         expires_at: now + Duration::days(1),
         credentials_version: version,
         assurance: crate::mfa::Assurance::password(),
+        client: None,
     }
 }
 
@@ -102,6 +103,7 @@ fn rotation(presented: &[u8], successor: &[u8], now: DateTime<Utc>) -> RefreshRo
         now,
         reuse_interval_seconds: 10,
         expires_at: now + Duration::days(1),
+        client_id: None,
     }
 }
 
