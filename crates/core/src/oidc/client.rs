@@ -42,7 +42,8 @@ pub enum GrantType {
 }
 
 impl GrantType {
-    pub const ALL: [GrantType; 3] = [GrantType::AuthorizationCode, GrantType::RefreshToken, GrantType::ClientCredentials];
+    pub const ALL: [GrantType; 3] =
+        [GrantType::AuthorizationCode, GrantType::RefreshToken, GrantType::ClientCredentials];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -157,8 +158,8 @@ impl Client {
             stored.as_deref().is_some_and(|stored| bool::from(stored.as_bytes().ct_eq(presented.as_bytes())))
         };
         let current = same(&self.secret_hash);
-        let previous = same(&self.previous_secret_hash)
-            && self.previous_secret_expires_at.is_some_and(|until| now < until);
+        let previous =
+            same(&self.previous_secret_hash) && self.previous_secret_expires_at.is_some_and(|until| now < until);
         current | previous
     }
 
@@ -185,9 +186,8 @@ fn redirect_uri_matches(registered: &str, presented: &str) -> bool {
     let (Ok(registered), Ok(presented)) = (url::Url::parse(registered), url::Url::parse(presented)) else {
         return false;
     };
-    let loopback = |url: &url::Url| {
-        url.scheme() == "http" && matches!(url.host_str(), Some("127.0.0.1") | Some("[::1]"))
-    };
+    let loopback =
+        |url: &url::Url| url.scheme() == "http" && matches!(url.host_str(), Some("127.0.0.1") | Some("[::1]"));
     if !loopback(&registered) || !loopback(&presented) {
         return false;
     }

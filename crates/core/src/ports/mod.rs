@@ -6,8 +6,8 @@ mod store;
 pub use limiter::{Quota, RateDecision, RateLimiter, gcra, gcra_refund};
 
 pub use store::{
-    AccountStore, ClientStore, EmailTokenStore, EventStore, MfaStore, RefreshRotation, RotationOutcome, SessionStepUp, SessionStore,
-    Store,
+    AccountStore, ClientStore, EmailTokenStore, EventStore, MfaStore, RefreshRotation, RotationOutcome, SessionStepUp,
+    SessionStore, Store,
 };
 
 use async_trait::async_trait;

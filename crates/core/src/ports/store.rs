@@ -5,11 +5,11 @@ use uuid::Uuid;
 use crate::error::StoreError;
 use crate::events::{DeadLetter, DeliveryResult, OutboxEvent, OutboxStats, RevocationReason};
 use crate::mfa::{NewPasskey, Passkey, SecondFactors, TotpFactor};
-use crate::oidc::{Client, ClientPatch, Grant, NewClient};
 use crate::model::{
     AccountDeletion, AdminBootstrap, NewEmailToken, NewIdentity, NewSession, NewUser, Revocation, RevocationCursor,
     Session, User, UserPatch, UserUpdate,
 };
+use crate::oidc::{Client, ClientPatch, Grant, NewClient};
 
 /// Accounts. Each method is one atomic use case; the backend owns its transactions.
 #[async_trait]
@@ -133,6 +133,9 @@ pub trait SessionStore: Send + Sync {
     async fn step_up_session(&self, step_up: SessionStepUp) -> Result<Option<Session>, StoreError>;
     /// The session a refresh token (live or spent) belongs to.
     async fn find_session_by_refresh_hash(&self, hash: &[u8]) -> Result<Option<Session>, StoreError>;
+    /// Whether a refresh token was issued and not yet spent (it may still belong to a revoked or
+    /// expired session).
+    async fn refresh_token_is_live(&self, hash: &[u8]) -> Result<bool, StoreError>;
     /// Unrevoked, unexpired sessions of a user that no OAuth client holds (the person's own
     /// sign-ins; apps are listed as grants), newest first.
     async fn list_active_sessions(&self, user_id: Uuid, now: DateTime<Utc>) -> Result<Vec<Session>, StoreError>;

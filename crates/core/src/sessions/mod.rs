@@ -193,7 +193,11 @@ impl SessionService {
         self.rotate(refresh_token, Some(client_id.to_owned())).await
     }
 
-    async fn rotate(&self, refresh_token: &str, client_id: Option<String>) -> Result<(User, Session, String), DomainError> {
+    async fn rotate(
+        &self,
+        refresh_token: &str,
+        client_id: Option<String>,
+    ) -> Result<(User, Session, String), DomainError> {
         if !RefreshTokens::is_well_formed(refresh_token) {
             return Err(DomainError::InvalidToken);
         }
@@ -249,14 +253,44 @@ impl SessionService {
                 claims
             }
         };
+        self.ensure_live(claims.sid)?;
+        Ok(claims)
+    }
+
+    /// Whether session `sid` is unrevoked, from the in-process revocation set.
+    pub fn ensure_live(&self, sid: Uuid) -> Result<(), DomainError> {
         if !self.revocations.is_loaded() {
             // Started while the database was down: the set is empty, not "nothing revoked".
             return Err(DomainError::Unavailable("revocation log not loaded yet".into()));
         }
-        if self.revocations.is_revoked(claims.sid) {
+        if self.revocations.is_revoked(sid) {
             return Err(DomainError::TokenRevoked);
         }
-        Ok(claims)
+        Ok(())
+    }
+
+    pub async fn session(&self, id: Uuid) -> Result<Option<Session>, DomainError> {
+        Ok(self.store.find_session(id).await?)
+    }
+
+    /// The session a refresh token (live or spent) belongs to.
+    pub async fn find_by_refresh_token(&self, refresh_token: &str) -> Result<Option<Session>, DomainError> {
+        if !RefreshTokens::is_well_formed(refresh_token) {
+            return Ok(None);
+        }
+        Ok(self.store.find_session_by_refresh_hash(&RefreshTokens::hash(refresh_token)).await?)
+    }
+
+    /// The session of a refresh token that would still rotate (not spent), if any.
+    pub async fn find_live_by_refresh_token(&self, refresh_token: &str) -> Result<Option<Session>, DomainError> {
+        if !RefreshTokens::is_well_formed(refresh_token) {
+            return Ok(None);
+        }
+        let hash = RefreshTokens::hash(refresh_token);
+        if !self.store.refresh_token_is_live(&hash).await? {
+            return Ok(None);
+        }
+        Ok(self.store.find_session_by_refresh_hash(&hash).await?)
     }
 
     /// Like [`Self::authenticate`], and also requires `role` or higher and assurance `aal` or
