@@ -59,6 +59,9 @@ pub enum DomainError {
     LastLoginMethod,
     #[error("insufficient role")]
     InsufficientRole,
+    /// An OAuth client's token without a scope the caller asked for.
+    #[error("insufficient scope")]
+    InsufficientScope,
     /// The token's assurance is below what is asked: a second factor is needed.
     #[error("second factor required")]
     MfaRequired,

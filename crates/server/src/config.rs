@@ -51,6 +51,7 @@ pub const DEFAULT_JWT_PRIVATE_KEY_PATH: &str = "certs/private.pem";
 pub const DEFAULT_JWT_PUBLIC_KEY_PATH: &str = "certs/public.pem";
 pub const DEFAULT_PASSWORD_HASH: &str = "bcrypt";
 pub const DEFAULT_OAUTH_STATE_TTL_SECONDS: u64 = 600;
+pub const DEFAULT_CLIENT_SECRET_OVERLAP_SECONDS: u64 = 24 * 3600;
 pub const DEFAULT_UI_TITLE: &str = "auth-service";
 pub const DEFAULT_GOOGLE_ISSUER_URL: &str = "https://accounts.google.com";
 pub const DEFAULT_VK_ID_BASE_URL: &str = "https://id.vk.com";
@@ -203,6 +204,16 @@ pub struct Settings {
     /// the subdomains behind the gateway); unset: host-only.
     #[arg(global = true, long, env = "COOKIE_DOMAIN")]
     pub cookie_domain: Option<String>,
+    /// `issuer` of the OpenID provider; default `PUBLIC_URL` without a trailing slash.
+    #[arg(global = true, long, env = "OIDC_ISSUER")]
+    pub oidc_issuer: Option<String>,
+    /// PEM private key (RSA, P-256 or Ed25519) that signs ID tokens when `JWT_ALGORITHM` is
+    /// HS256; generated beside the database in development.
+    #[arg(global = true, long, env = "OIDC_SIGNING_KEY_PATH")]
+    pub oidc_signing_key_path: Option<PathBuf>,
+    /// Seconds a rotated OAuth client secret keeps working.
+    #[arg(global = true, long, env = "CLIENT_SECRET_OVERLAP", default_value_t = DEFAULT_CLIENT_SECRET_OVERLAP_SECONDS)]
+    pub client_secret_overlap: u64,
     #[arg(global = true, long, env = "GOOGLE_CLIENT_ID")]
     pub google_client_id: Option<String>,
     #[arg(global = true, long, env = "GOOGLE_CLIENT_SECRET", hide_env_values = true)]
@@ -327,6 +338,9 @@ impl Default for Settings {
             ui_enabled: true,
             ui_title: DEFAULT_UI_TITLE.into(),
             cookie_domain: None,
+            oidc_issuer: None,
+            oidc_signing_key_path: None,
+            client_secret_overlap: DEFAULT_CLIENT_SECRET_OVERLAP_SECONDS,
             mfa_required_roles: Vec::new(),
             webauthn_rp_name: DEFAULT_WEBAUTHN_RP_NAME.into(),
             mfa_secret_key: None,
@@ -396,6 +410,14 @@ impl Settings {
         match &self.public_url {
             Some(url) => url.trim_end_matches('/').to_owned(),
             None => format!("http://{}", self.listen_address()),
+        }
+    }
+
+    /// The OpenID provider's `issuer`: `OIDC_ISSUER`, else `PUBLIC_URL`, without a trailing slash.
+    pub fn oidc_issuer(&self) -> String {
+        match &self.oidc_issuer {
+            Some(issuer) => issuer.trim_end_matches('/').to_owned(),
+            None => self.public_base_url(),
         }
     }
 

@@ -33,15 +33,45 @@ pub fn load_keys(settings: &Settings, shortcuts: &mut Vec<String>) -> anyhow::Re
     Ok(KeyRing::hs256(secret.as_bytes())?)
 }
 
+/// The ring that signs ID tokens, always asymmetric: the access-token keys when they are,
+/// else `OIDC_SIGNING_KEY_PATH`, else (development) an RS256 key generated once beside the
+/// database. `None` in production with none of these: instances would each generate their own
+/// key, so the provider stays off.
+pub fn load_id_token_keys(settings: &Settings, shortcuts: &mut Vec<String>) -> anyhow::Result<Option<KeyRing>> {
+    if keys::parse_algorithm(&settings.jwt_algorithm)? != jsonwebtoken::Algorithm::HS256 {
+        return load_keys(settings, &mut Vec::new()).map(Some);
+    }
+    let path = match &settings.oidc_signing_key_path {
+        Some(path) => path.clone(),
+        None if settings.is_production() => return Ok(None),
+        None => {
+            let path = development_path(settings, "oidc-key.pem");
+            shortcuts.push(format!("generated OpenID signing key in {}", path.display()));
+            if !path.exists() {
+                let pair = keys::generate_key_pair(jsonwebtoken::Algorithm::RS256)?;
+                write_private_file(&path, &pair.private_pem)?;
+            }
+            path
+        }
+    };
+    let pem = fs::read_to_string(&path).with_context(|| format!("could not read key file {}", path.display()))?;
+    KeyRing::from_private_pem(&pem).map(Some).with_context(|| format!("OIDC_SIGNING_KEY_PATH {}", path.display()))
+}
+
 /// Beside the SQLite file, else in the working directory.
 fn development_key_path(settings: &Settings) -> PathBuf {
+    development_path(settings, "jwt-key")
+}
+
+fn development_path(settings: &Settings, suffix: &str) -> PathBuf {
     match settings.sqlite_path() {
         Some(database) => {
             let mut name = database.file_name().map(|name| name.to_os_string()).unwrap_or_default();
-            name.push(".jwt-key");
+            name.push(".");
+            name.push(suffix);
             database.with_file_name(name)
         }
-        None => PathBuf::from(".auth-service.jwt-key"),
+        None => PathBuf::from(format!(".auth-service.{suffix}")),
     }
 }
 

@@ -98,6 +98,7 @@ impl Application {
             oauth: components.oauth,
             mfa: components.mfa,
             passkeys: components.passkeys,
+            oidc: components.oidc,
             store: components.store,
             redis: components.redis.clone(),
             metrics: crate::telemetry::metrics_handle(),

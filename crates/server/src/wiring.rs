@@ -11,6 +11,7 @@ use auth_core::accounts::{AccountPolicy, AccountService, PasswordAlgorithm, Pass
 use auth_core::clock::Clock;
 use auth_core::mfa::{MfaService, PasskeyService, SecretBox};
 use auth_core::oauth::{IdentityProvider, OAuthService, OAuthSettings};
+use auth_core::oidc::{OidcService, OidcSettings, ProviderTokens};
 use auth_core::ports::{EphemeralStore, Mailer, NoBroadcast, Quota, RateLimiter, RevocationBroadcast, Store};
 use auth_core::sessions::{AccessTokens, AssurancePolicy, RevocationSet, SessionService, SessionSettings};
 use auth_store_postgres::PgStore;
@@ -22,7 +23,7 @@ use crate::config::Settings;
 use crate::email::{LogMailer, SmtpMailer};
 use crate::events::sinks::{EventSink, RedisStreamSink, WebhookSink};
 use crate::events::{Dispatcher, DispatcherSettings};
-use crate::keys::load_keys;
+use crate::keys::{load_id_token_keys, load_keys};
 use crate::providers::{FacebookConfig, FacebookProvider, GoogleConfig, GoogleProvider, VkConfig, VkProvider};
 use crate::ui::{Ui, UiSettings};
 
@@ -39,6 +40,8 @@ pub struct Components {
     pub oauth: Arc<OAuthService>,
     pub mfa: Arc<MfaService>,
     pub passkeys: Arc<PasskeyService>,
+    /// The OpenID provider; `None` in production without an asymmetric signing key.
+    pub oidc: Option<Arc<OidcService>>,
     pub redis: Option<Arc<RedisHandle>>,
     pub limiter: Arc<dyn RateLimiter>,
     pub dispatcher: Arc<Dispatcher>,
@@ -47,6 +50,9 @@ pub struct Components {
     pub ui: Arc<Ui>,
 }
 
+/// Contract: an authorization code lives 60 seconds.
+const OIDC_CODE_TTL_SECONDS: i64 = 60;
+
 /// Builds every part from settings, with `clock` as the source of "now" for every rule (the
 /// system clock in production; tests may pass a clock they move themselves).
 pub fn build(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Components> {
@@ -54,6 +60,7 @@ pub fn build(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Compo
     let mut shortcuts = Vec::new();
     let store = connect_store(settings, &mut shortcuts)?;
     let keys = load_keys(settings, &mut shortcuts)?;
+    let id_token_keys = load_id_token_keys(settings, &mut shortcuts)?;
     let redis = match &settings.redis_url {
         Some(url) => Some(Arc::new(
             RedisHandle::new(url.expose(), &settings.redis_key_prefix).context("REDIS_URL is not a valid Redis URL")?,
@@ -168,6 +175,23 @@ pub fn build(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Compo
         )
         .with_passkeys(passkeys.clone()),
     );
+    let oidc = match id_token_keys {
+        Some(id_keys) => Some(Arc::new(OidcService::new(
+            store.clone(),
+            pending.clone(),
+            sessions.clone(),
+            ProviderTokens::new(settings.oidc_issuer(), access_ttl, access_ttl, id_keys)?,
+            clock.clone(),
+            OidcSettings {
+                code_ttl: chrono::Duration::seconds(OIDC_CODE_TTL_SECONDS),
+                secret_overlap: chrono::Duration::seconds(settings.client_secret_overlap.min(31_536_000) as i64),
+            },
+        ))),
+        None => {
+            tracing::warn!("OpenID provider off: JWT_ALGORITHM is HS256 and OIDC_SIGNING_KEY_PATH is unset");
+            None
+        }
+    };
     let oauth = Arc::new(OAuthService::new(
         identity_providers(settings)?,
         store.clone(),
@@ -211,6 +235,7 @@ pub fn build(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Compo
         oauth,
         mfa,
         passkeys,
+        oidc,
         redis,
         limiter,
         dispatcher,

@@ -91,6 +91,15 @@ pub(super) struct IssuedCode {
     pub assurance: Assurance,
 }
 
+/// How long the consent page may stay open.
+const CONSENT_TTL: std::time::Duration = std::time::Duration::from_secs(600);
+
+#[derive(Serialize, Deserialize)]
+struct HeldForConsent {
+    request: AuthorizationRequest,
+    session_id: Uuid,
+}
+
 pub(super) fn code_key(code: &str) -> String {
     format!("oidc-code:{}", hex::encode(Sha256::digest(code.as_bytes())))
 }
@@ -271,6 +280,29 @@ impl OidcService {
             .await?;
         tracing::info!(target: "audit", event = "oauth_grant_given", user_id = %browser.user.id, client_id = %request.client_id, scope = %request.scope, outcome = "success", "grant given");
         self.issue_code(request, browser).await
+    }
+
+    /// Keeps a request while the consent page is shown, for this browser session only; the id
+    /// goes into the page's form.
+    pub async fn hold_for_consent(&self, request: &AuthorizationRequest, session_id: Uuid) -> Result<String, OAuthError> {
+        let mut bytes = [0u8; 24];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        let id = URL_SAFE_NO_PAD.encode(bytes);
+        let held = HeldForConsent { request: request.clone(), session_id };
+        let value = serde_json::to_string(&held).map_err(|error| DomainError::Internal(error.to_string()))?;
+        self.ephemeral.put(&format!("oidc-consent:{id}"), &value, CONSENT_TTL).await?;
+        Ok(id)
+    }
+
+    /// The request held under `id` for this browser session, once.
+    pub async fn take_consent(&self, id: &str, session_id: Uuid) -> Result<Option<AuthorizationRequest>, OAuthError> {
+        if id.is_empty() || id.len() > 64 {
+            return Ok(None);
+        }
+        let Some(value) = self.ephemeral.take(&format!("oidc-consent:{id}")).await? else { return Ok(None) };
+        let held: HeldForConsent =
+            serde_json::from_str(&value).map_err(|error| DomainError::Internal(format!("held consent: {error}")))?;
+        Ok((held.session_id == session_id).then_some(held.request))
     }
 
     /// The redirect for `error` back to the client (RFC 6749 §4.1.2.1, RFC 9207 `iss`).

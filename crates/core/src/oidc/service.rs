@@ -66,6 +66,10 @@ impl OidcService {
         &self.tokens
     }
 
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+
     pub fn issuer(&self) -> &str {
         self.tokens.issuer()
     }

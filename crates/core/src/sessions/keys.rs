@@ -190,6 +190,25 @@ fn key_id(public_pem: &[u8]) -> Result<String, KeyError> {
     Ok(URL_SAFE_NO_PAD.encode(&Sha256::digest(der)[..16]))
 }
 
+impl KeyRing {
+    /// A signing ring from a PEM private key alone (PKCS#8: RSA, P-256 or Ed25519): the
+    /// algorithm and the public key are taken from it.
+    pub fn from_private_pem(private_pem: &str) -> Result<Self, KeyError> {
+        let pair = rcgen::KeyPair::from_pem(private_pem)
+            .map_err(|error| KeyError::InvalidKey { what: "private", cause: error.to_string() })?;
+        let algorithm = if pair.is_compatible(&rcgen::PKCS_RSA_SHA256) {
+            Algorithm::RS256
+        } else if pair.is_compatible(&rcgen::PKCS_ECDSA_P256_SHA256) {
+            Algorithm::ES256
+        } else if pair.is_compatible(&rcgen::PKCS_ED25519) {
+            Algorithm::EdDSA
+        } else {
+            return Err(KeyError::UnsupportedAlgorithm("the key is not RSA, P-256 or Ed25519".into()));
+        };
+        Self::asymmetric(algorithm, private_pem.as_bytes(), pair.public_key_pem().as_bytes(), &[])
+    }
+}
+
 /// A freshly generated key pair, PEM encoded (PKCS#8 private key, SPKI public key).
 pub struct GeneratedKeyPair {
     pub private_pem: String,

@@ -120,6 +120,9 @@ fn status_and_code(error: &DomainError) -> (StatusCode, &'static str, &'static s
         DomainError::LastLoginMethod => {
             (StatusCode::CONFLICT, "last_login_method", "This is the account's last way to sign in.")
         }
+        DomainError::InsufficientScope => {
+            (StatusCode::FORBIDDEN, "insufficient_scope", "The token does not carry the scope required.")
+        }
         DomainError::InsufficientRole => {
             (StatusCode::FORBIDDEN, "insufficient_role", "Your role does not allow this request.")
         }
@@ -253,6 +256,7 @@ mod tests {
             (DomainError::TokenRevoked, 401, "token_revoked"),
             (DomainError::RefreshTokenReused, 401, "refresh_token_reused"),
             (DomainError::InsufficientRole, 403, "insufficient_role"),
+            (DomainError::InsufficientScope, 403, "insufficient_scope"),
             (DomainError::MfaRequired, 403, "mfa_required"),
             (DomainError::InvalidMfaCode, 401, "invalid_mfa_code"),
             (DomainError::InvalidPasskey, 400, "invalid_passkey"),
@@ -287,5 +291,47 @@ mod tests {
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(response.headers()[header::CONTENT_TYPE], "application/problem+json");
         assert!(response.extensions().get::<InternalCause>().is_some());
+    }
+}
+
+/// The OAuth error JSON of the token, introspection and revocation endpoints (RFC 6749 §5.2)
+/// and the bearer-token errors of userinfo (RFC 6750 §3.1).
+pub fn oauth_error_response(error: &auth_core::oidc::OAuthError) -> Response {
+    use auth_core::oidc::OAuthError;
+    if let OAuthError::Domain(domain) = error {
+        return ApiError::Domain(clone_for_response(domain)).into_response();
+    }
+    let status = match error {
+        OAuthError::InvalidClient | OAuthError::InvalidToken => StatusCode::UNAUTHORIZED,
+        OAuthError::InsufficientScope => StatusCode::FORBIDDEN,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    let mut body = serde_json::json!({ "error": error.code() });
+    if let Some(description) = error.description() {
+        body["error_description"] = serde_json::Value::from(description);
+    }
+    let mut response = (status, Json(body)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    let challenge = match error {
+        OAuthError::InvalidClient => Some("Basic realm=\"oauth2\""),
+        OAuthError::InvalidToken => Some("Bearer error=\"invalid_token\""),
+        OAuthError::InsufficientScope => Some("Bearer error=\"insufficient_scope\""),
+        _ => None,
+    };
+    if let Some(challenge) = challenge {
+        headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+    }
+    response
+}
+
+/// The dependency failures an OAuth endpoint can meet keep their problem-JSON answer (503 and
+/// its `Retry-After`); anything else is internal.
+fn clone_for_response(error: &DomainError) -> DomainError {
+    match error {
+        DomainError::Unavailable(cause) => DomainError::Unavailable(cause.clone()),
+        DomainError::Overloaded => DomainError::Overloaded,
+        other => DomainError::Internal(other.to_string()),
     }
 }

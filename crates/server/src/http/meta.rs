@@ -13,11 +13,20 @@ use super::state::AppState;
 
 const READINESS_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// The public keys tokens are signed with (empty for HS256).
+/// The public keys tokens are signed with: the access-token keys (none for HS256) and the
+/// OpenID provider's ID-token key.
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "keys",
     responses((status = 200, description = "JWK set", content_type = "application/json")))]
 pub async fn jwks(State(state): State<AppState>) -> Response {
-    let mut response = Json(state.sessions.access_tokens().keys().jwks()).into_response();
+    let mut keys = state.sessions.access_tokens().keys().jwks();
+    if let Some(oidc) = &state.oidc {
+        for key in oidc.tokens().id_keys().jwks().keys {
+            if !keys.keys.iter().any(|known| known.common.key_id == key.common.key_id) {
+                keys.keys.push(key);
+            }
+        }
+    }
+    let mut response = Json(keys).into_response();
     // Gateways may cache keys briefly; rotation keeps the old key published for a token lifetime.
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
     response

@@ -20,6 +20,9 @@ pub mod meta;
 pub mod mfa;
 /// Social sign-in.
 pub mod oauth;
+/// The OpenID provider: discovery, authorize, token, userinfo, introspection, revocation,
+/// logout, clients, grants.
+pub mod oidc;
 /// Passkeys (WebAuthn): registration, list, removal, discoverable sign-in, second-factor options.
 pub mod passkeys;
 /// Refresh, logout, sessions.
@@ -159,6 +162,7 @@ pub fn router(state: AppState, settings: HttpSettings) -> Router {
         .merge(pages)
         .merge(signed_in_routes())
         .merge(validation)
+        .merge(oidc::routes(state.oidc.is_some(), settings.ui_enabled))
         .merge(meta_routes())
         .layer(no_store)
         .merge(docs::routes())

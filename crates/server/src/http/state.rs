@@ -23,6 +23,8 @@ pub struct AppState {
     pub oauth: Arc<OAuthService>,
     pub mfa: Arc<MfaService>,
     pub passkeys: Arc<PasskeyService>,
+    /// The OpenID provider; `None` when it is off (production without an asymmetric key).
+    pub oidc: Option<Arc<auth_core::oidc::OidcService>>,
     pub store: Arc<dyn Store>,
     pub redis: Option<Arc<RedisHandle>>,
     pub metrics: PrometheusHandle,

@@ -19,6 +19,7 @@ use crate::ui::cookies;
 use crate::ui::portal::{Peer, login_url, original_url};
 use auth_core::DomainError;
 use auth_core::mfa::Aal;
+use auth_core::oidc::{ClientAccessClaims, Scopes, is_access_token_type};
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct ValidateQuery {
@@ -28,6 +29,10 @@ pub struct ValidateQuery {
     /// Required assurance level; a token below it answers 403 `mfa_required`.
     #[param(example = "aal2")]
     pub aal: Option<String>,
+    /// Space-separated scopes an OAuth client's token must carry (403 `insufficient_scope`);
+    /// the service's own tokens carry none.
+    #[param(example = "orders:read")]
+    pub scope: Option<String>,
     /// `1`: a browser without a live session (or below `aal`) is answered 302 to the login
     /// page, back to the URL it asked for (from a trusted proxy's headers).
     #[param(example = "1")]
@@ -56,7 +61,14 @@ pub struct ValidateResponse {
     pub amr: Vec<String>,
 }
 
-fn check(state: &AppState, token: &str, query: &ValidateQuery) -> Result<AccessClaims, ApiError> {
+/// Who a valid token speaks for: a person signed in here, or an OAuth client (for itself or
+/// for a person).
+enum Checked {
+    Own(AccessClaims),
+    Client(ClientAccessClaims),
+}
+
+fn check(state: &AppState, token: &str, query: &ValidateQuery) -> Result<Checked, ApiError> {
     let required = match query.role.as_deref() {
         None | Some("") => Role::User,
         Some(name) => Role::parse(name).ok_or_else(|| DomainError::invalid_field("role", "must be user or admin"))?,
@@ -65,7 +77,67 @@ fn check(state: &AppState, token: &str, query: &ValidateQuery) -> Result<AccessC
         None | Some("") => Aal::Aal1,
         Some(name) => name.parse().map_err(|_| DomainError::invalid_field("aal", "must be aal1 or aal2"))?,
     };
-    Ok(state.sessions.authorize(token, required, aal)?)
+    let scopes = match query.scope.as_deref() {
+        None => Scopes::default(),
+        Some(text) => Scopes::parse(text).ok_or_else(|| DomainError::invalid_field("scope", "is not a scope list"))?,
+    };
+    let client_token = jsonwebtoken::decode_header(token).is_ok_and(|header| is_access_token_type(header.typ.as_deref()));
+    match (&state.oidc, client_token) {
+        (Some(oidc), true) => {
+            let claims = oidc.authenticate_access(token)?;
+            // OAuth tokens carry no role: only the plain `user` level can be asked of them.
+            if required > Role::User {
+                return Err(DomainError::InsufficientRole.into());
+            }
+            if claims.acr.unwrap_or_default() < aal {
+                return Err(DomainError::MfaRequired.into());
+            }
+            if scopes.iter().any(|scope| !claims.has_scope(scope)) {
+                return Err(DomainError::InsufficientScope.into());
+            }
+            Ok(Checked::Client(claims))
+        }
+        _ => {
+            let claims = state.sessions.authorize(token, required, aal)?;
+            if !scopes.is_empty() {
+                return Err(DomainError::InsufficientScope.into());
+            }
+            Ok(Checked::Own(claims))
+        }
+    }
+}
+
+/// The gateway headers and body for an OAuth client's token.
+fn answer_client(claims: ClientAccessClaims) -> Response {
+    let mut headers = HeaderMap::new();
+    let mut pairs = vec![("x-auth-client-id", claims.client_id.clone()), ("x-auth-scopes", claims.scope.clone())];
+    if let Some(acr) = claims.acr {
+        pairs.push(("x-user-id", claims.sub.clone()));
+        pairs.push(("x-user-aal", acr.as_str().to_owned()));
+    }
+    for (name, value) in pairs {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(HeaderName::from_static(name), value);
+        }
+    }
+    let body = serde_json::json!({
+        "active": true,
+        "sub": claims.sub,
+        "sid": claims.sid,
+        "client_id": claims.client_id,
+        "scope": claims.scope,
+        "exp": claims.exp,
+        "aal": claims.acr.map(Aal::as_str),
+        "amr": claims.amr.iter().map(|method| method.as_str()).collect::<Vec<_>>(),
+    });
+    (headers, Json(body)).into_response()
+}
+
+fn respond(checked: Checked) -> Response {
+    match checked {
+        Checked::Own(claims) => answer(claims),
+        Checked::Client(claims) => answer_client(claims),
+    }
 }
 
 fn answer(claims: AccessClaims) -> Response {
@@ -99,14 +171,14 @@ fn answer(claims: AccessClaims) -> Response {
     request_body(content = Option<ValidateRequest>), security(("bearer" = [])),
     responses((status = 200, body = ValidateResponse, headers(("X-User-Id"), ("X-User-Email"), ("X-User-Role"), ("X-User-Aal"))),
               (status = 401, body = Problem, description = "invalid_token, token_expired or token_revoked"),
-              (status = 403, body = Problem, description = "insufficient_role, or mfa_required below `aal`"),
+              (status = 403, body = Problem, description = "insufficient_role, mfa_required below `aal`, or insufficient_scope"),
               (status = 503, body = Problem, description = "unavailable: the revocation log is not loaded yet")))]
 pub async fn validate_post(
     State(state): State<AppState>,
     Query(query): Query<ValidateQuery>,
     PresentedToken(token): PresentedToken<TOKEN_FIELD>,
 ) -> Result<Response, ApiError> {
-    Ok(answer(check(&state, &token, &query)?))
+    Ok(respond(check(&state, &token, &query)?))
 }
 
 /// Validate the access token of `Authorization`, or else the browser session cookie
@@ -128,7 +200,7 @@ pub async fn validate_get(
         None => Err(DomainError::InvalidToken.into()),
     };
     match checked {
-        Ok(claims) => Ok(answer(claims)),
+        Ok(checked) => Ok(respond(checked)),
         Err(ApiError::Domain(error)) if query.redirect.as_deref() == Some("1") && sends_to_login(&error) => {
             let rd = original_url(&headers, &peer);
             let step_up = matches!(error, DomainError::MfaRequired);

@@ -15,6 +15,7 @@ pub const SOURCES: &[(&str, &str)] = &[
     ("recovery_codes.html", include_str!("templates/recovery_codes.html")),
     ("admin.html", include_str!("templates/admin.html")),
     ("admin_user.html", include_str!("templates/admin_user.html")),
+    ("consent.html", include_str!("templates/consent.html")),
 ];
 
 /// The environment with every template loaded; a template that does not parse fails start-up

@@ -19,6 +19,10 @@ pub struct LoginQuery {
     rd: Option<String>,
     /// `aal2`: the destination needs a second factor (the gateway said `mfa_required`).
     aal: Option<String>,
+    /// `1`: sign in again even if signed in (an OpenID client asked for a fresh sign-in).
+    fresh: Option<String>,
+    /// The email to fill in (OpenID `login_hint`).
+    login_hint: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -58,11 +62,11 @@ pub async fn page(State(state): State<AppState>, mut page: PageRequest, Query(qu
                 Err(error) => page.failed("login.html", &error, context! { rd => query.rd }),
             }
         }
-        Ok(Some(_)) => {
+        Ok(Some(_)) if query.fresh.as_deref() != Some("1") => {
             let destination = page.ui.destination(query.rd.as_deref());
             page.redirect(&destination)
         }
-        Ok(None) => page.render(StatusCode::OK, "login.html", context! { rd => query.rd }),
+        Ok(_) => page.render(StatusCode::OK, "login.html", context! { rd => query.rd, email => query.login_hint }),
         Err(error) => page.failed("login.html", &error, context! { rd => query.rd }),
     }
 }

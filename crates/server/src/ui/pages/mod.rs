@@ -4,6 +4,7 @@
 mod account;
 mod admin;
 mod assets;
+pub mod authorize;
 mod email;
 mod login;
 mod passkeys;
