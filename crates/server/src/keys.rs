@@ -48,14 +48,31 @@ pub fn load_id_token_keys(settings: &Settings, shortcuts: &mut Vec<String>) -> a
             let path = development_path(settings, "oidc-key.pem");
             shortcuts.push(format!("generated OpenID signing key in {}", path.display()));
             if !path.exists() {
-                let pair = keys::generate_key_pair(jsonwebtoken::Algorithm::RS256)?;
-                write_private_file(&path, &pair.private_pem)?;
+                create_key_once(&path)?;
             }
             path
         }
     };
     let pem = fs::read_to_string(&path).with_context(|| format!("could not read key file {}", path.display()))?;
     KeyRing::from_private_pem(&pem).map(Some).with_context(|| format!("OIDC_SIGNING_KEY_PATH {}", path.display()))
+}
+
+/// Writes a new RS256 key to `path` unless another process got there first: written beside it,
+/// then linked into place, which fails if the name exists, so nobody reads half a key.
+fn create_key_once(path: &Path) -> anyhow::Result<()> {
+    let pair = keys::generate_key_pair(jsonwebtoken::Algorithm::RS256)?;
+    let mut staging = path.as_os_str().to_owned();
+    staging.push(format!(".{}.tmp", std::process::id()));
+    let staging = PathBuf::from(staging);
+    let _ = fs::remove_file(&staging);
+    write_private_file(&staging, &pair.private_pem)?;
+    let linked = fs::hard_link(&staging, path);
+    let _ = fs::remove_file(&staging);
+    match linked {
+        Ok(()) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(error) => Err(error).with_context(|| format!("could not create {}", path.display())),
+    }
 }
 
 /// Beside the SQLite file, else in the working directory.

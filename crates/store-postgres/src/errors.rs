@@ -8,6 +8,7 @@ pub(crate) fn store_error(error: sqlx::Error) -> StoreError {
             Some("users_email_key_unique") => StoreError::Conflict("email"),
             Some("identities_pkey") => StoreError::Conflict("identity"),
             Some("passkeys_credential_id_unique") => StoreError::Conflict("credential_id"),
+            Some("oauth_clients_client_id_key") => StoreError::Conflict("client_id"),
             // Class 08 is connection exceptions; 57P0x is the server shutting down.
             _ if database_error.code().is_some_and(|code| code.starts_with("08") || code.starts_with("57P")) => {
                 StoreError::Unavailable(error.to_string())

@@ -2,7 +2,7 @@ use async_trait::async_trait;
 use auth_core::error::StoreError;
 use auth_core::events::{RevocationReason, UserEvent};
 use auth_core::mfa::Assurance;
-use auth_core::model::{NewSession, Revocation, RevocationCursor, Session};
+use auth_core::model::{NewSession, Revocation, RevocationCursor, Session, SessionClient};
 use auth_core::ports::{RefreshRotation, RotationOutcome, SessionStepUp, SessionStore};
 use auth_core::sessions::rotation::{self, LockedFamily, RotationDecision};
 use chrono::{DateTime, Utc};
@@ -15,8 +15,8 @@ use crate::errors::store_error;
 use crate::events::insert_events;
 use crate::mailbox::bump_credentials_version;
 
-const SESSION_COLUMNS: &str =
-    "id, user_id, user_agent, ip_address, created_at, last_seen_at, expires_at, revoked_at, aal, amr";
+const SESSION_COLUMNS: &str = "id, user_id, user_agent, ip_address, created_at, last_seen_at, expires_at, revoked_at, aal, amr, \
+     client_id, scope, auth_time";
 
 fn session_from_row(row: &PgRow) -> Result<Session, StoreError> {
     Ok(Session {
@@ -32,6 +32,18 @@ fn session_from_row(row: &PgRow) -> Result<Session, StoreError> {
             row.try_get("aal").map_err(store_error)?,
             row.try_get("amr").map_err(store_error)?,
         )?,
+        client: session_client(row)?,
+    })
+}
+
+/// The client columns: all set for a session an OAuth client holds, else all null.
+fn session_client(row: &PgRow) -> Result<Option<SessionClient>, StoreError> {
+    let client_id: Option<String> = row.try_get("client_id").map_err(store_error)?;
+    let scope: Option<String> = row.try_get("scope").map_err(store_error)?;
+    let auth_time: Option<DateTime<Utc>> = row.try_get("auth_time").map_err(store_error)?;
+    Ok(match (client_id, scope, auth_time) {
+        (Some(client_id), Some(scope), Some(auth_time)) => Some(SessionClient { client_id, scope, auth_time }),
+        _ => None,
     })
 }
 
@@ -54,6 +66,37 @@ pub(crate) async fn revoke_where(
     .fetch_all(&mut *connection)
     .await
     .map_err(store_error)?;
+    record_revocations(connection, user_id, revoked, reason, now).await
+}
+
+/// Revokes the user's live sessions held by OAuth client `client_id`, like [`revoke_where`].
+pub(crate) async fn revoke_client_sessions(
+    connection: &mut PgConnection,
+    user_id: Uuid,
+    client_id: &str,
+    reason: RevocationReason,
+    now: DateTime<Utc>,
+) -> Result<Vec<Revocation>, StoreError> {
+    let revoked: Vec<Uuid> = sqlx::query_scalar(
+        "UPDATE sessions SET revoked_at = $3 WHERE user_id = $1 AND revoked_at IS NULL AND client_id = $2 RETURNING id",
+    )
+    .bind(user_id)
+    .bind(client_id)
+    .bind(now)
+    .fetch_all(&mut *connection)
+    .await
+    .map_err(store_error)?;
+    record_revocations(connection, user_id, revoked, reason, now).await
+}
+
+/// Logs revoked sessions for the hot path and records their `session.revoked` events.
+async fn record_revocations(
+    connection: &mut PgConnection,
+    user_id: Uuid,
+    revoked: Vec<Uuid>,
+    reason: RevocationReason,
+    now: DateTime<Utc>,
+) -> Result<Vec<Revocation>, StoreError> {
     if !revoked.is_empty() {
         sqlx::query(
             "INSERT INTO session_revocations (session_id, user_id, revoked_at) \
@@ -91,8 +134,9 @@ impl SessionStore for PgStore {
             return Ok(None);
         }
         let row = sqlx::query(&format!(
-            "INSERT INTO sessions (id, user_id, user_agent, ip_address, created_at, last_seen_at, expires_at, current_token_hash, aal, amr) \
-             VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, $9) RETURNING {SESSION_COLUMNS}"
+            "INSERT INTO sessions (id, user_id, user_agent, ip_address, created_at, last_seen_at, expires_at, current_token_hash, aal, amr, \
+             client_id, scope, auth_time) \
+             VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING {SESSION_COLUMNS}"
         ))
         .bind(session.id)
         .bind(session.user_id)
@@ -103,6 +147,9 @@ impl SessionStore for PgStore {
         .bind(&session.refresh_token_hash)
         .bind(session.assurance.aal.as_str())
         .bind(session.assurance.amr_column())
+        .bind(session.client.as_ref().map(|client| client.client_id.clone()))
+        .bind(session.client.as_ref().map(|client| client.scope.clone()))
+        .bind(session.client.as_ref().map(|client| client.auth_time))
         .fetch_one(&mut *transaction)
         .await
         .map_err(store_error)?;
@@ -131,6 +178,10 @@ impl SessionStore for PgStore {
         .await
         .map_err(store_error)?;
         let session = session_from_row(&row)?;
+        // A token is only good with the client its session belongs to (or with none).
+        if session.client.as_ref().map(|client| client.client_id.as_str()) != rotation.client_id.as_deref() {
+            return Ok(RotationOutcome::Unknown);
+        }
         let current_hash: Vec<u8> = row.try_get("current_token_hash").map_err(store_error)?;
         let rotated_at: Option<DateTime<Utc>> = row.try_get("rotated_at").map_err(store_error)?;
         let now = rotation.now;
@@ -245,10 +296,20 @@ impl SessionStore for PgStore {
         row.as_ref().map(session_from_row).transpose()
     }
 
+    async fn refresh_token_is_live(&self, hash: &[u8]) -> Result<bool, StoreError> {
+        sqlx::query_scalar::<_, bool>(
+            "SELECT EXISTS (SELECT 1 FROM refresh_tokens WHERE token_hash = $1 AND spent_at IS NULL)",
+        )
+        .bind(hash)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(store_error)
+    }
+
     async fn list_active_sessions(&self, user_id: Uuid, now: DateTime<Utc>) -> Result<Vec<Session>, StoreError> {
         let rows = sqlx::query(&format!(
             "SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 \
-             ORDER BY created_at DESC, id"
+             AND client_id IS NULL ORDER BY created_at DESC, id"
         ))
         .bind(user_id)
         .bind(now)

@@ -10,6 +10,8 @@ pub(crate) fn store_error(error: sqlx::Error) -> StoreError {
                 StoreError::Conflict("email")
             } else if database_error.is_unique_violation() && message.contains("identities.") {
                 StoreError::Conflict("identity")
+            } else if database_error.is_unique_violation() && message.contains("oauth_clients.client_id") {
+                StoreError::Conflict("client_id")
             } else if database_error.is_unique_violation() && message.contains("passkeys.credential_id") {
                 StoreError::Conflict("credential_id")
             } else if message.contains("database is locked") || message.contains("database table is locked") {

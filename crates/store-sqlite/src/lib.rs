@@ -4,6 +4,7 @@
 
 mod accounts;
 mod admin;
+mod clients;
 mod email_tokens;
 mod errors;
 mod events;

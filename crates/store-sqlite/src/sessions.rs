@@ -2,7 +2,7 @@ use async_trait::async_trait;
 use auth_core::error::StoreError;
 use auth_core::events::{RevocationReason, UserEvent};
 use auth_core::mfa::Assurance;
-use auth_core::model::{NewSession, Revocation, RevocationCursor, Session};
+use auth_core::model::{NewSession, Revocation, RevocationCursor, Session, SessionClient};
 use auth_core::ports::{RefreshRotation, RotationOutcome, SessionStepUp, SessionStore};
 use auth_core::sessions::rotation::{self, LockedFamily, RotationDecision};
 use chrono::{DateTime, Utc};
@@ -15,8 +15,8 @@ use crate::events::insert_events;
 use crate::mailbox::bump_credentials_version;
 use crate::{SqliteStore, micros, time_of, uuid_of};
 
-const SESSION_COLUMNS: &str =
-    "id, user_id, user_agent, ip_address, created_at, last_seen_at, expires_at, revoked_at, aal, amr";
+const SESSION_COLUMNS: &str = "id, user_id, user_agent, ip_address, created_at, last_seen_at, expires_at, revoked_at, aal, amr, \
+     client_id, scope, auth_time";
 
 fn session_from_row(row: &SqliteRow) -> Result<Session, StoreError> {
     let id: String = row.try_get("id").map_err(store_error)?;
@@ -35,6 +35,20 @@ fn session_from_row(row: &SqliteRow) -> Result<Session, StoreError> {
             row.try_get("aal").map_err(store_error)?,
             row.try_get("amr").map_err(store_error)?,
         )?,
+        client: session_client(row)?,
+    })
+}
+
+/// The client columns: all set for a session an OAuth client holds, else all null.
+fn session_client(row: &SqliteRow) -> Result<Option<SessionClient>, StoreError> {
+    let client_id: Option<String> = row.try_get("client_id").map_err(store_error)?;
+    let scope: Option<String> = row.try_get("scope").map_err(store_error)?;
+    let auth_time: Option<i64> = row.try_get("auth_time").map_err(store_error)?;
+    Ok(match (client_id, scope, auth_time) {
+        (Some(client_id), Some(scope), Some(auth_time)) => {
+            Some(SessionClient { client_id, scope, auth_time: time_of(auth_time)? })
+        }
+        _ => None,
     })
 }
 
@@ -49,11 +63,33 @@ pub(crate) async fn revoke_where(
     reason: RevocationReason,
     now: DateTime<Utc>,
 ) -> Result<Vec<Revocation>, StoreError> {
+    revoke_matching(connection, condition, user_id, session_id.map(|id| id.to_string()), reason, now).await
+}
+
+/// Revokes the user's live sessions held by OAuth client `client_id`, like [`revoke_where`].
+pub(crate) async fn revoke_client_sessions(
+    connection: &mut SqliteConnection,
+    user_id: Uuid,
+    client_id: &str,
+    reason: RevocationReason,
+    now: DateTime<Utc>,
+) -> Result<Vec<Revocation>, StoreError> {
+    revoke_matching(connection, "client_id = $2", user_id, Some(client_id.to_owned()), reason, now).await
+}
+
+async fn revoke_matching(
+    connection: &mut SqliteConnection,
+    condition: &str,
+    user_id: Uuid,
+    parameter: Option<String>,
+    reason: RevocationReason,
+    now: DateTime<Utc>,
+) -> Result<Vec<Revocation>, StoreError> {
     let revoked: Vec<String> = sqlx::query_scalar(&format!(
         "UPDATE sessions SET revoked_at = $3 WHERE user_id = $1 AND revoked_at IS NULL AND {condition} RETURNING id"
     ))
     .bind(user_id.to_string())
-    .bind(session_id.map(|id| id.to_string()))
+    .bind(parameter)
     .bind(micros(now))
     .fetch_all(&mut *connection)
     .await
@@ -94,8 +130,9 @@ impl SessionStore for SqliteStore {
             return Ok(None);
         }
         let row = sqlx::query(&format!(
-            "INSERT INTO sessions (id, user_id, user_agent, ip_address, created_at, last_seen_at, expires_at, current_token_hash, aal, amr) \
-             VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, $9) RETURNING {SESSION_COLUMNS}"
+            "INSERT INTO sessions (id, user_id, user_agent, ip_address, created_at, last_seen_at, expires_at, current_token_hash, aal, amr, \
+             client_id, scope, auth_time) \
+             VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING {SESSION_COLUMNS}"
         ))
         .bind(session.id.to_string())
         .bind(session.user_id.to_string())
@@ -106,6 +143,9 @@ impl SessionStore for SqliteStore {
         .bind(&session.refresh_token_hash)
         .bind(session.assurance.aal.as_str())
         .bind(session.assurance.amr_column())
+        .bind(session.client.as_ref().map(|client| client.client_id.clone()))
+        .bind(session.client.as_ref().map(|client| client.scope.clone()))
+        .bind(session.client.as_ref().map(|client| micros(client.auth_time)))
         .fetch_one(&mut *transaction)
         .await
         .map_err(store_error)?;
@@ -141,6 +181,10 @@ impl SessionStore for SqliteStore {
         .await
         .map_err(store_error)?;
         let session = session_from_row(&row)?;
+        // A token is only good with the client its session belongs to (or with none).
+        if session.client.as_ref().map(|client| client.client_id.as_str()) != rotation.client_id.as_deref() {
+            return Ok(RotationOutcome::Unknown);
+        }
         let current_hash: Vec<u8> = row.try_get("current_token_hash").map_err(store_error)?;
         let rotated_at: Option<i64> = row.try_get("rotated_at").map_err(store_error)?;
         let rotated_at = rotated_at.map(time_of).transpose()?;
@@ -263,10 +307,20 @@ impl SessionStore for SqliteStore {
         row.as_ref().map(session_from_row).transpose()
     }
 
+    async fn refresh_token_is_live(&self, hash: &[u8]) -> Result<bool, StoreError> {
+        sqlx::query_scalar::<_, bool>(
+            "SELECT EXISTS (SELECT 1 FROM refresh_tokens WHERE token_hash = $1 AND spent_at IS NULL)",
+        )
+        .bind(hash)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(store_error)
+    }
+
     async fn list_active_sessions(&self, user_id: Uuid, now: DateTime<Utc>) -> Result<Vec<Session>, StoreError> {
         let rows = sqlx::query(&format!(
             "SELECT {SESSION_COLUMNS} FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 \
-             ORDER BY created_at DESC, id"
+             AND client_id IS NULL ORDER BY created_at DESC, id"
         ))
         .bind(user_id.to_string())
         .bind(micros(now))

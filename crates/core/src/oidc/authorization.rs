@@ -284,7 +284,11 @@ impl OidcService {
 
     /// Keeps a request while the consent page is shown, for this browser session only; the id
     /// goes into the page's form.
-    pub async fn hold_for_consent(&self, request: &AuthorizationRequest, session_id: Uuid) -> Result<String, OAuthError> {
+    pub async fn hold_for_consent(
+        &self,
+        request: &AuthorizationRequest,
+        session_id: Uuid,
+    ) -> Result<String, OAuthError> {
         let mut bytes = [0u8; 24];
         rand::rngs::OsRng.fill_bytes(&mut bytes);
         let id = URL_SAFE_NO_PAD.encode(bytes);

@@ -51,6 +51,9 @@ impl std::fmt::Debug for Settings {
             ui_enabled,
             ui_title,
             cookie_domain,
+            oidc_issuer,
+            oidc_signing_key_path,
+            client_secret_overlap,
             mfa_required_roles,
             webauthn_rp_name,
             mfa_secret_key,
@@ -128,6 +131,9 @@ impl std::fmt::Debug for Settings {
             .field("ui_enabled", ui_enabled)
             .field("ui_title", ui_title)
             .field("cookie_domain", cookie_domain)
+            .field("oidc_issuer", oidc_issuer)
+            .field("oidc_signing_key_path", oidc_signing_key_path)
+            .field("client_secret_overlap", client_secret_overlap)
             .field("mfa_required_roles", mfa_required_roles)
             .field("webauthn_rp_name", webauthn_rp_name)
             .field("mfa_secret_key", mfa_secret_key)

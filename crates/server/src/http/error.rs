@@ -294,6 +294,10 @@ mod tests {
     }
 }
 
+/// Marks an OAuth error JSON answer, which RFC 6749 fixes, so it is not turned into problem JSON.
+#[derive(Debug, Clone, Copy)]
+pub struct OAuthErrorBody;
+
 /// The OAuth error JSON of the token, introspection and revocation endpoints (RFC 6749 §5.2)
 /// and the bearer-token errors of userinfo (RFC 6750 §3.1).
 pub fn oauth_error_response(error: &auth_core::oidc::OAuthError) -> Response {
@@ -311,6 +315,7 @@ pub fn oauth_error_response(error: &auth_core::oidc::OAuthError) -> Response {
         body["error_description"] = serde_json::Value::from(description);
     }
     let mut response = (status, Json(body)).into_response();
+    response.extensions_mut().insert(OAuthErrorBody);
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));

@@ -283,7 +283,8 @@ async fn problem_for_bare_errors(request: Request, next: Next) -> Response {
     let is_answered = response.headers().get(header::CONTENT_TYPE).is_some_and(|value| {
         value.as_bytes().starts_with(b"application/problem+json") || value.as_bytes().starts_with(b"text/html")
     });
-    if !(status.is_client_error() || status.is_server_error()) || is_answered {
+    let is_oauth_error = response.extensions().get::<error::OAuthErrorBody>().is_some();
+    if !(status.is_client_error() || status.is_server_error()) || is_answered || is_oauth_error {
         return response;
     }
     let replacement = match status {

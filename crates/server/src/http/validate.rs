@@ -81,7 +81,8 @@ fn check(state: &AppState, token: &str, query: &ValidateQuery) -> Result<Checked
         None => Scopes::default(),
         Some(text) => Scopes::parse(text).ok_or_else(|| DomainError::invalid_field("scope", "is not a scope list"))?,
     };
-    let client_token = jsonwebtoken::decode_header(token).is_ok_and(|header| is_access_token_type(header.typ.as_deref()));
+    let client_token =
+        jsonwebtoken::decode_header(token).is_ok_and(|header| is_access_token_type(header.typ.as_deref()));
     match (&state.oidc, client_token) {
         (Some(oidc), true) => {
             let claims = oidc.authenticate_access(token)?;

@@ -36,6 +36,7 @@ async fn run_create_admin(app: &TestApp, email: &str, password: Option<&str>, fl
     command
         .env_clear()
         .env("DATABASE_URL", &app.settings.database_url)
+        .env("OIDC_SIGNING_KEY_PATH", crate::helpers::test_oidc_key())
         .env("JWT_SECRET", TEST_SECRET)
         .env("BCRYPT_COST", "4")
         .env("LOG_FORMAT", "json")

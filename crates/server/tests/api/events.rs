@@ -408,6 +408,7 @@ async fn spawn_binary(settings: &Settings, webhook: &str, port: u16) -> tokio::p
     command
         .env_clear()
         .env("DATABASE_URL", &settings.database_url)
+        .env("OIDC_SIGNING_KEY_PATH", crate::helpers::test_oidc_key())
         .env("JWT_SECRET", TEST_SECRET)
         .env("BCRYPT_COST", "4")
         .env("SERVICE_PORT", port.to_string())

@@ -101,6 +101,19 @@ fn init_logging() {
     });
 }
 
+/// One ID-token key (ES256, quick to make) for every instance of this test run, so that no
+/// instance generates its own.
+pub fn test_oidc_key() -> std::path::PathBuf {
+    static KEY: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| {
+        let path = std::env::temp_dir().join(format!("auth-test-oidc-{}.pem", Uuid::new_v4().simple()));
+        let pair = auth_core::sessions::keys::generate_key_pair(jsonwebtoken::Algorithm::ES256).expect("key pair");
+        std::fs::write(&path, pair.private_pem).expect("write the test OIDC key");
+        path
+    })
+    .clone()
+}
+
 /// Settings for a fresh world on `backend`: its own database and Redis prefix.
 pub async fn fresh_settings(backend: Backend) -> Settings {
     init_logging();
@@ -112,6 +125,7 @@ pub async fn fresh_settings(backend: Backend) -> Settings {
         // Tests send many requests from one address; the limit tests set these back.
         rate_limit_per_minute: 10_000,
         login_failure_limit: 10_000,
+        oidc_signing_key_path: Some(test_oidc_key()),
         ..Settings::default()
     };
     match backend {

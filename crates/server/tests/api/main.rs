@@ -22,6 +22,7 @@ mod keys;
 mod meta;
 mod mfa;
 mod oauth;
+mod oidc;
 mod outages;
 mod pages;
 mod passkeys;

@@ -250,6 +250,7 @@ async fn every_registration_that_got_a_201_survives_a_kill_9() {
         tokio::process::Command::new(crate::helpers::BINARY)
             .env_clear()
             .env("DATABASE_URL", &settings.database_url)
+            .env("OIDC_SIGNING_KEY_PATH", crate::helpers::test_oidc_key())
             .env("JWT_SECRET", TEST_SECRET)
             .env("BCRYPT_COST", "4")
             .env("RATE_LIMIT_PER_MINUTE", "0")

@@ -3,7 +3,7 @@
 //! portal (cookie and `?redirect=1`), email links that lead to pages a scanner cannot spend,
 //! the second-factor step, languages, and no user enumeration. Both backends.
 
-mod browser;
+pub mod browser;
 
 use std::sync::Arc;
 

@@ -147,7 +147,10 @@ pub async fn create(
 /// Every client.
 #[utoipa::path(get, path = "/admin/clients", tag = "admin", security(("bearer" = [])),
     responses((status = 200, body = Vec<ClientResponse>), (status = 403, body = Problem)))]
-pub async fn list(State(state): State<AppState>, AdminUser(_admin): AdminUser) -> Result<Json<Vec<ClientResponse>>, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    AdminUser(_admin): AdminUser,
+) -> Result<Json<Vec<ClientResponse>>, ApiError> {
     let oidc = provider(&state)?;
     Ok(Json(oidc.clients().await?.into_iter().map(ClientResponse::from).collect()))
 }

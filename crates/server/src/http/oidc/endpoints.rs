@@ -95,7 +95,12 @@ pub async fn logout_form(State(state): State<AppState>, page: PageRequest, body:
 async fn end_session(state: &AppState, mut page: PageRequest, form: &OAuthForm) -> Response {
     let Some(oidc) = state.oidc.clone() else { return StatusCode::NOT_FOUND.into_response() };
     let outcome = oidc
-        .logout(form.get("id_token_hint"), form.get("client_id"), form.get("post_logout_redirect_uri"), form.get("state"))
+        .logout(
+            form.get("id_token_hint"),
+            form.get("client_id"),
+            form.get("post_logout_redirect_uri"),
+            form.get("state"),
+        )
         .await;
     let outcome = match outcome {
         Ok(outcome) => outcome,

@@ -22,7 +22,10 @@ pub struct GrantResponse {
 /// The apps the signed-in person granted.
 #[utoipa::path(get, path = "/auth/grants", tag = "openid", security(("bearer" = [])),
     responses((status = 200, body = Vec<GrantResponse>), (status = 401, body = Problem)))]
-pub async fn list(State(state): State<AppState>, AuthUser(claims): AuthUser) -> Result<Json<Vec<GrantResponse>>, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    AuthUser(claims): AuthUser,
+) -> Result<Json<Vec<GrantResponse>>, ApiError> {
     let Some(oidc) = state.oidc.clone() else { return Err(ApiError::RouteNotFound) };
     let grants = oidc.grants(claims.sub).await?;
     Ok(Json(

@@ -1,10 +1,10 @@
 //! `/oauth2/token`: authenticates the client, then hands the request to its grant.
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 
 use super::{OAuthForm, authenticate_client, provider};
 use crate::http::accounts::client_info;
@@ -43,8 +43,14 @@ async fn issue(
     match grant_type {
         "authorization_code" => {
             let code = form.get("code").ok_or(OAuthError::InvalidRequest("code is required"))?;
-            oidc.redeem_code(&client, code, form.get("redirect_uri"), form.get("code_verifier"), client_info(headers, address))
-                .await
+            oidc.redeem_code(
+                &client,
+                code,
+                form.get("redirect_uri"),
+                form.get("code_verifier"),
+                client_info(headers, address),
+            )
+            .await
         }
         "refresh_token" => {
             let token = form.get("refresh_token").ok_or(OAuthError::InvalidRequest("refresh_token is required"))?;

@@ -32,7 +32,8 @@ pub async fn authorize(State(state): State<AppState>, mut page: PageRequest, Raw
         .map(|(name, value)| (name.into_owned(), value.into_owned()))
         .filter(|(name, value)| {
             if name == SIGNED_IN_AFTER {
-                signed_in_after = value.parse::<i64>().ok().and_then(|seconds| DateTime::<Utc>::from_timestamp(seconds, 0));
+                signed_in_after =
+                    value.parse::<i64>().ok().and_then(|seconds| DateTime::<Utc>::from_timestamp(seconds, 0));
                 false
             } else {
                 true
@@ -102,7 +103,11 @@ pub async fn consent(
     let request = match oidc.take_consent(&form.request, claims.sid).await {
         Ok(Some(request)) => request,
         Ok(None) => {
-            return page.render(StatusCode::BAD_REQUEST, "notice.html", context! { notice => "oidc_consent_expired", failed => true });
+            return page.render(
+                StatusCode::BAD_REQUEST,
+                "notice.html",
+                context! { notice => "oidc_consent_expired", failed => true },
+            );
         }
         Err(OAuthError::Domain(error)) => return unavailable(page, &error),
         Err(_) => return unavailable(page, &DomainError::Internal("consent hold".into())),
