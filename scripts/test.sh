@@ -127,16 +127,22 @@ fi
 if [[ ! -x /usr/bin/chromium ]]; then
   apt_install chromium || { say "Chromium is needed for the browser tests"; [[ "${CI:-}" != "true" ]] || exit 1; }
 fi
+# The OpenID provider is driven by openid-client, an OpenID Certified relying-party library.
+relying_party=crates/server/tests/oidc-clients
+if [[ ! -d "$relying_party/node_modules/openid-client" ]]; then
+  (cd "$relying_party" && npm ci --no-audit --no-fund --silent)
+fi
 browser=crates/server/tests/browser
 if [[ ! -d "$browser/node_modules/playwright-core" ]]; then
   (cd "$browser" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --silent)
 fi
 
-# The event tests run the Python consumer examples in examples/events; the stream consumer
-# needs redis-py, kept in a virtualenv under target/.
+# The event tests run the Python consumer examples in examples/events (the stream consumer needs
+# redis-py) and the OpenID provider tests run Authlib; both live in a virtualenv under target/.
 examples_venv="target/examples-venv"
-if [[ ! -x "$examples_venv/bin/python" ]] || ! "$examples_venv/bin/python" -c 'import redis' 2>/dev/null; then
-  python3 -m venv "$examples_venv" && "$examples_venv/bin/pip" install --quiet --disable-pip-version-check 'redis==5.2.1' ||
+if [[ ! -x "$examples_venv/bin/python" ]] || ! "$examples_venv/bin/python" -c 'import redis, authlib, requests' 2>/dev/null; then
+  python3 -m venv "$examples_venv" && "$examples_venv/bin/pip" install --quiet --disable-pip-version-check \
+    'redis==5.2.1' 'authlib==1.6.5' 'requests==2.32.3' ||
     { say "could not install redis-py for the event consumer example"; [[ "${CI:-}" != "true" ]] || exit 1; }
 fi
 [[ -x "$examples_venv/bin/python" ]] && export AUTH_TEST_EXAMPLES_PYTHON="$PWD/$examples_venv/bin/python"

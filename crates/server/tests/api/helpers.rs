@@ -101,13 +101,13 @@ fn init_logging() {
     });
 }
 
-/// One ID-token key (ES256, quick to make) for every instance of this test run, so that no
+/// One ID-token key (RS256, what relying parties expect by default) for every instance of this test run, so that no
 /// instance generates its own.
 pub fn test_oidc_key() -> std::path::PathBuf {
     static KEY: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
     KEY.get_or_init(|| {
         let path = std::env::temp_dir().join(format!("auth-test-oidc-{}.pem", Uuid::new_v4().simple()));
-        let pair = auth_core::sessions::keys::generate_key_pair(jsonwebtoken::Algorithm::ES256).expect("key pair");
+        let pair = auth_core::sessions::keys::generate_key_pair(jsonwebtoken::Algorithm::RS256).expect("key pair");
         std::fs::write(&path, pair.private_pem).expect("write the test OIDC key");
         path
     })

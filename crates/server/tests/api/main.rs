@@ -23,6 +23,7 @@ mod meta;
 mod mfa;
 mod oauth;
 mod oidc;
+mod oidc_clients;
 mod outages;
 mod pages;
 mod passkeys;
