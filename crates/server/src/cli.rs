@@ -1,4 +1,5 @@
-//! The command line: `serve` (the default), `migrate`, `check-config`, `keys generate`.
+//! The command line: `serve` (the default), `migrate`, `check-config`, `create-admin`,
+//! `keys generate`, `clients create|list|delete|rotate-secret`.
 
 use std::path::PathBuf;
 
@@ -51,6 +52,41 @@ pub enum Command {
     /// Signing-key management.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// OAuth clients of the OpenID provider (the admin API's `/admin/clients`).
+    #[command(subcommand)]
+    Clients(ClientsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientsCommand {
+    /// Register a client; prints it as JSON, with the secret of a confidential client (shown once).
+    Create {
+        #[arg(long)]
+        name: String,
+        /// `confidential` or `public`.
+        #[arg(long = "type", default_value = "confidential")]
+        kind: String,
+        #[arg(long = "redirect-uri")]
+        redirect_uris: Vec<String>,
+        #[arg(long = "post-logout-redirect-uri")]
+        post_logout_redirect_uris: Vec<String>,
+        /// `authorization_code`, `refresh_token`, `client_credentials` (repeat or comma-separate).
+        #[arg(long = "grant-type", value_delimiter = ',', default_value = "authorization_code,refresh_token")]
+        grant_types: Vec<String>,
+        #[arg(long = "scope", value_delimiter = ',', default_value = "openid,profile,email")]
+        scopes: Vec<String>,
+        /// Skip the consent page (the team's own apps).
+        #[arg(long)]
+        first_party: bool,
+        #[arg(long)]
+        audience: Option<String>,
+    },
+    /// List the clients as JSON (never a secret).
+    List,
+    /// Delete a client and revoke every token issued to it.
+    Delete { client_id: String },
+    /// Print a new secret; the old one keeps working for `CLIENT_SECRET_OVERLAP`.
+    RotateSecret { client_id: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -91,6 +127,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             create_admin(&settings, &email, password_stdin, promote_existing).await
         }
         Command::Keys(KeysCommand::Generate { algorithm, out_dir }) => generate_keys(&algorithm, &out_dir),
+        Command::Clients(command) => clients(&settings, command).await,
         Command::HashBenchmark { iterations } => {
             let components = wiring::build(&settings, std::sync::Arc::new(SystemClock))?;
             let hasher = components.accounts.hasher();
@@ -159,6 +196,75 @@ async fn create_admin(
         println!("the account has no password yet: set one with POST /auth/password/forgot");
     }
     Ok(())
+}
+
+async fn clients(settings: &Settings, command: ClientsCommand) -> anyhow::Result<()> {
+    use crate::http::oidc::clients::{ClientResponse, client_kind, grant_types};
+    let components = wiring::build(settings, std::sync::Arc::new(SystemClock))?;
+    if settings.auto_migrate {
+        components.store.migrate().await.context("applying database migrations failed")?;
+    }
+    let oidc = components.oidc.ok_or_else(|| {
+        anyhow::anyhow!("the OpenID provider is off: set OIDC_SIGNING_KEY_PATH (or an asymmetric JWT_ALGORITHM)")
+    })?;
+    let printed = match command {
+        ClientsCommand::Create {
+            name,
+            kind,
+            redirect_uris,
+            post_logout_redirect_uris,
+            grant_types: grants,
+            scopes,
+            first_party,
+            audience,
+        } => {
+            let registered = oidc
+                .register_client(auth_core::oidc::ClientRegistration {
+                    name,
+                    kind: client_kind(&kind).map_err(describe)?,
+                    redirect_uris,
+                    post_logout_redirect_uris,
+                    grant_types: grant_types(&grants).map_err(describe)?,
+                    scopes,
+                    first_party,
+                    audience,
+                })
+                .await
+                .map_err(describe)?;
+            let mut response = ClientResponse::from(registered.client);
+            response.client_secret = registered.secret.map(|secret| secret.expose().to_owned());
+            serde_json::to_string_pretty(&response)?
+        }
+        ClientsCommand::List => {
+            let clients: Vec<ClientResponse> =
+                oidc.clients().await.map_err(describe)?.into_iter().map(ClientResponse::from).collect();
+            serde_json::to_string_pretty(&clients)?
+        }
+        ClientsCommand::Delete { client_id } => {
+            oidc.delete_client(&client_id).await.map_err(describe)?;
+            format!("deleted {client_id}; every token issued to it is revoked")
+        }
+        ClientsCommand::RotateSecret { client_id } => {
+            let secret = oidc.rotate_client_secret(&client_id).await.map_err(describe)?;
+            serde_json::to_string_pretty(
+                &serde_json::json!({ "client_id": client_id, "client_secret": secret.expose() }),
+            )?
+        }
+    };
+    println!("{printed}");
+    Ok(())
+}
+
+/// A domain refusal as an operator reads it: which field, and why.
+fn describe(error: auth_core::DomainError) -> anyhow::Error {
+    match error {
+        auth_core::DomainError::Validation(fields) => anyhow::anyhow!(
+            "{}",
+            fields.iter().map(|field| format!("{}: {}", field.field, field.message)).collect::<Vec<_>>().join("; ")
+        ),
+        auth_core::DomainError::NotFound => anyhow::anyhow!("no such client"),
+        other => anyhow::anyhow!("{other}"),
+    }
 }
 
 fn report_ignored_password(password_ignored: bool) {

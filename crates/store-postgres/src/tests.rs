@@ -43,6 +43,7 @@ async fn store() -> Option<Arc<dyn Store>> {
 
 auth_core::store_contract_tests!(store());
 auth_core::mfa_contract_tests!(store());
+auth_core::client_contract_tests!(store());
 
 fn ids(revocations: &[Revocation]) -> Vec<Uuid> {
     revocations.iter().map(|revocation| revocation.session_id).collect()

@@ -26,6 +26,7 @@ async fn contract_store() -> Option<std::sync::Arc<dyn Store>> {
 
 auth_core::store_contract_tests!(contract_store());
 auth_core::mfa_contract_tests!(contract_store());
+auth_core::client_contract_tests!(contract_store());
 
 /// A store on a file of its own: WAL lets a poll read while a write transaction is open, which
 /// the single connection of `sqlite::memory:` cannot show.

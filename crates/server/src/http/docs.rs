@@ -8,13 +8,15 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
+use super::oidc::{clients, discovery, endpoints, grants, token};
 use super::state::AppState;
 use super::{accounts, admin, email, error, meta, mfa, oauth, passkeys, sessions, validate};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "auth-service", description = "Authentication and authorization: accounts, rotating refresh \
-          sessions and token validation for gateways. Errors are RFC 9457 problem JSON with a stable `code`."),
+          sessions, token validation for gateways, and an OAuth 2.1 / OpenID Connect provider (its endpoints answer \
+          OAuth error JSON as RFC 6749 fixes). Errors are RFC 9457 problem JSON with a stable `code`."),
     paths(
         accounts::register, accounts::login, accounts::me, accounts::delete_me,
         email::forgot_password, email::reset_password, email::change_password, email::request_verification,
@@ -28,10 +30,13 @@ use super::{accounts, admin, email, error, meta, mfa, oauth, passkeys, sessions,
         passkeys::second_factor_options, passkeys::registration_options, passkeys::register, passkeys::list,
         passkeys::remove, passkeys::login_options, passkeys::login,
         meta::jwks, meta::live, meta::ready, meta::metrics,
+        discovery::configuration, token::token, endpoints::userinfo, endpoints::introspect, endpoints::revoke,
+        clients::create, clients::list, clients::get, clients::update, clients::remove, clients::rotate_secret,
+        grants::list, grants::revoke,
     ),
     components(schemas(error::Problem, error::ProblemField)),
     modifiers(&BearerSecurity),
-    tags((name = "accounts"), (name = "email"), (name = "admin"), (name = "social"), (name = "sessions"), (name = "mfa"), (name = "passkeys"), (name = "validation"), (name = "keys"), (name = "health")),
+    tags((name = "accounts"), (name = "email"), (name = "admin"), (name = "social"), (name = "sessions"), (name = "mfa"), (name = "passkeys"), (name = "validation"), (name = "keys"), (name = "health"), (name = "openid")),
 )]
 pub struct ApiDoc;
 

@@ -4,7 +4,7 @@ use auth_core::sessions::keys::generate_key_pair;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::helpers::{Backend, TEST_SECRET, TestApp, assert_problem, claims_of, fresh_settings};
 
@@ -66,10 +66,18 @@ async fn eddsa_tokens_carry_a_kid_published_in_the_jwks() {
 }
 
 #[tokio::test]
-async fn hs256_publishes_no_keys() {
+async fn hs256_publishes_only_the_id_token_key() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     let jwks: Value = app.client.get(app.url("/.well-known/jwks.json")).send().await.unwrap().json().await.unwrap();
-    assert_eq!(jwks, json!({"keys": []}));
+    // The HMAC secret is never published; the one key is the OpenID provider's ID-token key.
+    let keys = jwks["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 1, "{jwks}");
+    assert_eq!(keys[0]["kty"], "RSA");
+    assert!(keys[0].get("k").is_none());
+    let (_, tokens) = app.signed_in_user().await;
+    let header = jsonwebtoken::decode_header(&tokens.access).unwrap();
+    assert_eq!(header.alg, Algorithm::HS256);
+    assert!(header.kid.is_none(), "access tokens are not signed with the published key");
 }
 
 #[tokio::test]

@@ -23,6 +23,7 @@ on_both_backends!(
     revocation_and_a_withdrawn_grant_end_the_session_at_introspection_and_the_gateway,
     prompt_none_and_logout_follow_the_specifications,
     the_registry_checks_what_it_stores_and_rotated_secrets_overlap,
+    the_clients_command_registers_lists_rotates_and_deletes,
 );
 
 pub const REDIRECT: &str = "https://app.example.com/callback";
@@ -862,4 +863,64 @@ async fn the_registry_checks_what_it_stores_and_rotated_secrets_overlap(backend:
     }
     let missing = app.client.get(app.url("/admin/clients/nope")).bearer_auth(&admin.access).send().await.unwrap();
     assert_problem(missing, StatusCode::NOT_FOUND, "not_found").await;
+}
+
+/// `auth-service clients ...` against the app's database, as an operator runs it.
+async fn clients_command(app: &TestApp, arguments: &[&str]) -> String {
+    let output = tokio::process::Command::new(crate::helpers::BINARY)
+        .env_clear()
+        .env("DATABASE_URL", &app.settings.database_url)
+        .env("OIDC_SIGNING_KEY_PATH", crate::helpers::test_oidc_key())
+        .env("JWT_SECRET", crate::helpers::TEST_SECRET)
+        .env("LOG_FORMAT", "json")
+        .arg("clients")
+        .args(arguments)
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
+    // What the command printed, without the JSON log lines beside it.
+    stdout
+        .lines()
+        .filter(|line| serde_json::from_str::<Value>(line).map_or(true, |value| value.get("timestamp").is_none()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+async fn the_clients_command_registers_lists_rotates_and_deletes(backend: Backend) {
+    let app = spawn(backend).await;
+    let created: Value = serde_json::from_str(
+        &clients_command(
+            &app,
+            &["create", "--name", "reports", "--grant-type", "client_credentials", "--scope", "reports:read"],
+        )
+        .await,
+    )
+    .unwrap();
+    let client_id = created["client_id"].as_str().unwrap().to_owned();
+    let secret = created["client_secret"].as_str().unwrap().to_owned();
+    let listed = clients_command(&app, &["list"]).await;
+    assert!(listed.contains(&client_id) && !listed.contains(&secret));
+    let rotated: Value = serde_json::from_str(&clients_command(&app, &["rotate-secret", &client_id]).await).unwrap();
+    let new_secret = rotated["client_secret"].as_str().unwrap();
+    let answer = token(&app, Some(&basic(&client_id, new_secret)), &[("grant_type", "client_credentials")]).await;
+    assert_eq!(answer.status(), StatusCode::OK);
+    let access = answer.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        app.client.get(app.url("/auth/validate")).bearer_auth(&access).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+
+    clients_command(&app, &["delete", &client_id]).await;
+    // Another process revoked it: this instance hears it from the revocation log within a second.
+    let started = std::time::Instant::now();
+    loop {
+        let status = app.client.get(app.url("/auth/validate")).bearer_auth(&access).send().await.unwrap().status();
+        if status == StatusCode::UNAUTHORIZED {
+            break;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(3), "still valid after the client was deleted");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
