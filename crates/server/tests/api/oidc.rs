@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::helpers::{Backend, PASSWORD, TestApp, Tokens, assert_problem, claims_of, free_port, unique_email};
-use crate::on_both_backends;
 use crate::pages::browser::Browser;
+use crate::{on_both_backends, on_postgres};
 
 on_both_backends!(
     discovery_lists_every_endpoint_and_the_jwks_holds_the_id_token_key,
@@ -25,6 +25,8 @@ on_both_backends!(
     the_registry_checks_what_it_stores_and_rotated_secrets_overlap,
     the_clients_command_registers_lists_rotates_and_deletes,
 );
+
+on_postgres!(a_code_issued_on_one_instance_is_redeemed_on_another_and_revocation_reaches_both);
 
 pub const REDIRECT: &str = "https://app.example.com/callback";
 const LOGOUT_REDIRECT: &str = "https://app.example.com/signed-out";
@@ -308,6 +310,14 @@ async fn the_code_flow_signs_in_on_the_pages_asks_consent_and_issues_checked_tok
     let denied = query_of(&denied.location.unwrap());
     assert_eq!(denied["error"], "access_denied");
     assert_eq!(denied["state"], "st-123");
+
+    // The account page lists the app; removing its access there ends the app's session.
+    let account = browser.get("/ui/account").await;
+    assert!(account.has(&format!("data-client-id=\"{client_id}\"")), "{}", account.body);
+    let removed = browser.submit(&format!("/ui/account/grants/{client_id}/revoke"), &[]).await;
+    assert_eq!(removed.status, StatusCode::SEE_OTHER);
+    assert_eq!(introspect(&app, &client_id, &secret, access).await["active"], false);
+    assert!(!browser.get("/ui/account").await.has("id=\"grants\""));
 }
 
 async fn codes_are_single_use_and_bound_to_client_redirect_uri_and_verifier(backend: Backend) {
@@ -922,5 +932,43 @@ async fn the_clients_command_registers_lists_rotates_and_deletes(backend: Backen
         }
         assert!(started.elapsed() < std::time::Duration::from_secs(3), "still valid after the client was deleted");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+async fn a_code_issued_on_one_instance_is_redeemed_on_another_and_revocation_reaches_both() {
+    let first = spawn(Backend::Postgres).await;
+    let second = TestApp::start(
+        auth_service::Settings { service_port: free_port(), ..first.settings.clone() },
+        Backend::Postgres,
+    )
+    .await;
+    let (_, admin) = crate::admin::signed_in_admin(&first).await;
+    let (client_id, secret) = web_client(&first, &admin.access, true).await;
+    let email = registered(&first).await;
+    let mut browser = signed_in_browser(&first, &email).await;
+    let (verifier, challenge) = pkce();
+    let code = code_for(&mut browser, &authorize_path(&client_id, &challenge, "openid", &[])).await;
+    // The code lives in Redis: the other instance redeems it, once.
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", verifier.as_str()),
+    ];
+    let answer = token(&second, Some(&basic(&client_id, &secret)), &form).await;
+    assert_eq!(answer.status(), StatusCode::OK);
+    oauth_error(
+        token(&first, Some(&basic(&client_id, &secret)), &form).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+    )
+    .await;
+    // The replay on the first instance revoked what the second issued; the second hears it within a second.
+    let tokens: Value = answer.json().await.unwrap();
+    let access = tokens["access_token"].as_str().unwrap();
+    let started = std::time::Instant::now();
+    while introspect(&second, &client_id, &secret, access).await["active"] != false {
+        assert!(started.elapsed() < std::time::Duration::from_secs(1), "the other instance still says active");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }

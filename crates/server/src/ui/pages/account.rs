@@ -47,6 +47,15 @@ pub struct DeleteForm {
     password: Option<String>,
 }
 
+/// An app the person granted access to (OpenID provider).
+#[derive(Debug, Serialize)]
+struct GrantRow {
+    client_id: String,
+    name: String,
+    scopes: String,
+    granted: String,
+}
+
 #[derive(Debug, Serialize)]
 struct SessionRow {
     id: Uuid,
@@ -110,7 +119,22 @@ async fn account_context(state: &AppState, claims: &AccessClaims) -> Result<mini
             created: passkey.created_at.format("%Y-%m-%d").to_string(),
         })
         .collect();
+    let grants: Vec<GrantRow> = match &state.oidc {
+        Some(oidc) => oidc
+            .grants(user.id)
+            .await?
+            .into_iter()
+            .map(|(grant, client)| GrantRow {
+                name: client.map(|client| client.name).unwrap_or_else(|| grant.client_id.clone()),
+                client_id: grant.client_id,
+                scopes: grant.scopes.join(" "),
+                granted: grant.granted_at.format("%Y-%m-%d").to_string(),
+            })
+            .collect(),
+        None => Vec::new(),
+    };
     Ok(context! {
+        grants,
         email => user.email,
         name => user.full_name,
         email_verified => user.email_verified,
@@ -143,6 +167,22 @@ pub async fn revoke_session(
             page.sign_out();
             page.redirect("/ui/login")
         }
+        Ok(()) => page.redirect("/ui/account"),
+        Err(error) => account_failed(&state, page, &claims, &error).await,
+    }
+}
+
+/// Takes a grant back: the app's sessions for this person end at once.
+pub async fn revoke_grant(
+    State(state): State<AppState>,
+    Path(client_id): Path<String>,
+    SignedInForm { page, claims, .. }: SignedInForm<NoFields>,
+) -> Response {
+    let result = match &state.oidc {
+        Some(oidc) => oidc.revoke_grant(claims.sub, &client_id).await,
+        None => Err(DomainError::NotFound),
+    };
+    match result {
         Ok(()) => page.redirect("/ui/account"),
         Err(error) => account_failed(&state, page, &claims, &error).await,
     }

@@ -41,6 +41,7 @@ pub fn routes() -> (Router<AppState>, Router<AppState>) {
         .route("/ui/account", get(account::page))
         .route("/ui/account/sessions/{id}/revoke", post(account::revoke_session))
         .route("/ui/account/logout-all", post(account::logout_all))
+        .route("/ui/account/grants/{client_id}/revoke", post(account::revoke_grant))
         .route("/ui/account/profile", post(account::rename))
         .route("/ui/account/password", post(account::change_password))
         .route("/ui/account/email", post(account::change_email))
