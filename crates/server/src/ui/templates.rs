@@ -16,6 +16,7 @@ pub const SOURCES: &[(&str, &str)] = &[
     ("admin.html", include_str!("templates/admin.html")),
     ("admin_user.html", include_str!("templates/admin_user.html")),
     ("consent.html", include_str!("templates/consent.html")),
+    ("admin_clients.html", include_str!("templates/admin_clients.html")),
 ];
 
 /// The environment with every template loaded; a template that does not parse fails start-up

@@ -24,6 +24,7 @@ on_both_backends!(
     prompt_none_and_logout_follow_the_specifications,
     the_registry_checks_what_it_stores_and_rotated_secrets_overlap,
     the_clients_command_registers_lists_rotates_and_deletes,
+    the_admin_console_registers_and_deletes_clients,
 );
 
 on_postgres!(a_code_issued_on_one_instance_is_redeemed_on_another_and_revocation_reaches_both);
@@ -971,4 +972,56 @@ async fn a_code_issued_on_one_instance_is_redeemed_on_another_and_revocation_rea
         assert!(started.elapsed() < std::time::Duration::from_secs(1), "the other instance still says active");
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
+}
+
+async fn the_admin_console_registers_and_deletes_clients(backend: Backend) {
+    let app = spawn(backend).await;
+    let (admin_email, _) = crate::admin::signed_in_admin(&app).await;
+    let email = registered(&app).await;
+    let mut user = signed_in_browser(&app, &email).await;
+    assert_eq!(user.get("/ui/admin/clients").await.status, StatusCode::FORBIDDEN);
+
+    let mut admin = signed_in_browser(&app, &admin_email).await;
+    assert!(admin.get("/ui/admin").await.has("id=\"admin-clients-link\""));
+    let empty = admin.get("/ui/admin/clients").await;
+    assert_eq!(empty.status, StatusCode::OK);
+    let refused = admin
+        .submit(
+            "/ui/admin/clients",
+            &[
+                ("name", "Bad"),
+                ("purpose", "person"),
+                ("kind", "confidential"),
+                ("redirect_uris", "http://evil.example.com/cb"),
+                ("scopes", "openid"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.has("role=\"alert\""));
+    let created = admin
+        .submit(
+            "/ui/admin/clients",
+            &[
+                ("name", "Grafana"),
+                ("purpose", "person"),
+                ("kind", "confidential"),
+                ("redirect_uris", "https://grafana.example.com/login/generic_oauth\n"),
+                ("scopes", "openid email"),
+                ("first_party", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let client_id = between(&created.body, "id=\"created-client-id\">", "<");
+    let secret = between(&created.body, "id=\"created-client-secret\">", "<");
+    // The secret works, and the list never shows it again.
+    assert_eq!(introspect(&app, &client_id, &secret, "x").await["active"], false);
+    let listed = admin.get("/ui/admin/clients").await;
+    assert!(listed.has(&format!("data-client-id=\"{client_id}\"")) && !listed.has(&secret));
+    let forged = admin.post_form(&format!("/ui/admin/clients/{client_id}/delete"), &[]).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN, "no CSRF token, nothing deleted");
+    let deleted = admin.submit(&format!("/ui/admin/clients/{client_id}/delete"), &[]).await;
+    assert_eq!(deleted.status, StatusCode::SEE_OTHER);
+    assert!(!admin.get("/ui/admin/clients").await.has(&format!("data-client-id=\"{client_id}\"")));
 }

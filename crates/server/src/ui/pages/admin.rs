@@ -68,7 +68,7 @@ impl From<User> for UserRow {
 }
 
 /// A console page shown to an administrator (see [`admitted`]).
-pub struct AdminPage(SignedInPage);
+pub struct AdminPage(pub SignedInPage);
 
 impl FromRequestParts<AppState> for AdminPage {
     type Rejection = Response;
@@ -81,7 +81,7 @@ impl FromRequestParts<AppState> for AdminPage {
 }
 
 /// A console form from an administrator: CSRF, session, then admission.
-pub struct AdminForm<T>(SignedInForm<T>);
+pub struct AdminForm<T>(pub SignedInForm<T>);
 
 impl<T: DeserializeOwned + Send> FromRequest<AppState> for AdminForm<T> {
     type Rejection = Response;

@@ -3,6 +3,7 @@
 
 mod account;
 mod admin;
+mod admin_clients;
 mod assets;
 pub mod authorize;
 mod email;
@@ -59,6 +60,8 @@ pub fn routes() -> (Router<AppState>, Router<AppState>) {
         .route("/ui/admin/users/{id}/logout-all", post(admin::logout_all))
         .route("/ui/admin/users/{id}/mfa-reset", post(admin::reset_second_factors))
         .route("/ui/admin/events/{id}/retry", post(admin::retry_event))
+        .route("/ui/admin/clients", get(admin_clients::list).post(admin_clients::create))
+        .route("/ui/admin/clients/{client_id}/delete", post(admin_clients::delete))
         .route("/ui/assets/{name}", get(assets::serve));
     (public_posts, pages)
 }
