@@ -50,7 +50,7 @@ impl OidcService {
             .store
             .create_client(NewClient {
                 id: Uuid::new_v4(),
-                client_id: random_token(18),
+                client_id: random_client_id(),
                 name: registration.name.trim().to_owned(),
                 kind: registration.kind,
                 redirect_uris: registration.redirect_uris,
@@ -210,6 +210,13 @@ fn random_token(bytes: usize) -> String {
     let mut buffer = vec![0u8; bytes];
     rand::rngs::OsRng.fill_bytes(&mut buffer);
     URL_SAFE_NO_PAD.encode(buffer)
+}
+
+/// 24 letters and digits (about 143 bits): safe in URLs, forms and on a command line (a
+/// base64url id could start with `-` and read as an option).
+fn random_client_id() -> String {
+    use rand::Rng;
+    rand::rngs::OsRng.sample_iter(&rand::distributions::Alphanumeric).take(24).map(char::from).collect()
 }
 
 /// 256 bits, base64url.

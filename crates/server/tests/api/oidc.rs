@@ -271,6 +271,13 @@ async fn the_code_flow_signs_in_on_the_pages_asks_consent_and_issues_checked_tok
     let expected_hash = URL_SAFE_NO_PAD.encode(&Sha256::digest(access.as_bytes())[..16]);
     assert_eq!(id_token["at_hash"], expected_hash.as_str());
 
+    let metrics = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(
+        metrics.lines().any(|line| line.starts_with("oauth_tokens_total")
+            && line.contains("grant=\"authorization_code\"")
+            && line.contains("outcome=\"issued\"")),
+        "a counter per grant and outcome"
+    );
     let userinfo: Value =
         app.client.get(app.url("/oauth2/userinfo")).bearer_auth(access).send().await.unwrap().json().await.unwrap();
     assert_eq!(userinfo["sub"], id_token["sub"]);
@@ -770,9 +777,18 @@ async fn prompt_none_and_logout_follow_the_specifications(backend: Backend) {
     let mut browser = signed_in_browser(&app, &email).await;
     let answer = browser.get(&authorize_path(&client_id, &challenge, "openid", &[("prompt", "none")])).await;
     assert_eq!(query_of(&answer.location.unwrap())["error"], "consent_required");
-    // prompt=login sends a signed-in browser to sign in again.
+    // prompt=login sends a signed-in browser to sign in again, and only that new sign-in counts.
     let answer = browser.get(&authorize_path(&client_id, &challenge, "openid", &[("prompt", "login")])).await;
-    assert!(answer.location.unwrap().contains("fresh=1"));
+    let login = answer.location.unwrap();
+    assert!(login.contains("fresh=1"), "{login}");
+    let form = browser.get(&login).await;
+    assert_eq!(form.status, StatusCode::OK, "the form is shown although the browser is signed in");
+    let rd = query_of(&format!("http://x{login}"))["rd"].clone();
+    let back = browser.get(&rd).await;
+    assert!(back.location.unwrap().starts_with("/ui/login"), "without signing in again, no code");
+    let signed = browser.submit("/ui/login", &[("email", &email), ("password", PASSWORD), ("rd", &rd)]).await;
+    let consent = browser.get(&path_of(&signed.location.unwrap())).await;
+    assert!(consent.has("id=\"consent\""), "after the fresh sign-in the flow goes on: {consent:?}");
 
     let code = code_for(&mut browser, &authorize_path(&client_id, &challenge, "openid", &[])).await;
     let tokens: Value = token(

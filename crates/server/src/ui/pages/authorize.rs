@@ -20,7 +20,7 @@ use crate::ui::PageRequest;
 use crate::ui::extract::{SignedInForm, unavailable};
 
 /// Our own parameter on the way back from a sign-in that `prompt=login` forced: sign-ins
-/// before this time do not count.
+/// before this time (Unix milliseconds) do not count.
 const SIGNED_IN_AFTER: &str = "signed_in_after";
 
 /// `GET /oauth2/authorize`.
@@ -32,8 +32,7 @@ pub async fn authorize(State(state): State<AppState>, mut page: PageRequest, Raw
         .map(|(name, value)| (name.into_owned(), value.into_owned()))
         .filter(|(name, value)| {
             if name == SIGNED_IN_AFTER {
-                signed_in_after =
-                    value.parse::<i64>().ok().and_then(|seconds| DateTime::<Utc>::from_timestamp(seconds, 0));
+                signed_in_after = value.parse::<i64>().ok().and_then(DateTime::<Utc>::from_timestamp_millis);
                 false
             } else {
                 true
@@ -62,7 +61,7 @@ pub async fn authorize(State(state): State<AppState>, mut page: PageRequest, Raw
             let mut back = url::form_urlencoded::Serializer::new(String::new());
             back.extend_pairs(parameters.iter().map(|(name, value)| (name.as_str(), value.as_str())));
             if forced {
-                back.append_pair(SIGNED_IN_AFTER, &oidc.now().timestamp().to_string());
+                back.append_pair(SIGNED_IN_AFTER, &oidc.now().timestamp_millis().to_string());
             }
             let rd = format!("/oauth2/authorize?{}", back.finish());
             let mut login = url::form_urlencoded::Serializer::new(String::new());
