@@ -144,5 +144,7 @@ async fn authlib_completes_every_flow(backend: Backend) {
     let findings = run(&python, "rp.py", &world).await;
     assert_eq!(findings["ok"], true);
     assert_eq!(findings["reused_code"], "invalid_grant");
+    assert_eq!(findings["mfa_acr"], "aal2");
+    assert_eq!(findings["logged_out"], true);
     assert_eq!(findings["client_credentials"], "orders:read");
 }
