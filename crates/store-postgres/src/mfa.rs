@@ -304,6 +304,19 @@ impl MfaStore for PgStore {
         Ok(updated.rows_affected() == 1)
     }
 
+    async fn rename_passkey(&self, user_id: Uuid, id: Uuid, name: &str) -> Result<Option<Passkey>, StoreError> {
+        let row = sqlx::query(&format!(
+            "UPDATE passkeys SET name = $3 WHERE id = $1 AND user_id = $2 RETURNING {PASSKEY_COLUMNS}"
+        ))
+        .bind(id)
+        .bind(user_id)
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)?;
+        row.as_ref().map(passkey_from_row).transpose()
+    }
+
     async fn delete_passkey(&self, user_id: Uuid, id: Uuid, now: DateTime<Utc>) -> Result<bool, StoreError> {
         let mut transaction = self.pool.begin().await.map_err(store_error)?;
         lock_user(&mut transaction, user_id).await?;

@@ -302,6 +302,20 @@ impl MfaStore for SqliteStore {
         Ok(updated.rows_affected() == 1)
     }
 
+    async fn rename_passkey(&self, user_id: Uuid, id: Uuid, name: &str) -> Result<Option<Passkey>, StoreError> {
+        let _writing = self.write_lock.lock().await;
+        let row = sqlx::query(&format!(
+            "UPDATE passkeys SET name = $3 WHERE id = $1 AND user_id = $2 RETURNING {PASSKEY_COLUMNS}"
+        ))
+        .bind(id.to_string())
+        .bind(user_id.to_string())
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_error)?;
+        row.as_ref().map(passkey_from_row).transpose()
+    }
+
     async fn delete_passkey(&self, user_id: Uuid, id: Uuid, now: DateTime<Utc>) -> Result<bool, StoreError> {
         let _writing = self.write_lock.lock().await;
         let mut transaction = self.pool.begin().await.map_err(store_error)?;

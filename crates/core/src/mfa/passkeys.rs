@@ -150,6 +150,19 @@ impl PasskeyService {
         Ok(self.store.list_passkeys(user_id).await?)
     }
 
+    /// Renames one of the user's passkeys (a label only: no assurance needed); someone else's is
+    /// not found. The name is trimmed and bounded as at registration; an empty one is refused.
+    #[tracing::instrument(name = "rename passkey", skip_all, fields(%user_id, %passkey_id))]
+    pub async fn rename(&self, user_id: Uuid, passkey_id: Uuid, name: &str) -> Result<Passkey, DomainError> {
+        let name: String = name.trim().chars().take(MAX_PASSKEY_NAME_CHARS).collect();
+        if name.is_empty() || name.chars().any(char::is_control) {
+            return Err(DomainError::invalid_field("name", "1 to 64 printable characters"));
+        }
+        let renamed = self.store.rename_passkey(user_id, passkey_id, &name).await?.ok_or(DomainError::NotFound)?;
+        tracing::info!(target: "audit", event = "passkey_renamed", %user_id, %passkey_id, outcome = "success", "passkey renamed");
+        Ok(renamed)
+    }
+
     /// Removes one of the user's passkeys (`aal2` once they have a second factor, which a
     /// passkey is); someone else's is not found.
     #[tracing::instrument(name = "remove passkey", skip_all, fields(%user_id, %passkey_id))]

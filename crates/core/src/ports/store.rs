@@ -259,6 +259,9 @@ pub trait MfaStore: Send + Sync {
         credential: &str,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
+    /// Renames one of the user's passkeys; `None` when it does not exist or belongs to someone
+    /// else.
+    async fn rename_passkey(&self, user_id: Uuid, id: Uuid, name: &str) -> Result<Option<Passkey>, StoreError>;
     /// Removes one of the user's passkeys and records `user.passkey_removed`; false when it does
     /// not exist or belongs to someone else.
     async fn delete_passkey(&self, user_id: Uuid, id: Uuid, now: DateTime<Utc>) -> Result<bool, StoreError>;

@@ -110,7 +110,7 @@ fn signed_in_routes() -> Router<AppState> {
         .route("/auth/mfa/totp/confirm", post(mfa::confirm_totp))
         .route("/auth/mfa/recovery-codes", post(mfa::regenerate_recovery_codes))
         .route("/auth/passkeys", get(passkeys::list))
-        .route("/auth/passkeys/{id}", delete(passkeys::remove))
+        .route("/auth/passkeys/{id}", delete(passkeys::remove).patch(passkeys::rename))
         .route("/auth/passkeys/register/options", post(passkeys::registration_options))
         .route("/auth/passkeys/register", post(passkeys::register))
         .route("/auth/oauth/{provider}/link", post(oauth::link))

@@ -133,6 +133,26 @@ pub async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RenamePasskeyRequest {
+    #[schema(example = "Work laptop")]
+    pub name: String,
+}
+
+/// Rename one of your passkeys.
+#[utoipa::path(patch, path = "/auth/passkeys/{id}", tag = "passkeys", params(("id" = Uuid, Path)),
+    request_body = RenamePasskeyRequest, security(("bearer" = [])),
+    responses((status = 200, body = PasskeyResponse), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn rename(
+    State(state): State<AppState>,
+    AuthUser(claims): AuthUser,
+    Path(id): Path<String>,
+    AppJson(body): AppJson<RenamePasskeyRequest>,
+) -> Result<Json<PasskeyResponse>, ApiError> {
+    let id = Uuid::parse_str(&id).map_err(|_| DomainError::NotFound)?;
+    Ok(Json(state.passkeys.rename(claims.sub, id, &body.name).await?.into()))
+}
+
 /// Request options for signing in with a passkey, no email asked (discoverable credentials).
 #[utoipa::path(post, path = "/auth/passkeys/login/options", tag = "passkeys", request_body = PasskeyLoginOptionsRequest,
     responses((status = 200, body = PasskeyLoginOptionsResponse)))]

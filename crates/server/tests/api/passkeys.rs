@@ -119,6 +119,21 @@ async fn a_registered_passkey_signs_in_without_an_email_at_aal2(backend: Backend
     assert!(listed[0]["last_used_at"].is_string(), "the sign-in is recorded: {listed:?}");
     let status: Value = app.get_bearer("/auth/mfa", &pair.access).await.json().await.unwrap();
     assert_eq!(status["passkeys"], 1);
+    // Renaming: the owner only, a printable non-empty name.
+    let path = format!("/auth/passkeys/{}", registered["id"].as_str().unwrap());
+    let rename = |token: String, name: &'static str| {
+        let (app, path) = (&app, path.clone());
+        async move { app.client.patch(app.url(&path)).bearer_auth(token).json(&json!({"name": name})).send().await.unwrap() }
+    };
+    let renamed = rename(pair.access.clone(), "  Work laptop ").await;
+    assert_eq!(renamed.status(), StatusCode::OK);
+    assert_eq!(renamed.json::<Value>().await.unwrap()["name"], "Work laptop");
+    assert_problem(rename(pair.access.clone(), "   ").await, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed")
+        .await;
+    let (_, stranger) = app.signed_in_user().await;
+    assert_problem(rename(stranger.access, "Mine now").await, StatusCode::NOT_FOUND, "not_found").await;
+    let listed: Value = app.get_bearer("/auth/passkeys", &pair.access).await.json().await.unwrap();
+    assert_eq!(listed[0]["name"], "Work laptop");
     // A second registration excludes the first credential.
     let again: Value =
         post(&app, "/auth/passkeys/register/options", Some(&pair.access), json!({})).await.json().await.unwrap();
