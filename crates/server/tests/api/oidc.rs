@@ -25,6 +25,7 @@ on_both_backends!(
     the_registry_checks_what_it_stores_and_rotated_secrets_overlap,
     the_clients_command_registers_lists_rotates_and_deletes,
     the_admin_console_registers_and_deletes_clients,
+    max_age_asks_for_a_sign_in_younger_than_it,
 );
 
 on_postgres!(a_code_issued_on_one_instance_is_redeemed_on_another_and_revocation_reaches_both);
@@ -1040,4 +1041,51 @@ async fn the_admin_console_registers_and_deletes_clients(backend: Backend) {
     let deleted = admin.submit(&format!("/ui/admin/clients/{client_id}/delete"), &[]).await;
     assert_eq!(deleted.status, StatusCode::SEE_OTHER);
     assert!(!admin.get("/ui/admin/clients").await.has(&format!("data-client-id=\"{client_id}\"")));
+}
+
+async fn max_age_asks_for_a_sign_in_younger_than_it(backend: Backend) {
+    let clock = std::sync::Arc::new(auth_core::clock::FixedClock::new(chrono::Utc::now()));
+    let port = free_port();
+    let app = TestApp::spawn_with_clock(backend, clock.clone(), move |settings| {
+        settings.service_port = port;
+        settings.public_url = Some(format!("http://127.0.0.1:{port}"));
+    })
+    .await;
+    let (_, admin) = crate::admin::signed_in_admin(&app).await;
+    let (client_id, secret) = web_client(&app, &admin.access, true).await;
+    let email = registered(&app).await;
+    let mut browser = signed_in_browser(&app, &email).await;
+    let (verifier, challenge) = pkce();
+    let path = authorize_path(&client_id, &challenge, "openid", &[("max_age", "600")]);
+    // Ten minutes after the sign-in: still young enough.
+    clock.advance(chrono::Duration::seconds(590));
+    let code = code_for(&mut browser, &path).await;
+    let tokens: Value = token(
+        &app,
+        Some(&basic(&client_id, &secret)),
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", &verifier),
+        ],
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let id_token = claims_of(tokens["id_token"].as_str().unwrap());
+    assert_eq!(
+        id_token["iat"].as_i64().unwrap() - id_token["auth_time"].as_i64().unwrap(),
+        590,
+        "auth_time is the sign-in"
+    );
+    // Past it: the browser must sign in again (and with prompt=none, the client hears so).
+    clock.advance(chrono::Duration::seconds(20));
+    let answer = browser.get(&path).await;
+    let location = answer.location.unwrap();
+    assert!(location.starts_with("/ui/login") && location.contains("fresh=1"), "{location}");
+    let none =
+        browser.get(&authorize_path(&client_id, &challenge, "openid", &[("max_age", "600"), ("prompt", "none")])).await;
+    assert_eq!(query_of(&none.location.unwrap())["error"], "login_required");
 }
