@@ -772,8 +772,15 @@ async fn prompt_none_and_logout_follow_the_specifications(backend: Backend) {
     let (verifier, challenge) = pkce();
 
     // prompt=none answers without a page: no session, then no consent yet.
+    // Without an access cookie, a silent hop through the sign-in page (which alone sees the
+    // refresh cookie) comes straight back, showing nothing.
     let mut anonymous = Browser::new(&app);
     let answer = anonymous.get(&authorize_path(&client_id, &challenge, "openid", &[("prompt", "none")])).await;
+    let hop = answer.location.unwrap();
+    assert!(hop.starts_with("/ui/login?") && hop.contains("silent=1"), "{hop}");
+    let back = anonymous.get(&hop).await;
+    assert_eq!(back.status, StatusCode::SEE_OTHER, "the sign-in page shows nothing: {}", back.body);
+    let answer = anonymous.get(&path_of(&back.location.unwrap())).await;
     assert_eq!(query_of(&answer.location.unwrap())["error"], "login_required");
     let mut browser = signed_in_browser(&app, &email).await;
     let answer = browser.get(&authorize_path(&client_id, &challenge, "openid", &[("prompt", "none")])).await;

@@ -23,15 +23,23 @@ use crate::ui::extract::{SignedInForm, unavailable};
 /// before this time (Unix milliseconds) do not count.
 const SIGNED_IN_AFTER: &str = "signed_in_after";
 
+/// Our own parameter on the way back from the silent hop through the sign-in page (whose
+/// refresh cookie, scoped to `/ui`, this endpoint never sees): the browser has no session.
+const SESSION_CHECKED: &str = "session_checked";
+
 /// `GET /oauth2/authorize`.
 pub async fn authorize(State(state): State<AppState>, mut page: PageRequest, RawQuery(query): RawQuery) -> Response {
     let Some(oidc) = state.oidc.clone() else { return untrusted(page, UntrustedRequest::UnknownClient) };
     let raw = query.unwrap_or_default();
     let mut signed_in_after = None;
+    let mut session_checked = false;
     let parameters: Vec<(String, String)> = url::form_urlencoded::parse(raw.as_bytes())
         .map(|(name, value)| (name.into_owned(), value.into_owned()))
         .filter(|(name, value)| {
-            if name == SIGNED_IN_AFTER {
+            if name == SESSION_CHECKED {
+                session_checked = true;
+                false
+            } else if name == SIGNED_IN_AFTER {
                 signed_in_after = value.parse::<i64>().ok().and_then(DateTime::<Utc>::from_timestamp_millis);
                 false
             } else {
@@ -54,6 +62,19 @@ pub async fn authorize(State(state): State<AppState>, mut page: PageRequest, Raw
         Ok(browser) => browser,
         Err(error) => return unavailable(page, &error),
     };
+    // No live access cookie: the sign-in page may still renew the session from its refresh
+    // cookie. With prompt=none it does so without showing anything, then comes straight back.
+    if browser.is_none() && request.prompt_none && !session_checked {
+        let mut back = url::form_urlencoded::Serializer::new(String::new());
+        back.extend_pairs(parameters.iter().map(|(name, value)| (name.as_str(), value.as_str())));
+        back.append_pair(SESSION_CHECKED, "1");
+        let rd = format!("/oauth2/authorize?{}", back.finish());
+        let login: String = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("rd", &rd)
+            .append_pair("silent", "1")
+            .finish();
+        return page.redirect(&format!("/ui/login?{login}"));
+    }
     match oidc.authorize(client, &request, browser.as_ref(), signed_in_after).await {
         Ok(AuthorizeNext::Redirect(location)) => page.redirect(&location),
         Ok(AuthorizeNext::SignIn) => {

@@ -23,6 +23,9 @@ pub struct LoginQuery {
     fresh: Option<String>,
     /// The email to fill in (OpenID `login_hint`).
     login_hint: Option<String>,
+    /// `1`: show nothing; renew the session if the refresh cookie allows, then go on to `rd`
+    /// either way (OpenID `prompt=none`).
+    silent: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -47,6 +50,15 @@ pub struct NoFields {}
 /// The sign-in form; a browser that is signed in already goes straight on, or is asked for its
 /// second factor when the destination needs `aal2`.
 pub async fn page(State(state): State<AppState>, mut page: PageRequest, Query(query): Query<LoginQuery>) -> Response {
+    if query.silent.as_deref() == Some("1") {
+        return match page.signed_in(&state).await {
+            Ok(_) => {
+                let destination = page.ui.destination(query.rd.as_deref());
+                page.redirect(&destination)
+            }
+            Err(error) => page.failed("login.html", &error, context! { rd => query.rd }),
+        };
+    }
     match page.signed_in(&state).await {
         Ok(Some(claims)) if query.aal.as_deref() == Some("aal2") && claims.aal != Aal::Aal2 => {
             match state.mfa.status(claims.sub).await {
