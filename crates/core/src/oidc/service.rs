@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use chrono::Duration;
 
-use super::tokens::{ClientAccessClaims, IdTokenClaims, ProviderTokens};
+use super::tokens::{AccessGrant, ClientAccessClaims, IdTokenClaims, ProviderTokens};
 use super::{Client, OAuthError, Scopes, scope};
 use crate::clock::Clock;
 use crate::error::DomainError;
@@ -97,13 +97,9 @@ impl OidcService {
         let auth_time = session.client.as_ref().map_or(session.created_at, |held| held.auth_time).timestamp();
         let (access_token, _) = self.tokens.issue_access(
             self.sessions.access_tokens().keys(),
-            ClientAccessClaims {
-                iss: String::new(),
+            AccessGrant {
                 sub: user.id.to_string(),
                 aud: client.audience().to_owned(),
-                exp: 0,
-                iat: 0,
-                jti: uuid::Uuid::nil(),
                 client_id: client.client_id.clone(),
                 scope: scopes.to_string(),
                 sid: session.id,

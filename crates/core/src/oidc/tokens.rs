@@ -42,6 +42,19 @@ pub struct ClientAccessClaims {
     pub amr: Vec<AuthMethod>,
 }
 
+/// What an access token is issued for; the provider adds issuer, times and id when it signs.
+#[derive(Debug, Clone)]
+pub struct AccessGrant {
+    pub sub: String,
+    pub aud: String,
+    pub client_id: String,
+    pub scope: String,
+    pub sid: Uuid,
+    pub auth_time: Option<i64>,
+    pub acr: Option<Aal>,
+    pub amr: Vec<AuthMethod>,
+}
+
 impl ClientAccessClaims {
     /// The person the token acts for, if it acts for one.
     pub fn user_id(&self) -> Option<Uuid> {
@@ -112,17 +125,27 @@ impl ProviderTokens {
         &self.id_keys
     }
 
-    /// An access token for `claims` minus the times and id, which are set here.
+    /// Signs an access token for `grant`.
     pub fn issue_access(
         &self,
         keys: &KeyRing,
-        mut claims: ClientAccessClaims,
+        grant: AccessGrant,
         now: DateTime<Utc>,
     ) -> Result<(String, ClientAccessClaims), DomainError> {
-        claims.iss = self.issuer.clone();
-        claims.iat = now.timestamp();
-        claims.exp = (now + self.access_ttl).timestamp();
-        claims.jti = Uuid::new_v4();
+        let claims = ClientAccessClaims {
+            iss: self.issuer.clone(),
+            sub: grant.sub,
+            aud: grant.aud,
+            exp: (now + self.access_ttl).timestamp(),
+            iat: now.timestamp(),
+            jti: Uuid::new_v4(),
+            client_id: grant.client_id,
+            scope: grant.scope,
+            sid: grant.sid,
+            auth_time: grant.auth_time,
+            acr: grant.acr,
+            amr: grant.amr,
+        };
         let header = Header {
             typ: Some(ACCESS_TOKEN_JWT_TYPE.to_owned()),
             kid: keys.kid().map(str::to_owned),
@@ -241,14 +264,10 @@ mod tests {
         (tokens, KeyRing::hs256(&[7u8; 32]).unwrap())
     }
 
-    fn claims() -> ClientAccessClaims {
-        ClientAccessClaims {
-            iss: String::new(),
+    fn grant() -> AccessGrant {
+        AccessGrant {
             sub: "svc".into(),
             aud: "api".into(),
-            exp: 0,
-            iat: 0,
-            jti: Uuid::nil(),
             client_id: "svc".into(),
             scope: "read write".into(),
             sid: Uuid::new_v4(),
@@ -262,7 +281,7 @@ mod tests {
     fn an_access_token_round_trips_with_its_type() {
         let (tokens, keys) = provider();
         let now = Utc::now();
-        let (token, issued) = tokens.issue_access(&keys, claims(), now).unwrap();
+        let (token, issued) = tokens.issue_access(&keys, grant(), now).unwrap();
         assert_eq!(jsonwebtoken::decode_header(&token).unwrap().typ.as_deref(), Some("at+jwt"));
         let verified = tokens.verify_access(&keys, &token, now).unwrap();
         assert_eq!(verified, issued);
@@ -277,10 +296,7 @@ mod tests {
     fn a_token_without_the_access_type_is_refused() {
         let (tokens, keys) = provider();
         let now = Utc::now();
-        let mut claims = claims();
-        claims.iss = "https://id.example.com".into();
-        claims.iat = now.timestamp();
-        claims.exp = now.timestamp() + 60;
+        let (_, claims) = tokens.issue_access(&keys, grant(), now).unwrap();
         // Same claims and key, but a plain JWT (an ID token or a service token): not an access token.
         let plain = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, keys.encoding()).unwrap();
         assert!(tokens.verify_access(&keys, &plain, now).is_err());

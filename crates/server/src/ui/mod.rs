@@ -160,6 +160,20 @@ impl PageRequest {
         self.set.extend(session);
     }
 
+    /// Ends the browser's own session (revoked like any other; a token already dead is fine)
+    /// and clears its cookies.
+    pub async fn end_session(&mut self, state: &AppState) -> Result<(), DomainError> {
+        let token = self.cookie(cookies::REFRESH).or_else(|| self.cookie(cookies::ACCESS));
+        if let Some(token) = token
+            && let Err(error) = state.sessions.logout(&token).await
+            && !matches!(error, DomainError::InvalidToken | DomainError::TokenExpired)
+        {
+            return Err(error);
+        }
+        self.sign_out();
+        Ok(())
+    }
+
     pub fn sign_out(&mut self) {
         let cleared = self.ui.cookies.signed_out();
         self.set.extend(cleared);

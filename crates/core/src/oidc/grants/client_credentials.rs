@@ -3,7 +3,7 @@
 
 use super::count;
 use crate::oidc::service::{OidcService, TokenResponse};
-use crate::oidc::tokens::ClientAccessClaims;
+use crate::oidc::tokens::AccessGrant;
 use crate::oidc::{Client, ClientKind, GrantType, OAuthError, Scopes};
 
 impl OidcService {
@@ -31,13 +31,9 @@ impl OidcService {
         };
         let (access_token, _) = self.tokens.issue_access(
             self.sessions.access_tokens().keys(),
-            ClientAccessClaims {
-                iss: String::new(),
+            AccessGrant {
                 sub: client.client_id.clone(),
                 aud: client.audience().to_owned(),
-                exp: 0,
-                iat: 0,
-                jti: uuid::Uuid::nil(),
                 client_id: client.client_id.clone(),
                 scope: scopes.to_string(),
                 sid: client.id,

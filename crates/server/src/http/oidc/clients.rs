@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
 
+use super::provider_or_404;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::{AdminUser, AppJson};
 use crate::http::state::AppState;
@@ -99,10 +100,6 @@ pub struct ClientSecretResponse {
     pub client_secret: String,
 }
 
-fn provider(state: &AppState) -> Result<std::sync::Arc<auth_core::oidc::OidcService>, ApiError> {
-    state.oidc.clone().ok_or(ApiError::RouteNotFound)
-}
-
 pub fn grant_types(names: &[String]) -> Result<Vec<GrantType>, DomainError> {
     names
         .iter()
@@ -126,7 +123,7 @@ pub async fn create(
     AdminUser(_admin): AdminUser,
     AppJson(body): AppJson<CreateClientRequest>,
 ) -> Result<Response, ApiError> {
-    let oidc = provider(&state)?;
+    let oidc = provider_or_404(&state)?;
     let registered = oidc
         .register_client(ClientRegistration {
             name: body.name,
@@ -151,7 +148,7 @@ pub async fn list(
     State(state): State<AppState>,
     AdminUser(_admin): AdminUser,
 ) -> Result<Json<Vec<ClientResponse>>, ApiError> {
-    let oidc = provider(&state)?;
+    let oidc = provider_or_404(&state)?;
     Ok(Json(oidc.clients().await?.into_iter().map(ClientResponse::from).collect()))
 }
 
@@ -163,7 +160,7 @@ pub async fn get(
     AdminUser(_admin): AdminUser,
     Path(id): Path<String>,
 ) -> Result<Json<ClientResponse>, ApiError> {
-    let oidc = provider(&state)?;
+    let oidc = provider_or_404(&state)?;
     Ok(Json(oidc.client(&id).await?.into()))
 }
 
@@ -177,7 +174,7 @@ pub async fn update(
     Path(id): Path<String>,
     AppJson(body): AppJson<UpdateClientRequest>,
 ) -> Result<Json<ClientResponse>, ApiError> {
-    let oidc = provider(&state)?;
+    let oidc = provider_or_404(&state)?;
     let patch = ClientPatch {
         name: body.name,
         redirect_uris: body.redirect_uris,
@@ -198,7 +195,7 @@ pub async fn remove(
     AdminUser(_admin): AdminUser,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let oidc = provider(&state)?;
+    let oidc = provider_or_404(&state)?;
     oidc.delete_client(&id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -211,7 +208,7 @@ pub async fn rotate_secret(
     AdminUser(_admin): AdminUser,
     Path(id): Path<String>,
 ) -> Result<Json<ClientSecretResponse>, ApiError> {
-    let oidc = provider(&state)?;
+    let oidc = provider_or_404(&state)?;
     let secret = oidc.rotate_client_secret(&id).await?;
     Ok(Json(ClientSecretResponse { client_id: id, client_secret: secret.expose().to_owned() }))
 }

@@ -13,7 +13,7 @@ use super::{OAuthForm, authenticate_client, provider};
 use crate::http::error::oauth_error_response;
 use crate::http::extract::bearer_token;
 use crate::http::state::AppState;
-use crate::ui::{PageRequest, cookies};
+use crate::ui::PageRequest;
 
 /// The person's claims for the token's scopes (OpenID Connect Core §5.3).
 #[utoipa::path(get, path = "/oauth2/userinfo", tag = "openid", security(("bearer" = [])),
@@ -113,14 +113,9 @@ async fn end_session(state: &AppState, mut page: PageRequest, form: &OAuthForm) 
             return page.failed("notice.html", &domain, context! { notice => "logout_failed", failed => true });
         }
     };
-    let token = page.cookie(cookies::REFRESH).or_else(|| page.cookie(cookies::ACCESS));
-    if let Some(token) = token
-        && let Err(error) = state.sessions.logout(&token).await
-        && !matches!(error, DomainError::InvalidToken | DomainError::TokenExpired)
-    {
+    if let Err(error) = page.end_session(state).await {
         return page.failed("notice.html", &error, context! { notice => "logout_failed", failed => true });
     }
-    page.sign_out();
     match outcome.redirect_to {
         Some(location) => page.redirect(&location),
         None => page.render(StatusCode::OK, "notice.html", context! { notice => "signed_out" }),

@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::provider_or_404;
 use crate::http::error::{ApiError, Problem};
 use crate::http::extract::AuthUser;
 use crate::http::state::AppState;
@@ -26,7 +27,7 @@ pub async fn list(
     State(state): State<AppState>,
     AuthUser(claims): AuthUser,
 ) -> Result<Json<Vec<GrantResponse>>, ApiError> {
-    let Some(oidc) = state.oidc.clone() else { return Err(ApiError::RouteNotFound) };
+    let oidc = provider_or_404(&state)?;
     let grants = oidc.grants(claims.sub).await?;
     Ok(Json(
         grants
@@ -49,7 +50,7 @@ pub async fn revoke(
     AuthUser(claims): AuthUser,
     Path(client_id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let Some(oidc) = state.oidc.clone() else { return Err(ApiError::RouteNotFound) };
+    let oidc = provider_or_404(&state)?;
     oidc.revoke_grant(claims.sub, &client_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -53,6 +53,11 @@ pub(crate) fn provider(state: &AppState) -> Result<Arc<OidcService>, OAuthError>
     state.oidc.clone().ok_or(OAuthError::Domain(auth_core::DomainError::NotFound))
 }
 
+/// The provider for the JSON API's handlers (problem JSON 404 when it is off).
+pub(crate) fn provider_or_404(state: &AppState) -> Result<Arc<OidcService>, super::error::ApiError> {
+    state.oidc.clone().ok_or(super::error::ApiError::RouteNotFound)
+}
+
 /// Form parameters as sent, each allowed once (RFC 6749 §3.2).
 pub(crate) struct OAuthForm(Vec<(String, String)>);
 

@@ -160,13 +160,8 @@ fn code_proof(code: &str) -> SecondFactorProof<'_> {
 
 /// Ends the browser's session (revoked like any other), then the sign-in page.
 pub async fn logout(State(state): State<AppState>, PageForm { mut page, .. }: PageForm<NoFields>) -> Response {
-    let token = page.cookie(cookies::REFRESH).or_else(|| page.cookie(cookies::ACCESS));
-    if let Some(token) = token
-        && let Err(error) = state.sessions.logout(&token).await
-        && !matches!(error, DomainError::InvalidToken | DomainError::TokenExpired)
-    {
-        return page.failed("notice.html", &error, context! { notice => "logout_failed", failed => true });
+    match page.end_session(&state).await {
+        Ok(()) => page.redirect("/ui/login"),
+        Err(error) => page.failed("notice.html", &error, context! { notice => "logout_failed", failed => true }),
     }
-    page.sign_out();
-    page.redirect("/ui/login")
 }
