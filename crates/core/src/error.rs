@@ -62,6 +62,9 @@ pub enum DomainError {
     /// An OAuth client's token without a scope the caller asked for.
     #[error("insufficient scope")]
     InsufficientScope,
+    /// A token not meant for the audience the caller asked for (its `aud`, RFC 8707).
+    #[error("token for another audience")]
+    WrongAudience,
     /// The token's assurance is below what is asked: a second factor is needed.
     #[error("second factor required")]
     MfaRequired,

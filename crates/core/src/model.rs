@@ -98,6 +98,8 @@ pub struct SessionClient {
     pub scope: String,
     /// When the person authenticated (OIDC `auth_time`), which may predate the session.
     pub auth_time: DateTime<Utc>,
+    /// RFC 8707 resources the authorization named (none: any the client is registered for).
+    pub resources: Vec<String>,
 }
 
 /// The fields needed to open a session, with the hash of its first refresh token.

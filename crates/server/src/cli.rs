@@ -80,6 +80,9 @@ pub enum ClientsCommand {
         first_party: bool,
         #[arg(long)]
         audience: Option<String>,
+        /// An RFC 8707 resource indicator the client may ask tokens for (repeatable).
+        #[arg(long = "resource")]
+        resources: Vec<String>,
     },
     /// List the clients as JSON (never a secret).
     List,
@@ -217,6 +220,7 @@ async fn clients(settings: &Settings, command: ClientsCommand) -> anyhow::Result
             scopes,
             first_party,
             audience,
+            resources,
         } => {
             let registered = oidc
                 .register_client(auth_core::oidc::ClientRegistration {
@@ -228,6 +232,7 @@ async fn clients(settings: &Settings, command: ClientsCommand) -> anyhow::Result
                     scopes,
                     first_party,
                     audience,
+                    resources,
                 })
                 .await
                 .map_err(describe)?;

@@ -17,7 +17,7 @@ use crate::events::insert_events;
 use crate::sessions::revoke_client_sessions;
 
 const CLIENT_COLUMNS: &str = "id, client_id, name, kind, redirect_uris, post_logout_redirect_uris, grant_types, scopes, \
-     first_party, audience, secret_hash, previous_secret_hash, previous_secret_expires_at, created_at, updated_at";
+     first_party, audience, resources, secret_hash, previous_secret_hash, previous_secret_expires_at, created_at, updated_at";
 
 fn list_column(row: &PgRow, column: &str) -> Result<Vec<String>, StoreError> {
     let text: String = row.try_get(column).map_err(store_error)?;
@@ -45,6 +45,7 @@ fn client_from_row(row: &PgRow) -> Result<Client, StoreError> {
         scopes: list_column(row, "scopes")?,
         first_party: row.try_get("first_party").map_err(store_error)?,
         audience: row.try_get("audience").map_err(store_error)?,
+        resources: list_column(row, "resources")?,
         secret_hash: row.try_get("secret_hash").map_err(store_error)?,
         previous_secret_hash: row.try_get("previous_secret_hash").map_err(store_error)?,
         previous_secret_expires_at: row.try_get("previous_secret_expires_at").map_err(store_error)?,
@@ -68,8 +69,8 @@ impl ClientStore for PgStore {
         let mut transaction = self.pool.begin().await.map_err(store_error)?;
         let row = sqlx::query(&format!(
             "INSERT INTO oauth_clients (id, client_id, name, kind, redirect_uris, post_logout_redirect_uris, grant_types, \
-             scopes, first_party, audience, secret_hash, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING {CLIENT_COLUMNS}"
+             scopes, first_party, audience, resources, secret_hash, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) RETURNING {CLIENT_COLUMNS}"
         ))
         .bind(client.id)
         .bind(&client.client_id)
@@ -81,6 +82,7 @@ impl ClientStore for PgStore {
         .bind(list_text(&client.scopes))
         .bind(client.first_party)
         .bind(&client.audience)
+        .bind(list_text(&client.resources))
         .bind(&client.secret_hash)
         .bind(client.created_at)
         .fetch_one(&mut *transaction)
@@ -119,7 +121,7 @@ impl ClientStore for PgStore {
             "UPDATE oauth_clients SET name = COALESCE($2, name), redirect_uris = COALESCE($3, redirect_uris), \
              post_logout_redirect_uris = COALESCE($4, post_logout_redirect_uris), grant_types = COALESCE($5, grant_types), \
              scopes = COALESCE($6, scopes), first_party = COALESCE($7, first_party), \
-             audience = CASE WHEN $8 THEN $9 ELSE audience END, updated_at = $10 \
+             audience = CASE WHEN $8 THEN $9 ELSE audience END, resources = COALESCE($11, resources), updated_at = $10 \
              WHERE client_id = $1 RETURNING {CLIENT_COLUMNS}"
         ))
         .bind(client_id)
@@ -132,6 +134,7 @@ impl ClientStore for PgStore {
         .bind(audience_given)
         .bind(patch.audience.flatten())
         .bind(now)
+        .bind(patch.resources.as_deref().map(list_text))
         .fetch_optional(&self.pool)
         .await
         .map_err(store_error)?;

@@ -16,7 +16,7 @@ use crate::mailbox::bump_credentials_version;
 use crate::{SqliteStore, micros, time_of, uuid_of};
 
 const SESSION_COLUMNS: &str = "id, user_id, user_agent, ip_address, created_at, last_seen_at, expires_at, revoked_at, aal, amr, \
-     client_id, scope, auth_time";
+     client_id, scope, auth_time, resources";
 
 fn session_from_row(row: &SqliteRow) -> Result<Session, StoreError> {
     let id: String = row.try_get("id").map_err(store_error)?;
@@ -46,10 +46,16 @@ fn session_client(row: &SqliteRow) -> Result<Option<SessionClient>, StoreError> 
     let auth_time: Option<i64> = row.try_get("auth_time").map_err(store_error)?;
     Ok(match (client_id, scope, auth_time) {
         (Some(client_id), Some(scope), Some(auth_time)) => {
-            Some(SessionClient { client_id, scope, auth_time: time_of(auth_time)? })
+            Some(SessionClient { client_id, scope, auth_time: time_of(auth_time)?, resources: resource_list(row)? })
         }
         _ => None,
     })
+}
+
+/// The RFC 8707 resources of a client's session: space-separated, URIs hold no spaces.
+fn resource_list(row: &SqliteRow) -> Result<Vec<String>, StoreError> {
+    let text: Option<String> = row.try_get("resources").map_err(store_error)?;
+    Ok(text.unwrap_or_default().split(' ').filter(|part| !part.is_empty()).map(str::to_owned).collect())
 }
 
 /// Marks sessions revoked, logs them for the hot path and records their `session.revoked`
@@ -131,8 +137,8 @@ impl SessionStore for SqliteStore {
         }
         let row = sqlx::query(&format!(
             "INSERT INTO sessions (id, user_id, user_agent, ip_address, created_at, last_seen_at, expires_at, current_token_hash, aal, amr, \
-             client_id, scope, auth_time) \
-             VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING {SESSION_COLUMNS}"
+             client_id, scope, auth_time, resources) \
+             VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING {SESSION_COLUMNS}"
         ))
         .bind(session.id.to_string())
         .bind(session.user_id.to_string())
@@ -146,6 +152,7 @@ impl SessionStore for SqliteStore {
         .bind(session.client.as_ref().map(|client| client.client_id.clone()))
         .bind(session.client.as_ref().map(|client| client.scope.clone()))
         .bind(session.client.as_ref().map(|client| micros(client.auth_time)))
+        .bind(session.client.as_ref().map(|client| client.resources.join(" ")))
         .fetch_one(&mut *transaction)
         .await
         .map_err(store_error)?;

@@ -56,6 +56,9 @@ pub struct AuthorizationRequest {
     pub prompt_consent: bool,
     pub max_age: Option<i64>,
     pub login_hint: Option<String>,
+    /// RFC 8707 resources the tokens are for; none: the client's configured audience.
+    #[serde(default)]
+    pub resources: Vec<String>,
 }
 
 /// Who is signed in in the browser asking.
@@ -89,6 +92,8 @@ pub(super) struct IssuedCode {
     pub user_id: Uuid,
     pub auth_time: DateTime<Utc>,
     pub assurance: Assurance,
+    #[serde(default)]
+    pub resources: Vec<String>,
 }
 
 /// How long the consent page may stay open.
@@ -112,15 +117,21 @@ pub(super) fn redeemed_key(code: &str) -> String {
 
 impl OidcService {
     /// Validates an authorization request. `parameters` are the query's pairs as sent
-    /// (repetitions included, RFC 6749 §3.1: each parameter at most once).
+    /// (repetitions included, RFC 6749 §3.1: each parameter at most once, but `resource` as often
+    /// as there are resources, RFC 8707 §2).
     pub async fn authorization_request(
         &self,
         parameters: &[(String, String)],
     ) -> Result<(Client, AuthorizationRequest), AuthorizeFailure> {
         let mut single: HashMap<&str, &str> = HashMap::new();
+        let mut resources = Vec::new();
         let mut repeated = false;
         for (name, value) in parameters {
-            repeated |= single.insert(name.as_str(), value.as_str()).is_some();
+            if name == "resource" {
+                resources.push(value.as_str());
+            } else {
+                repeated |= single.insert(name.as_str(), value.as_str()).is_some();
+            }
         }
         let client_id = single.get("client_id").copied().ok_or(AuthorizeFailure::Page(UntrustedRequest::Malformed))?;
         let client = self
@@ -176,6 +187,8 @@ impl OidcService {
         if scopes.is_empty() || !scopes.is_subset_of(&Scopes::from_list(&client.scopes)) {
             return Err(fail(OAuthError::InvalidScope));
         }
+        let resources = super::requested_resources(resources).map_err(&fail)?;
+        client.may_ask_for(&resources).map_err(&fail)?;
         let mut prompt = (false, false, false);
         for value in single.get("prompt").copied().unwrap_or_default().split(' ').filter(|value| !value.is_empty()) {
             match value {
@@ -215,6 +228,7 @@ impl OidcService {
             prompt_consent: prompt.2,
             max_age,
             login_hint: single.get("login_hint").map(|hint| (*hint).to_owned()),
+            resources,
         };
         Ok((client, request))
     }
@@ -347,6 +361,7 @@ impl OidcService {
             user_id: browser.user.id,
             auth_time: browser.auth_time,
             assurance: browser.assurance.clone(),
+            resources: request.resources.clone(),
         };
         let value = serde_json::to_string(&issued).map_err(|error| DomainError::Internal(error.to_string()))?;
         let ttl = self.settings.code_ttl.to_std().unwrap_or(std::time::Duration::from_secs(60));

@@ -75,6 +75,8 @@ pub struct Client {
     pub first_party: bool,
     /// `aud` of its access tokens; the client id when unset.
     pub audience: Option<String>,
+    /// RFC 8707 resource indicators it may ask tokens for.
+    pub resources: Vec<String>,
     /// SHA-256 (hex) of the current secret; `None` for public clients.
     pub secret_hash: Option<String>,
     /// The secret before the last rotation, accepted until `previous_secret_expires_at`.
@@ -96,6 +98,7 @@ impl std::fmt::Debug for Client {
             .field("grant_types", &self.grant_types)
             .field("scopes", &self.scopes)
             .field("first_party", &self.first_party)
+            .field("resources", &self.resources)
             .finish_non_exhaustive()
     }
 }
@@ -113,6 +116,7 @@ pub struct NewClient {
     pub scopes: Vec<String>,
     pub first_party: bool,
     pub audience: Option<String>,
+    pub resources: Vec<String>,
     pub secret_hash: Option<String>,
     pub created_at: DateTime<Utc>,
 }
@@ -128,6 +132,7 @@ pub struct ClientPatch {
     pub first_party: Option<bool>,
     /// `Some(None)` clears it.
     pub audience: Option<Option<String>>,
+    pub resources: Option<Vec<String>>,
 }
 
 /// A person's consent to a client, for the scopes listed.
@@ -179,6 +184,32 @@ impl Client {
     }
 }
 
+#[cfg(test)]
+impl Client {
+    /// A confidential client with secrets `current` and `previous` (an hour of overlap left).
+    pub(crate) fn for_tests(client_id: &str) -> Self {
+        let now = Utc::now();
+        Client {
+            id: Uuid::new_v4(),
+            client_id: client_id.into(),
+            name: "App".into(),
+            kind: ClientKind::Confidential,
+            redirect_uris: vec![],
+            post_logout_redirect_uris: vec![],
+            grant_types: vec![GrantType::AuthorizationCode],
+            scopes: vec!["openid".into()],
+            first_party: false,
+            audience: None,
+            resources: vec![],
+            secret_hash: Some(hash_secret("current")),
+            previous_secret_hash: Some(hash_secret("previous")),
+            previous_secret_expires_at: Some(now + chrono::Duration::hours(1)),
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
 fn redirect_uri_matches(registered: &str, presented: &str) -> bool {
     if registered == presented {
         return true;
@@ -204,24 +235,9 @@ mod tests {
     use super::*;
 
     fn client(redirect_uris: &[&str]) -> Client {
-        let now = Utc::now();
-        Client {
-            id: Uuid::new_v4(),
-            client_id: "app".into(),
-            name: "App".into(),
-            kind: ClientKind::Confidential,
-            redirect_uris: redirect_uris.iter().map(|uri| (*uri).to_owned()).collect(),
-            post_logout_redirect_uris: vec![],
-            grant_types: vec![GrantType::AuthorizationCode],
-            scopes: vec!["openid".into()],
-            first_party: false,
-            audience: None,
-            secret_hash: Some(hash_secret("current")),
-            previous_secret_hash: Some(hash_secret("previous")),
-            previous_secret_expires_at: Some(now + chrono::Duration::hours(1)),
-            created_at: now,
-            updated_at: now,
-        }
+        let mut client = Client::for_tests("app");
+        client.redirect_uris = redirect_uris.iter().map(|uri| (*uri).to_owned()).collect();
+        client
     }
 
     #[test]

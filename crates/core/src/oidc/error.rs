@@ -23,6 +23,9 @@ pub enum OAuthError {
     UnsupportedTokenType,
     #[error("invalid_scope")]
     InvalidScope,
+    /// A `resource` that is not an absolute URI, or not one the client may ask for (RFC 8707 §2).
+    #[error("invalid_target")]
+    InvalidTarget,
     #[error("access_denied")]
     AccessDenied,
     #[error("login_required")]
@@ -51,6 +54,7 @@ impl OAuthError {
             OAuthError::UnsupportedResponseType => "unsupported_response_type",
             OAuthError::UnsupportedTokenType => "unsupported_token_type",
             OAuthError::InvalidScope => "invalid_scope",
+            OAuthError::InvalidTarget => "invalid_target",
             OAuthError::AccessDenied => "access_denied",
             OAuthError::LoginRequired => "login_required",
             OAuthError::ConsentRequired => "consent_required",

@@ -2,6 +2,7 @@
 //! PKCE, authorization requests and codes, the grants (one module each), the tokens they issue
 //! and the endpoints around them.
 
+mod audience;
 pub mod authorization;
 mod client;
 mod error;
@@ -13,6 +14,7 @@ pub mod scope;
 mod service;
 mod tokens;
 
+pub use audience::{Audience, MAX_RESOURCES, is_resource_indicator, requested_resources};
 pub use authorization::{AuthorizationRequest, AuthorizeFailure, AuthorizeNext, BrowserSignIn, UntrustedRequest};
 pub use client::{Client, ClientKind, ClientPatch, Grant, GrantType, NewClient, hash_secret};
 pub use error::OAuthError;

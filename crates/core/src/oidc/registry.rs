@@ -25,6 +25,8 @@ pub struct ClientRegistration {
     pub scopes: Vec<String>,
     pub first_party: bool,
     pub audience: Option<String>,
+    /// RFC 8707 resource indicators it may ask tokens for.
+    pub resources: Vec<String>,
 }
 
 /// A registered client with its secret, which is shown this once.
@@ -44,6 +46,7 @@ impl OidcService {
             &registration.post_logout_redirect_uris,
             &registration.grant_types,
             &registration.scopes,
+            &registration.resources,
         )?;
         let secret = (registration.kind == ClientKind::Confidential).then(random_secret);
         let client = self
@@ -59,6 +62,7 @@ impl OidcService {
                 scopes: registration.scopes,
                 first_party: registration.first_party,
                 audience: registration.audience.filter(|audience| !audience.trim().is_empty()),
+                resources: registration.resources,
                 secret_hash: secret.as_deref().map(hash_secret),
                 created_at: self.clock.now(),
             })
@@ -85,6 +89,7 @@ impl OidcService {
             patch.post_logout_redirect_uris.as_ref().unwrap_or(&current.post_logout_redirect_uris),
             patch.grant_types.as_ref().unwrap_or(&current.grant_types),
             patch.scopes.as_ref().unwrap_or(&current.scopes),
+            patch.resources.as_ref().unwrap_or(&current.resources),
         )?;
         let client =
             self.store.update_client(client_id, patch, self.clock.now()).await?.ok_or(DomainError::NotFound)?;
@@ -150,6 +155,7 @@ fn check_client_fields(
     post_logout_redirect_uris: &[String],
     grant_types: &[GrantType],
     scopes: &[String],
+    resources: &[String],
 ) -> Result<(), DomainError> {
     let mut errors = Vec::new();
     let name = name.trim();
@@ -183,6 +189,12 @@ fn check_client_fields(
     if Scopes::parse(&scopes.join(" ")).is_none() || scopes.iter().any(|scope| scope.is_empty() || scope.contains(' '))
     {
         errors.push(FieldError::new("scopes", "scope names are printable ASCII without spaces, quotes or backslashes"));
+    }
+    if resources.len() > super::MAX_RESOURCES {
+        errors.push(FieldError::new("resources", format!("at most {}", super::MAX_RESOURCES)));
+    }
+    if let Some(bad) = resources.iter().find(|resource| !super::is_resource_indicator(resource)) {
+        errors.push(FieldError::new("resources", format!("{bad:?} is not an absolute URI without a fragment")));
     }
     if errors.is_empty() { Ok(()) } else { Err(DomainError::Validation(errors)) }
 }
@@ -255,7 +267,7 @@ mod tests {
             _ => vec![],
         };
         assert_eq!(
-            fields(check_client_fields("cli", ClientKind::Public, &[], &[], &[GrantType::ClientCredentials], &[])),
+            fields(check_client_fields("cli", ClientKind::Public, &[], &[], &[GrantType::ClientCredentials], &[], &[])),
             ["grant_types"]
         );
         assert_eq!(
@@ -265,9 +277,10 @@ mod tests {
                 &[],
                 &[],
                 &[GrantType::AuthorizationCode],
-                &[]
+                &[],
+                &["api.example.com".into()]
             )),
-            ["redirect_uris"]
+            ["redirect_uris", "resources"]
         );
         assert_eq!(
             fields(check_client_fields(
@@ -276,7 +289,8 @@ mod tests {
                 &[],
                 &[],
                 &[GrantType::ClientCredentials],
-                &["a b".into()]
+                &["a b".into()],
+                &[]
             )),
             ["name", "scopes"]
         );
@@ -288,6 +302,7 @@ mod tests {
                 &[],
                 &[GrantType::AuthorizationCode, GrantType::RefreshToken],
                 &["openid".into(), "email".into()],
+                &["https://grafana.example.com/api".into()],
             )
             .is_ok()
         );

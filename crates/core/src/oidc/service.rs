@@ -5,7 +5,7 @@ use std::sync::Arc;
 use chrono::Duration;
 
 use super::tokens::{AccessGrant, ClientAccessClaims, IdTokenClaims, ProviderTokens};
-use super::{Client, OAuthError, Scopes, scope};
+use super::{Audience, Client, OAuthError, Scopes, scope};
 use crate::clock::Clock;
 use crate::error::DomainError;
 use crate::mfa::Assurance;
@@ -89,17 +89,17 @@ impl OidcService {
         client: &Client,
         user: &User,
         session: &Session,
-        scopes: &Scopes,
-        refresh_token: Option<String>,
-        nonce: Option<String>,
+        issue: PersonIssue,
     ) -> Result<TokenResponse, OAuthError> {
+        let PersonIssue { scopes, audience, refresh_token, nonce } = issue;
+        let scopes = &scopes;
         let now = self.clock.now();
         let auth_time = session.client.as_ref().map_or(session.created_at, |held| held.auth_time).timestamp();
         let (access_token, _) = self.tokens.issue_access(
             self.sessions.access_tokens().keys(),
             AccessGrant {
                 sub: user.id.to_string(),
-                aud: client.audience().to_owned(),
+                aud: audience,
                 client_id: client.client_id.clone(),
                 scope: scopes.to_string(),
                 sid: session.id,
@@ -127,6 +127,14 @@ impl OidcService {
             scope: scopes.to_string(),
         })
     }
+}
+
+/// What a person's token response is for.
+pub(super) struct PersonIssue {
+    pub scopes: Scopes,
+    pub audience: Audience,
+    pub refresh_token: Option<String>,
+    pub nonce: Option<String>,
 }
 
 /// The person's claims released for `scopes` (OpenID Connect Core §5.4).

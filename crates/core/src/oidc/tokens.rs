@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256, Sha512};
 use uuid::Uuid;
 
+use super::Audience;
 use crate::error::DomainError;
 use crate::mfa::{Aal, AuthMethod};
 use crate::sessions::{KeyRing, MAX_TOKEN_BYTES};
@@ -24,7 +25,8 @@ pub struct ClientAccessClaims {
     pub iss: String,
     /// The person's id, or the client id for `client_credentials`.
     pub sub: String,
-    pub aud: String,
+    /// The resources asked for (RFC 8707), else the client's configured audience.
+    pub aud: Audience,
     pub exp: i64,
     pub iat: i64,
     pub jti: Uuid,
@@ -46,7 +48,7 @@ pub struct ClientAccessClaims {
 #[derive(Debug, Clone)]
 pub struct AccessGrant {
     pub sub: String,
-    pub aud: String,
+    pub aud: Audience,
     pub client_id: String,
     pub scope: String,
     pub sid: Uuid,
@@ -267,7 +269,7 @@ mod tests {
     fn grant() -> AccessGrant {
         AccessGrant {
             sub: "svc".into(),
-            aud: "api".into(),
+            aud: Audience::one("api"),
             client_id: "svc".into(),
             scope: "read write".into(),
             sid: Uuid::new_v4(),

@@ -42,6 +42,7 @@ fn new_client(name: &str) -> NewClient {
         scopes: vec!["openid".into(), "email".into()],
         first_party: false,
         audience: Some("api".into()),
+        resources: vec!["https://api.example.com".into(), "urn:example:orders".into()],
         secret_hash: Some(hash_secret("secret")),
         created_at: now,
     }
@@ -55,7 +56,12 @@ async fn person(store: &Arc<dyn Store>) -> User {
 fn held(user: &User, client_id: &str, hash: Vec<u8>) -> NewSession {
     let now = Utc::now();
     NewSession {
-        client: Some(SessionClient { client_id: client_id.to_owned(), scope: "openid".into(), auth_time: now }),
+        client: Some(SessionClient {
+            client_id: client_id.to_owned(),
+            scope: "openid".into(),
+            auth_time: now,
+            resources: vec!["https://api.example.com".into(), "urn:example:orders".into()],
+        }),
         ..new_session(user.id, user.credentials_version, hash, now)
     }
 }
@@ -73,6 +79,7 @@ pub async fn a_client_round_trips_and_its_id_is_unique(store: Arc<dyn Store>) {
         assert_eq!(stored.grant_types, client.grant_types);
         assert_eq!(stored.scopes, client.scopes);
         assert_eq!(stored.audience.as_deref(), Some("api"));
+        assert_eq!(stored.resources, client.resources);
         assert_eq!(stored.secret_hash, client.secret_hash);
         assert_eq!(stored.created_at, client.created_at);
     }
@@ -88,12 +95,14 @@ pub async fn a_patch_changes_only_what_it_names_and_a_rotation_keeps_the_previou
         name: Some("renamed".into()),
         audience: Some(None),
         first_party: Some(true),
+        resources: Some(vec![]),
         ..ClientPatch::default()
     };
     let patched = store.update_client(&client.client_id, patch, Utc::now()).await.unwrap().unwrap();
     assert_eq!(patched.name, "renamed");
     assert!(patched.first_party);
     assert_eq!(patched.audience, None);
+    assert!(patched.resources.is_empty());
     assert_eq!(patched.redirect_uris, client.redirect_uris, "not named, not changed");
     assert!(store.update_client("missing", ClientPatch::default(), Utc::now()).await.unwrap().is_none());
 
@@ -111,6 +120,7 @@ pub async fn a_client_session_rotates_only_for_its_client_and_is_not_a_listed_de
     let user = person(&store).await;
     let session = store.create_session(held(&user, &client.client_id, vec![61])).await.unwrap().unwrap();
     assert_eq!(session.client.as_ref().unwrap().client_id, client.client_id);
+    assert_eq!(session.client.as_ref().unwrap().resources.len(), 2);
     assert_eq!(store.find_session(session.id).await.unwrap().unwrap().client, session.client);
     assert!(store.list_active_sessions(user.id, Utc::now()).await.unwrap().is_empty());
     let rotation = |client_id: Option<&str>| RefreshRotation {

@@ -123,6 +123,9 @@ fn status_and_code(error: &DomainError) -> (StatusCode, &'static str, &'static s
         DomainError::InsufficientScope => {
             (StatusCode::FORBIDDEN, "insufficient_scope", "The token does not carry the scope required.")
         }
+        DomainError::WrongAudience => {
+            (StatusCode::FORBIDDEN, "invalid_audience", "The token is not meant for this audience.")
+        }
         DomainError::InsufficientRole => {
             (StatusCode::FORBIDDEN, "insufficient_role", "Your role does not allow this request.")
         }
@@ -257,6 +260,7 @@ mod tests {
             (DomainError::RefreshTokenReused, 401, "refresh_token_reused"),
             (DomainError::InsufficientRole, 403, "insufficient_role"),
             (DomainError::InsufficientScope, 403, "insufficient_scope"),
+            (DomainError::WrongAudience, 403, "invalid_audience"),
             (DomainError::MfaRequired, 403, "mfa_required"),
             (DomainError::InvalidMfaCode, 401, "invalid_mfa_code"),
             (DomainError::InvalidPasskey, 400, "invalid_passkey"),

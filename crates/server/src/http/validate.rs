@@ -33,6 +33,10 @@ pub struct ValidateQuery {
     /// the service's own tokens carry none.
     #[param(example = "orders:read")]
     pub scope: Option<String>,
+    /// The audience the token must be for (403 `invalid_audience`): one of an OAuth client's
+    /// token's `aud` values (its RFC 8707 resources), or the service's own `JWT_AUDIENCE`.
+    #[param(example = "https://api.example.com")]
+    pub audience: Option<String>,
     /// `1`: a browser without a live session (or below `aal`) is answered 302 to the login
     /// page, back to the URL it asked for (from a trusted proxy's headers).
     #[param(example = "1")]
@@ -81,6 +85,7 @@ fn check(state: &AppState, token: &str, query: &ValidateQuery) -> Result<Checked
         None => Scopes::default(),
         Some(text) => Scopes::parse(text).ok_or_else(|| DomainError::invalid_field("scope", "is not a scope list"))?,
     };
+    let audience = query.audience.as_deref().filter(|audience| !audience.is_empty());
     let client_token =
         jsonwebtoken::decode_header(token).is_ok_and(|header| is_access_token_type(header.typ.as_deref()));
     match (&state.oidc, client_token) {
@@ -96,12 +101,18 @@ fn check(state: &AppState, token: &str, query: &ValidateQuery) -> Result<Checked
             if scopes.iter().any(|scope| !claims.has_scope(scope)) {
                 return Err(DomainError::InsufficientScope.into());
             }
+            if audience.is_some_and(|audience| !claims.aud.contains(audience)) {
+                return Err(DomainError::WrongAudience.into());
+            }
             Ok(Checked::Client(claims))
         }
         _ => {
             let claims = state.sessions.authorize(token, required, aal)?;
             if !scopes.is_empty() {
                 return Err(DomainError::InsufficientScope.into());
+            }
+            if audience.is_some_and(|audience| claims.aud.as_deref() != Some(audience)) {
+                return Err(DomainError::WrongAudience.into());
             }
             Ok(Checked::Own(claims))
         }
@@ -127,6 +138,7 @@ fn answer_client(claims: ClientAccessClaims) -> Response {
         "sid": claims.sid,
         "client_id": claims.client_id,
         "scope": claims.scope,
+        "aud": claims.aud,
         "exp": claims.exp,
         "aal": claims.acr.map(Aal::as_str),
         "amr": claims.amr.iter().map(|method| method.as_str()).collect::<Vec<_>>(),

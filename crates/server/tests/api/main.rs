@@ -24,6 +24,7 @@ mod mfa;
 mod oauth;
 mod oidc;
 mod oidc_clients;
+mod oidc_resources;
 mod outages;
 mod pages;
 mod passkeys;

@@ -33,7 +33,7 @@ on_postgres!(a_code_issued_on_one_instance_is_redeemed_on_another_and_revocation
 pub const REDIRECT: &str = "https://app.example.com/callback";
 const LOGOUT_REDIRECT: &str = "https://app.example.com/signed-out";
 
-async fn spawn(backend: Backend) -> TestApp {
+pub(crate) async fn spawn(backend: Backend) -> TestApp {
     let port = free_port();
     TestApp::spawn_with(backend, move |settings| {
         settings.service_port = port;
@@ -64,14 +64,14 @@ async fn web_client(app: &TestApp, admin: &str, first_party: bool) -> (String, S
     (client["client_id"].as_str().unwrap().to_owned(), client["client_secret"].as_str().unwrap().to_owned())
 }
 
-fn pkce() -> (String, String) {
+pub(crate) fn pkce() -> (String, String) {
     let verifier = URL_SAFE_NO_PAD.encode(uuid::Uuid::new_v4().as_bytes())
         + &URL_SAFE_NO_PAD.encode(uuid::Uuid::new_v4().as_bytes());
     let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
     (verifier, challenge)
 }
 
-fn authorize_path(client_id: &str, challenge: &str, scope: &str, extra: &[(&str, &str)]) -> String {
+pub(crate) fn authorize_path(client_id: &str, challenge: &str, scope: &str, extra: &[(&str, &str)]) -> String {
     let mut query = url::form_urlencoded::Serializer::new(String::new());
     query
         .append_pair("response_type", "code")
@@ -88,7 +88,7 @@ fn authorize_path(client_id: &str, challenge: &str, scope: &str, extra: &[(&str,
     format!("/oauth2/authorize?{}", query.finish())
 }
 
-fn query_of(location: &str) -> std::collections::HashMap<String, String> {
+pub(crate) fn query_of(location: &str) -> std::collections::HashMap<String, String> {
     let url = url::Url::parse(location).unwrap();
     url.query_pairs().into_owned().collect()
 }
@@ -101,7 +101,7 @@ fn path_of(location: &str) -> String {
 }
 
 /// A browser signed in on the pages (an ordinary session).
-async fn signed_in_browser<'a>(app: &'a TestApp, email: &str) -> Browser<'a> {
+pub(crate) async fn signed_in_browser<'a>(app: &'a TestApp, email: &str) -> Browser<'a> {
     let mut browser = Browser::new(app);
     let answer = browser.sign_in(email, PASSWORD).await;
     assert_eq!(answer.status, StatusCode::SEE_OTHER);
@@ -109,7 +109,7 @@ async fn signed_in_browser<'a>(app: &'a TestApp, email: &str) -> Browser<'a> {
 }
 
 /// Runs the authorization from a signed-in browser through consent (when asked) to the code.
-async fn code_for(browser: &mut Browser<'_>, path: &str) -> String {
+pub(crate) async fn code_for(browser: &mut Browser<'_>, path: &str) -> String {
     let mut answer = browser.get(path).await;
     if answer.status == StatusCode::OK && answer.has("id=\"consent\"") {
         let request = between(&answer.body, "name=\"request\" value=\"", "\"");
@@ -128,11 +128,11 @@ fn between(text: &str, start: &str, end: &str) -> String {
     text[from..].split(end).next().unwrap().to_owned()
 }
 
-fn basic(client_id: &str, secret: &str) -> String {
+pub(crate) fn basic(client_id: &str, secret: &str) -> String {
     format!("Basic {}", STANDARD.encode(format!("{client_id}:{secret}")))
 }
 
-async fn token(app: &TestApp, authorization: Option<&str>, form: &[(&str, &str)]) -> reqwest::Response {
+pub(crate) async fn token(app: &TestApp, authorization: Option<&str>, form: &[(&str, &str)]) -> reqwest::Response {
     let mut request = app.client.post(app.url("/oauth2/token")).form(form);
     if let Some(authorization) = authorization {
         request = request.header("authorization", authorization);
@@ -140,13 +140,13 @@ async fn token(app: &TestApp, authorization: Option<&str>, form: &[(&str, &str)]
     request.send().await.unwrap()
 }
 
-async fn oauth_error(response: reqwest::Response, status: StatusCode, error: &str) {
+pub(crate) async fn oauth_error(response: reqwest::Response, status: StatusCode, error: &str) {
     assert_eq!(response.status(), status);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"], error, "{body}");
 }
 
-async fn introspect(app: &TestApp, client_id: &str, secret: &str, token: &str) -> Value {
+pub(crate) async fn introspect(app: &TestApp, client_id: &str, secret: &str, token: &str) -> Value {
     let response = app
         .client
         .post(app.url("/oauth2/introspect"))
@@ -159,7 +159,7 @@ async fn introspect(app: &TestApp, client_id: &str, secret: &str, token: &str) -
     response.json().await.unwrap()
 }
 
-async fn registered(app: &TestApp) -> String {
+pub(crate) async fn registered(app: &TestApp) -> String {
     let email = unique_email();
     assert_eq!(app.register(&email, PASSWORD).await.status(), StatusCode::CREATED);
     email

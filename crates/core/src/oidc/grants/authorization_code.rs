@@ -5,7 +5,7 @@ use super::count;
 use crate::error::DomainError;
 use crate::model::SessionClient;
 use crate::oidc::authorization::{IssuedCode, code_key, redeemed_key};
-use crate::oidc::service::{OidcService, TokenResponse};
+use crate::oidc::service::{OidcService, PersonIssue, TokenResponse};
 use crate::oidc::{Client, GrantType, OAuthError, Scopes, pkce};
 use crate::sessions::ClientInfo;
 
@@ -20,9 +20,10 @@ impl OidcService {
         code: &str,
         redirect_uri: Option<&str>,
         code_verifier: Option<&str>,
+        resources: &[String],
         info: ClientInfo,
     ) -> Result<TokenResponse, OAuthError> {
-        let result = self.redeem(client, code, redirect_uri, code_verifier, info).await;
+        let result = self.redeem(client, code, redirect_uri, code_verifier, resources, info).await;
         count("authorization_code", if result.is_ok() { "issued" } else { "refused" });
         result
     }
@@ -33,6 +34,7 @@ impl OidcService {
         code: &str,
         redirect_uri: Option<&str>,
         code_verifier: Option<&str>,
+        resources: &[String],
         info: ClientInfo,
     ) -> Result<TokenResponse, OAuthError> {
         if !client.allows_grant(GrantType::AuthorizationCode) {
@@ -64,6 +66,7 @@ impl OidcService {
             _ => return Err(OAuthError::InvalidGrant("the account is no longer active")),
         };
         let scopes = Scopes::parse(&issued.scope).unwrap_or_default();
+        let audience = client.audience_for(&issued.resources, resources)?;
         let (session, refresh_token) = self
             .sessions
             .start_for_client(
@@ -74,13 +77,19 @@ impl OidcService {
                     client_id: client.client_id.clone(),
                     scope: scopes.to_string(),
                     auth_time: issued.auth_time,
+                    resources: issued.resources,
                 },
             )
             .await?;
         self.ephemeral.put(&redeemed_key(code), &format!("{} {}", user.id, session.id), REDEEMED_MEMORY).await?;
         let refresh_token = client.allows_grant(GrantType::RefreshToken).then_some(refresh_token);
         tracing::info!(target: "audit", event = "oauth_tokens_issued", grant = "authorization_code", client_id = %client.client_id, user_id = %user.id, session_id = %session.id, outcome = "success", "tokens issued for an authorization code");
-        self.person_tokens(client, &user, &session, &scopes, refresh_token, issued.nonce)
+        self.person_tokens(
+            client,
+            &user,
+            &session,
+            PersonIssue { scopes, audience, refresh_token, nonce: issued.nonce },
+        )
     }
 
     /// A code that is not live: if it was redeemed, whatever it issued is revoked.

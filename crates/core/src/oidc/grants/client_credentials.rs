@@ -8,13 +8,24 @@ use crate::oidc::{Client, ClientKind, GrantType, OAuthError, Scopes};
 
 impl OidcService {
     #[tracing::instrument(name = "client_credentials grant", skip_all, fields(client_id = %client.client_id))]
-    pub async fn client_token(&self, client: &Client, scope: Option<&str>) -> Result<TokenResponse, OAuthError> {
-        let result = self.machine_token(client, scope);
+    /// `resources` are the request's RFC 8707 indicators, already parsed.
+    pub async fn client_token(
+        &self,
+        client: &Client,
+        scope: Option<&str>,
+        resources: &[String],
+    ) -> Result<TokenResponse, OAuthError> {
+        let result = self.machine_token(client, scope, resources);
         count("client_credentials", if result.is_ok() { "issued" } else { "refused" });
         result
     }
 
-    fn machine_token(&self, client: &Client, scope: Option<&str>) -> Result<TokenResponse, OAuthError> {
+    fn machine_token(
+        &self,
+        client: &Client,
+        scope: Option<&str>,
+        resources: &[String],
+    ) -> Result<TokenResponse, OAuthError> {
         if client.kind != ClientKind::Confidential || !client.allows_grant(GrantType::ClientCredentials) {
             return Err(OAuthError::UnauthorizedClient);
         }
@@ -29,11 +40,12 @@ impl OidcService {
                 asked
             }
         };
+        let audience = client.audience_for(&[], resources)?;
         let (access_token, _) = self.tokens.issue_access(
             self.sessions.access_tokens().keys(),
             AccessGrant {
                 sub: client.client_id.clone(),
-                aud: client.audience().to_owned(),
+                aud: audience,
                 client_id: client.client_id.clone(),
                 scope: scopes.to_string(),
                 sid: client.id,

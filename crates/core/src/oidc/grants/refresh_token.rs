@@ -3,7 +3,7 @@
 
 use super::count;
 use crate::error::DomainError;
-use crate::oidc::service::{OidcService, TokenResponse};
+use crate::oidc::service::{OidcService, PersonIssue, TokenResponse};
 use crate::oidc::{Client, GrantType, OAuthError, Scopes};
 
 impl OidcService {
@@ -13,8 +13,9 @@ impl OidcService {
         client: &Client,
         refresh_token: &str,
         scope: Option<&str>,
+        resources: &[String],
     ) -> Result<TokenResponse, OAuthError> {
-        let result = self.rotate(client, refresh_token, scope).await;
+        let result = self.rotate(client, refresh_token, scope, resources).await;
         count("refresh_token", if result.is_ok() { "issued" } else { "refused" });
         result
     }
@@ -24,11 +25,13 @@ impl OidcService {
         client: &Client,
         refresh_token: &str,
         scope: Option<&str>,
+        resources: &[String],
     ) -> Result<TokenResponse, OAuthError> {
         if !client.allows_grant(GrantType::RefreshToken) {
             return Err(OAuthError::UnauthorizedClient);
         }
-        // The scope is checked before the token is spent, so a refused request costs nothing.
+        // Scope and resources are checked before the token is spent, so a refused request costs
+        // nothing.
         let held = self
             .sessions
             .find_by_refresh_token(refresh_token)
@@ -47,6 +50,7 @@ impl OidcService {
                 asked
             }
         };
+        let audience = client.audience_for(&held.resources, resources)?;
         let (user, session, successor) = match self.sessions.refresh_for_client(refresh_token, &client.client_id).await
         {
             Ok(rotated) => rotated,
@@ -58,6 +62,11 @@ impl OidcService {
             }
             Err(other) => return Err(other.into()),
         };
-        self.person_tokens(client, &user, &session, &scopes, Some(successor), None)
+        self.person_tokens(
+            client,
+            &user,
+            &session,
+            PersonIssue { scopes, audience, refresh_token: Some(successor), nonce: None },
+        )
     }
 }

@@ -35,6 +35,9 @@ pub struct CreateClientRequest {
     pub first_party: bool,
     /// `aud` of its access tokens; default the client id.
     pub audience: Option<String>,
+    /// RFC 8707 resource indicators (absolute URIs) it may ask tokens for with `resource`.
+    #[serde(default)]
+    pub resources: Vec<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -49,6 +52,7 @@ pub struct UpdateClientRequest {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     pub audience: Option<Option<String>>,
+    pub resources: Option<Vec<String>>,
 }
 
 fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Option<Option<T>>, D::Error> {
@@ -68,6 +72,7 @@ pub struct ClientResponse {
     pub scopes: Vec<String>,
     pub first_party: bool,
     pub audience: Option<String>,
+    pub resources: Vec<String>,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
     /// Only in the answer that created it or rotated it: shown once.
@@ -87,6 +92,7 @@ impl From<Client> for ClientResponse {
             scopes: client.scopes,
             first_party: client.first_party,
             audience: client.audience,
+            resources: client.resources,
             created_at: client.created_at,
             updated_at: client.updated_at,
             client_secret: None,
@@ -134,6 +140,7 @@ pub async fn create(
             scopes: body.scopes,
             first_party: body.first_party,
             audience: body.audience,
+            resources: body.resources,
         })
         .await?;
     let mut response = ClientResponse::from(registered.client);
@@ -183,6 +190,7 @@ pub async fn update(
         scopes: body.scopes,
         first_party: body.first_party,
         audience: body.audience,
+        resources: body.resources,
     };
     Ok(Json(oidc.update_client(&id, patch).await?.into()))
 }

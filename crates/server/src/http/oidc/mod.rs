@@ -58,7 +58,7 @@ pub(crate) fn provider_or_404(state: &AppState) -> Result<Arc<OidcService>, supe
     state.oidc.clone().ok_or(super::error::ApiError::RouteNotFound)
 }
 
-/// Form parameters as sent, each allowed once (RFC 6749 §3.2).
+/// Form parameters as sent, each allowed once (RFC 6749 §3.2) except `resource` (RFC 8707 §2).
 pub(crate) struct OAuthForm(Vec<(String, String)>);
 
 impl OAuthForm {
@@ -66,11 +66,18 @@ impl OAuthForm {
         let pairs: Vec<(String, String)> =
             url::form_urlencoded::parse(body).map(|(name, value)| (name.into_owned(), value.into_owned())).collect();
         for (index, (name, _)) in pairs.iter().enumerate() {
-            if pairs[..index].iter().any(|(earlier, _)| earlier == name) {
+            if name != "resource" && pairs[..index].iter().any(|(earlier, _)| earlier == name) {
                 return Err(OAuthError::InvalidRequest("a parameter was given more than once"));
             }
         }
         Ok(Self(pairs))
+    }
+
+    /// The RFC 8707 resource indicators, checked.
+    pub fn resources(&self) -> Result<Vec<String>, OAuthError> {
+        auth_core::oidc::requested_resources(
+            self.0.iter().filter(|(name, _)| name == "resource").map(|(_, value)| value.as_str()),
+        )
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {

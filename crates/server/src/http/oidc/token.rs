@@ -40,6 +40,7 @@ async fn issue(
     let form = OAuthForm::parse(body)?;
     let grant_type = form.get("grant_type").ok_or(OAuthError::InvalidRequest("grant_type is required"))?;
     let client = authenticate_client(&oidc, headers, &form).await?;
+    let resources = form.resources()?;
     match grant_type {
         "authorization_code" => {
             let code = form.get("code").ok_or(OAuthError::InvalidRequest("code is required"))?;
@@ -48,15 +49,16 @@ async fn issue(
                 code,
                 form.get("redirect_uri"),
                 form.get("code_verifier"),
+                &resources,
                 client_info(headers, address),
             )
             .await
         }
         "refresh_token" => {
             let token = form.get("refresh_token").ok_or(OAuthError::InvalidRequest("refresh_token is required"))?;
-            oidc.refresh(&client, token, form.get("scope")).await
+            oidc.refresh(&client, token, form.get("scope"), &resources).await
         }
-        "client_credentials" => oidc.client_token(&client, form.get("scope")).await,
+        "client_credentials" => oidc.client_token(&client, form.get("scope"), &resources).await,
         _ => Err(OAuthError::UnsupportedGrantType),
     }
 }

@@ -93,6 +93,7 @@ pub async fn create(
         scopes: form.scopes.split_whitespace().map(str::to_owned).collect(),
         first_party: form.first_party.is_some(),
         audience: None,
+        resources: vec![],
     };
     match oidc.register_client(registration).await {
         Ok(registered) => {
