@@ -163,7 +163,8 @@ pub struct Settings {
     /// Concurrent password hashes; default: the number of cores.
     #[arg(global = true, long, env = "PASSWORD_HASH_WORKERS")]
     pub password_hash_workers: Option<usize>,
-    /// Logins that may wait for a hashing worker before new ones get 503.
+    /// Most logins that may wait for a hashing worker; fewer wait when the measured hash time
+    /// says they could not finish within `REQUEST_TIMEOUT` (those get 503 at once).
     #[arg(global = true, long, env = "PASSWORD_HASH_QUEUE", default_value_t = DEFAULT_HASH_QUEUE)]
     pub password_hash_queue: usize,
     #[arg(global = true, long, env = "REQUIRE_EMAIL_VERIFICATION", action = ArgAction::Set, default_value_t = false)]

@@ -86,8 +86,14 @@ impl Application {
         };
         let hasher_accounts = components.accounts.clone();
         tokio::spawn(async move {
-            if let Err(error) = hasher_accounts.hasher().warm_up().await {
-                tracing::warn!(%error, "password hasher warm-up failed");
+            let hasher = hasher_accounts.hasher();
+            match hasher.warm_up().await {
+                Ok(()) => tracing::info!(
+                    hash_ms = hasher.mean_hash_time().as_millis() as u64,
+                    queue_bound = hasher.queue_bound(),
+                    "password hashing measured"
+                ),
+                Err(error) => tracing::warn!(%error, "password hasher warm-up failed"),
             }
         });
         let state = AppState {

@@ -89,6 +89,7 @@ pub fn build(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Compo
         password_algorithm(settings)?,
         settings.password_hash_workers.unwrap_or_else(default_workers),
         settings.password_hash_queue,
+        hashing_budget(settings.request_timeout),
     ));
     let access_ttl = chrono::Duration::minutes(settings.access_token_expire);
     let access_tokens = AccessTokens::new(keys, settings.jwt_issuer.clone(), settings.jwt_audience.clone(), access_ttl);
@@ -376,6 +377,12 @@ pub fn connect_store(settings: &Settings, shortcuts: &mut Vec<String>) -> anyhow
     } else {
         bail!("DATABASE_URL must start with postgres://, postgresql:// or sqlite://")
     }
+}
+
+/// How long a request may spend waiting for and running its password hash: the request timeout
+/// less a tenth for its database work and answer.
+fn hashing_budget(request_timeout_seconds: u64) -> std::time::Duration {
+    std::time::Duration::from_secs(request_timeout_seconds) * 9 / 10
 }
 
 #[cfg(test)]

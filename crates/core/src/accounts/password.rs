@@ -1,8 +1,12 @@
 //! Password hashing on a bounded blocking pool, so a burst of logins queues instead of
-//! starving the async runtime that serves token validation.
+//! starving the async runtime that serves token validation. The queue admits only what can be
+//! hashed before the request's deadline, judged from the measured hash time: the excess is told
+//! `Overloaded` at once instead of waiting for the timeout, and nothing is hashed for a request
+//! that was already answered or whose client is gone (its future was dropped while it waited).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
@@ -47,27 +51,70 @@ pub fn check_password_rules(field: &str, password: &str) -> Result<(), DomainErr
     Ok(())
 }
 
-/// Hashes and verifies passwords off the async runtime, at most `workers` at a time, with at
-/// most `queue_limit` more waiting; beyond that it answers `Overloaded` at once.
+/// Hashes and verifies passwords off the async runtime, at most `workers` at a time. A request
+/// waits only if its hash can be done within `budget` (the request deadline); at most
+/// `queue_cap` wait in any case.
 pub struct PasswordHasher {
     algorithm: PasswordAlgorithm,
     workers: Arc<Semaphore>,
     worker_count: usize,
     waiting: AtomicUsize,
-    queue_limit: usize,
+    queue_cap: usize,
+    budget: Duration,
+    /// Moving average of one hash, in microseconds; 0 until the first is measured.
+    mean_hash_micros: AtomicU64,
+    hashed: AtomicU64,
     dummy_hash: OnceCell<String>,
 }
 
+/// Whether a request that finds `ahead` hashes running or queued can have its own done within
+/// `budget`, `workers` at a time, each taking `mean` (unknown yet: zero, admitted).
+pub fn can_finish_in_time(ahead: usize, workers: usize, mean: Duration, budget: Duration) -> bool {
+    let rounds = u32::try_from(ahead / workers.max(1) + 1).unwrap_or(u32::MAX);
+    mean.checked_mul(rounds).is_some_and(|needed| needed <= budget)
+}
+
+/// The next moving average after a hash took `sample` (weight 1/8, so a few slow hashes under
+/// load move it, one outlier does not).
+fn next_mean(mean_micros: u64, sample: Duration) -> u64 {
+    let sample = u64::try_from(sample.as_micros()).unwrap_or(u64::MAX);
+    if mean_micros == 0 { sample } else { mean_micros - mean_micros / 8 + sample / 8 }
+}
+
 impl PasswordHasher {
-    pub fn new(algorithm: PasswordAlgorithm, workers: usize, queue_limit: usize) -> Self {
+    pub fn new(algorithm: PasswordAlgorithm, workers: usize, queue_cap: usize, budget: Duration) -> Self {
         Self {
             algorithm,
             workers: Arc::new(Semaphore::new(workers.max(1))),
             worker_count: workers.max(1),
             waiting: AtomicUsize::new(0),
-            queue_limit,
+            queue_cap,
+            budget,
+            mean_hash_micros: AtomicU64::new(0),
+            hashed: AtomicU64::new(0),
             dummy_hash: OnceCell::new(),
         }
+    }
+
+    /// The measured time of one hash (zero before the first).
+    pub fn mean_hash_time(&self) -> Duration {
+        Duration::from_micros(self.mean_hash_micros.load(Ordering::Relaxed))
+    }
+
+    /// How many hashes and verifications were run.
+    pub fn hashed(&self) -> u64 {
+        self.hashed.load(Ordering::Relaxed)
+    }
+
+    /// How many requests may wait for a worker now: what the budget allows at the measured
+    /// hash time, within the configured cap.
+    pub fn queue_bound(&self) -> usize {
+        let mean = self.mean_hash_time();
+        if mean.is_zero() {
+            return self.queue_cap;
+        }
+        let rounds = (self.budget.as_micros() / mean.as_micros().max(1)) as usize;
+        (rounds.saturating_sub(1) * self.worker_count).min(self.queue_cap)
     }
 
     pub fn algorithm(&self) -> PasswordAlgorithm {
@@ -117,27 +164,45 @@ impl PasswordHasher {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let queued = self.waiting.fetch_add(1, Ordering::SeqCst);
+        let arrived = Instant::now();
+        let ahead = self.waiting.fetch_add(1, Ordering::SeqCst);
         let _leave_queue = DecrementOnDrop(&self.waiting);
-        if queued >= self.worker_count + self.queue_limit {
-            return Err(DomainError::Overloaded);
+        let mean = self.mean_hash_time();
+        if ahead >= self.worker_count + self.queue_cap
+            || !can_finish_in_time(ahead, self.worker_count, mean, self.budget)
+        {
+            return Err(self.shed("queue"));
         }
-        let _permit = self
-            .workers
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| DomainError::Internal("password worker pool closed".into()))?;
+        // The estimate can be wrong (hashes slow down under load): give up as soon as the hash
+        // could no longer finish in time, rather than hash for an answer the timeout already gave.
+        let patience = self.budget.saturating_sub(mean);
+        let _permit = match tokio::time::timeout(patience, self.workers.clone().acquire_owned()).await {
+            Ok(permit) => permit.map_err(|_| DomainError::Internal("password worker pool closed".into()))?,
+            Err(_) => return Err(self.shed("wait")),
+        };
+        if !mean.is_zero() && arrived.elapsed() + mean > self.budget {
+            return Err(self.shed("wait"));
+        }
         let span = tracing::Span::current();
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         let result = tokio::task::spawn_blocking(move || {
             lower_this_thread_priority();
             span.in_scope(work)
         })
         .await
         .map_err(|error| DomainError::Internal(format!("password worker failed: {error}")));
-        metrics::histogram!("password_hash_duration_seconds").record(started.elapsed().as_secs_f64());
+        let took = started.elapsed();
+        self.hashed.fetch_add(1, Ordering::Relaxed);
+        let _ = self
+            .mean_hash_micros
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |current| Some(next_mean(current, took)));
+        metrics::histogram!("password_hash_duration_seconds").record(took.as_secs_f64());
         result
+    }
+
+    fn shed(&self, reason: &'static str) -> DomainError {
+        metrics::counter!("password_hash_shed_total", "reason" => reason).increment(1);
+        DomainError::Overloaded
     }
 }
 
@@ -264,16 +329,86 @@ mod tests {
         assert!(check_password_rules("password", &"a".repeat(129)).is_err());
     }
 
+    const SECOND: Duration = Duration::from_secs(1);
+
+    #[test]
+    fn a_request_is_admitted_only_if_its_turn_comes_within_the_budget() {
+        let mean = Duration::from_millis(250);
+        let budget = Duration::from_secs(9);
+        // Two workers, 250 ms each: 36 rounds fit in 9 s, so 71 ahead (the 36th round) do.
+        assert!(can_finish_in_time(0, 2, mean, budget));
+        assert!(can_finish_in_time(71, 2, mean, budget));
+        assert!(!can_finish_in_time(72, 2, mean, budget));
+        assert!(can_finish_in_time(1_000, 2, Duration::ZERO, budget), "not measured yet: admitted");
+        assert!(!can_finish_in_time(0, 1, 2 * budget, budget), "a hash longer than the budget never fits");
+    }
+
+    #[test]
+    fn the_mean_follows_the_measured_hashes() {
+        assert_eq!(next_mean(0, Duration::from_millis(200)), 200_000);
+        assert_eq!(next_mean(200_000, Duration::from_millis(200)), 200_000);
+        assert_eq!(next_mean(200_000, Duration::from_millis(1_000)), 300_000);
+    }
+
+    #[test]
+    fn the_queue_bound_comes_from_the_budget_and_the_hash_time() {
+        let hasher = PasswordHasher::new(CHEAP_BCRYPT, 2, 256, 10 * SECOND);
+        assert_eq!(hasher.queue_bound(), 256, "unmeasured: the cap");
+        hasher.mean_hash_micros.store(250_000, Ordering::Relaxed);
+        assert_eq!(hasher.queue_bound(), 78, "(40 rounds - 1) x 2 workers");
+        hasher.mean_hash_micros.store(1_000, Ordering::Relaxed);
+        assert_eq!(hasher.queue_bound(), 256, "never above the cap");
+    }
+
     #[tokio::test]
     async fn a_full_queue_answers_overloaded_instead_of_waiting() {
-        let hasher = Arc::new(PasswordHasher::new(PasswordAlgorithm::Bcrypt { cost: 10 }, 1, 0));
+        let hasher = Arc::new(PasswordHasher::new(PasswordAlgorithm::Bcrypt { cost: 10 }, 1, 0, 60 * SECOND));
         let busy = {
             let hasher = hasher.clone();
             tokio::spawn(async move { hasher.hash("first-password").await })
         };
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
         let second = hasher.hash("second-password").await;
         assert!(matches!(second, Err(DomainError::Overloaded)), "got {second:?}");
         assert!(busy.await.unwrap().is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_hash_that_cannot_finish_within_the_budget_is_refused_at_once() {
+        let cost = PasswordAlgorithm::Bcrypt { cost: 10 };
+        let measuring = PasswordHasher::new(cost, 1, 100, 60 * SECOND);
+        measuring.warm_up().await.unwrap();
+        let mean = measuring.mean_hash_time();
+        // Room for one hash and a half: the one running fits, a second behind it does not.
+        let hasher = Arc::new(PasswordHasher::new(cost, 1, 100, mean * 3 / 2));
+        hasher.mean_hash_micros.store(u64::try_from(mean.as_micros()).unwrap(), Ordering::Relaxed);
+        let busy = {
+            let hasher = hasher.clone();
+            tokio::spawn(async move { hasher.hash("first-password").await })
+        };
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let asked = Instant::now();
+        let second = hasher.hash("second-password").await;
+        assert!(matches!(second, Err(DomainError::Overloaded)), "got {second:?}");
+        assert!(asked.elapsed() < mean / 2, "answered at once, not after waiting ({:?})", asked.elapsed());
+        assert!(busy.await.unwrap().is_ok());
+        assert_eq!(hasher.hashed(), 1);
+    }
+
+    #[tokio::test]
+    async fn nothing_is_hashed_for_a_request_that_went_away_while_waiting() {
+        let hasher = Arc::new(PasswordHasher::new(PasswordAlgorithm::Bcrypt { cost: 10 }, 1, 100, 60 * SECOND));
+        let busy = {
+            let hasher = hasher.clone();
+            tokio::spawn(async move { hasher.hash("first-password").await })
+        };
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        // The client disconnects (or the timeout answers) while this one waits: its future is dropped.
+        let gone = tokio::time::timeout(Duration::from_millis(10), hasher.hash("second-password")).await;
+        assert!(gone.is_err());
+        assert!(busy.await.unwrap().is_ok());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(hasher.hashed(), 1, "only the first password was hashed");
+        assert_eq!(hasher.waiting.load(Ordering::SeqCst), 0, "the queue slot was given back");
     }
 }

@@ -26,6 +26,7 @@ mod oidc;
 mod oidc_clients;
 mod oidc_resources;
 mod outages;
+mod overload;
 mod pages;
 mod passkeys;
 mod process;
