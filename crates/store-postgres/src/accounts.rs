@@ -96,17 +96,31 @@ impl AccountStore for PgStore {
         limit: u32,
         email_prefix: Option<&str>,
     ) -> Result<Vec<User>, StoreError> {
-        let pattern = email_prefix.map(|prefix| format!("{}%", escape_like(prefix)));
-        let rows = sqlx::query(&format!(
-            "SELECT {USER_COLUMNS} FROM users u WHERE ($1::uuid IS NULL OR u.id > $1) \
-             AND ($2::text IS NULL OR u.email_key LIKE $2 ESCAPE '\\') ORDER BY u.id LIMIT $3"
-        ))
-        .bind(after)
-        .bind(pattern)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(store_error)?;
+        let rows =
+            match email_prefix {
+                None => sqlx::query(&format!(
+                    "SELECT {USER_COLUMNS} FROM users u WHERE ($1::uuid IS NULL OR u.id > $1) ORDER BY u.id LIMIT $2"
+                ))
+                .bind(after)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await,
+                // Not a cached statement: planned with the pattern itself, the prefix becomes a range
+                // on the text_pattern_ops index (a generic plan would walk every account by id).
+                Some(prefix) => {
+                    sqlx::query(&format!(
+                        "SELECT {USER_COLUMNS} FROM users u WHERE u.email_key LIKE $2 ESCAPE '\\' \
+                     AND ($1::uuid IS NULL OR u.id > $1) ORDER BY u.id LIMIT $3"
+                    ))
+                    .persistent(false)
+                    .bind(after)
+                    .bind(format!("{}%", escape_like(prefix)))
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await
+                }
+            }
+            .map_err(store_error)?;
         rows.iter().map(user_from_row).collect()
     }
 
