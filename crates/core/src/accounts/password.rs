@@ -168,8 +168,12 @@ impl PasswordHasher {
         let ahead = self.waiting.fetch_add(1, Ordering::SeqCst);
         let _leave_queue = DecrementOnDrop(&self.waiting);
         let mean = self.mean_hash_time();
-        if ahead >= self.worker_count + self.queue_cap
-            || !can_finish_in_time(ahead, self.worker_count, mean, self.budget)
+        // A free worker always starts at once: even if hashes take longer than the budget (a
+        // misconfiguration), logins are still tried one per worker and the mean stays measured.
+        let must_wait = ahead >= self.worker_count;
+        if must_wait
+            && (ahead >= self.worker_count + self.queue_cap
+                || !can_finish_in_time(ahead, self.worker_count, mean, self.budget))
         {
             return Err(self.shed("queue"));
         }
@@ -180,7 +184,7 @@ impl PasswordHasher {
             Ok(permit) => permit.map_err(|_| DomainError::Internal("password worker pool closed".into()))?,
             Err(_) => return Err(self.shed("wait")),
         };
-        if !mean.is_zero() && arrived.elapsed() + mean > self.budget {
+        if must_wait && arrived.elapsed() + mean > self.budget {
             return Err(self.shed("wait"));
         }
         let span = tracing::Span::current();
@@ -392,6 +396,14 @@ mod tests {
         assert!(matches!(second, Err(DomainError::Overloaded)), "got {second:?}");
         assert!(asked.elapsed() < mean / 2, "answered at once, not after waiting ({:?})", asked.elapsed());
         assert!(busy.await.unwrap().is_ok());
+        assert_eq!(hasher.hashed(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_free_worker_hashes_even_when_hashes_outlast_the_budget() {
+        let hasher = PasswordHasher::new(PasswordAlgorithm::Bcrypt { cost: 10 }, 1, 100, Duration::from_millis(1));
+        hasher.mean_hash_micros.store(1_000_000, Ordering::Relaxed);
+        assert!(hasher.hash("only-password").await.is_ok(), "nobody ahead: hashed, not refused forever");
         assert_eq!(hasher.hashed(), 1);
     }
 
