@@ -23,10 +23,6 @@ impl Audience {
     pub fn contains(&self, value: &str) -> bool {
         self.0.iter().any(|audience| audience == value)
     }
-
-    pub fn values(&self) -> &[String] {
-        &self.0
-    }
 }
 
 impl Serialize for Audience {

@@ -14,7 +14,7 @@ pub mod scope;
 mod service;
 mod tokens;
 
-pub use audience::{Audience, MAX_RESOURCES, is_resource_indicator, requested_resources};
+pub use audience::{Audience, requested_resources};
 pub use authorization::{AuthorizationRequest, AuthorizeFailure, AuthorizeNext, BrowserSignIn, UntrustedRequest};
 pub use client::{Client, ClientKind, ClientPatch, Grant, GrantType, NewClient, hash_secret};
 pub use error::OAuthError;

@@ -190,10 +190,10 @@ fn check_client_fields(
     {
         errors.push(FieldError::new("scopes", "scope names are printable ASCII without spaces, quotes or backslashes"));
     }
-    if resources.len() > super::MAX_RESOURCES {
-        errors.push(FieldError::new("resources", format!("at most {}", super::MAX_RESOURCES)));
+    if resources.len() > super::audience::MAX_RESOURCES {
+        errors.push(FieldError::new("resources", format!("at most {}", super::audience::MAX_RESOURCES)));
     }
-    if let Some(bad) = resources.iter().find(|resource| !super::is_resource_indicator(resource)) {
+    if let Some(bad) = resources.iter().find(|resource| !super::audience::is_resource_indicator(resource)) {
         errors.push(FieldError::new("resources", format!("{bad:?} is not an absolute URI without a fragment")));
     }
     if errors.is_empty() { Ok(()) } else { Err(DomainError::Validation(errors)) }

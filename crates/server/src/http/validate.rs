@@ -184,7 +184,7 @@ fn answer(claims: AccessClaims) -> Response {
     request_body(content = Option<ValidateRequest>), security(("bearer" = [])),
     responses((status = 200, body = ValidateResponse, headers(("X-User-Id"), ("X-User-Email"), ("X-User-Role"), ("X-User-Aal"))),
               (status = 401, body = Problem, description = "invalid_token, token_expired or token_revoked"),
-              (status = 403, body = Problem, description = "insufficient_role, mfa_required below `aal`, or insufficient_scope"),
+              (status = 403, body = Problem, description = "insufficient_role, mfa_required below `aal`, insufficient_scope, or invalid_audience"),
               (status = 503, body = Problem, description = "unavailable: the revocation log is not loaded yet")))]
 pub async fn validate_post(
     State(state): State<AppState>,
