@@ -1,19 +1,27 @@
-//! Passkeys (WebAuthn, through webauthn-rs): registration for a signed-in user, discoverable
+//! Passkeys (WebAuthn, through webauthn-rs-core): registration for a signed-in user, discoverable
 //! sign-in, and the assertion that finishes a sign-in as its second factor. Ceremony state waits
 //! in the ephemeral store (every instance sees it) for five minutes and is taken once.
+//!
+//! User verification is "preferred", as the contract asks: a security key without a PIN can be a
+//! passkey. What it proves decides the level (`Assurance::from_methods`): a verified passkey
+//! sign-in is `aal2`, an unverified one `aal1`; as the second factor after a password either is
+//! `aal2`. A credential that verified its user at registration must verify it on every use
+//! (webauthn-rs-core enforces this), so a PIN once set cannot be skipped by a thief.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use url::Url;
 use uuid::Uuid;
-use webauthn_rs::prelude::{
-    AuthenticationResult, CreationChallengeResponse, CredentialID, DiscoverableAuthentication,
-    Passkey as WebauthnPasskey, PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential,
-    RegisterPublicKeyCredential, RequestChallengeResponse, Url, Webauthn, WebauthnBuilder, WebauthnError,
+use webauthn_rs_core::WebauthnCore;
+use webauthn_rs_core::error::WebauthnError;
+use webauthn_rs_core::proto::{
+    AttestationConveyancePreference, AuthenticationResult, AuthenticationState, CreationChallengeResponse, Credential,
+    CredentialID, PublicKeyCredential, RegisterPublicKeyCredential, RegistrationState, RequestAuthenticationExtensions,
+    RequestChallengeResponse, RequestRegistrationExtensions, UserVerificationPolicy,
 };
-use webauthn_rs_proto::{AuthenticatorSelectionCriteria, ResidentKeyRequirement, UserVerificationPolicy};
 
 use super::{Aal, Assurance, AuthMethod, NewPasskey, Passkey, WEBAUTHN_CHALLENGE_TTL, counter_moves_forward};
 use crate::clock::Clock;
@@ -45,8 +53,18 @@ pub struct PasskeyLoginOptions {
     pub options: RequestChallengeResponse,
 }
 
+/// What the contract asks of the authenticator, at registration and at every assertion.
+const USER_VERIFICATION: UserVerificationPolicy = UserVerificationPolicy::Preferred;
+
+/// A passkey's credential as the store keeps it (the JSON shape webauthn-rs gives its
+/// `Passkey`, so credentials registered before the move to the core crate still read).
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+struct StoredCredential {
+    cred: Credential,
+}
+
 pub struct PasskeyService {
-    webauthn: Webauthn,
+    webauthn: WebauthnCore,
     store: Arc<dyn Store>,
     sessions: Arc<SessionService>,
     pending: Arc<dyn EphemeralStore>,
@@ -61,18 +79,19 @@ impl PasskeyService {
         pending: Arc<dyn EphemeralStore>,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, DomainError> {
-        let Some((first, others)) = relying_party.origins.split_first() else {
+        // The settings already refused an RP ID that is an IP or not a registrable suffix of
+        // every origin's host; origins match exactly (no subdomains, no other ports).
+        if relying_party.origins.is_empty() {
             return Err(DomainError::Internal("WebAuthn needs at least one origin".into()));
-        };
-        let mut builder = WebauthnBuilder::new(&relying_party.id, first)
-            .map_err(|error| DomainError::Internal(format!("WebAuthn relying party: {error}")))?
-            .rp_name(&relying_party.name)
-            .timeout(WEBAUTHN_CHALLENGE_TTL);
-        for origin in others {
-            builder = builder.append_allowed_origin(origin);
         }
-        let webauthn =
-            builder.build().map_err(|error| DomainError::Internal(format!("WebAuthn relying party: {error}")))?;
+        let webauthn = WebauthnCore::new_unsafe_experts_only(
+            &relying_party.name,
+            &relying_party.id,
+            relying_party.origins.clone(),
+            WEBAUTHN_CHALLENGE_TTL,
+            Some(false),
+            Some(false),
+        );
         Ok(Self { webauthn, store, sessions, pending, clock })
     }
 
@@ -86,23 +105,30 @@ impl PasskeyService {
         let existing = self.store.list_passkeys(user_id).await?;
         let exclude: Vec<CredentialID> =
             existing.iter().map(|passkey| CredentialID::from(passkey.credential_id.clone())).collect();
-        let display_name = user.full_name.as_deref().unwrap_or(&user.email);
-        let (mut options, state) = self
+        let display_name = user.full_name.as_deref().filter(|name| !name.is_empty()).unwrap_or(&user.email);
+        // No credProtect: its stricter levels hide a credential from a discoverable sign-in
+        // without user verification, which "preferred" allows.
+        let extensions = RequestRegistrationExtensions {
+            cred_protect: None,
+            uvm: Some(true),
+            cred_props: Some(true),
+            min_pin_length: None,
+            hmac_create_secret: None,
+        };
+        let builder = self
             .webauthn
-            .start_passkey_registration(user_id, &user.email, display_name, Some(exclude))
+            .new_challenge_register_builder(user_id.as_bytes(), &user.email, display_name)
+            .map_err(|error| DomainError::Internal(format!("passkey registration options: {error}")))?
+            .attestation(AttestationConveyancePreference::None)
+            .user_verification_policy(USER_VERIFICATION)
+            // The contract's sign-in is discoverable: ask for a resident key outright.
+            .require_resident_key(true)
+            .exclude_credentials(Some(exclude))
+            .extensions(Some(extensions));
+        let (options, state) = self
+            .webauthn
+            .generate_challenge_register(builder)
             .map_err(|error| DomainError::Internal(format!("passkey registration options: {error}")))?;
-        // webauthn-rs leaves residency to the authenticator; the contract's sign-in is
-        // discoverable, so ask for a resident key outright. User verification stays what
-        // webauthn-rs's passkey ceremonies demand (`required`, stricter than `preferred`): a
-        // passkey sign-in is then always aal2, never a single possession factor.
-        let selection = options.public_key.authenticator_selection.get_or_insert(AuthenticatorSelectionCriteria {
-            authenticator_attachment: None,
-            resident_key: None,
-            require_resident_key: true,
-            user_verification: UserVerificationPolicy::Required,
-        });
-        selection.resident_key = Some(ResidentKeyRequirement::Required);
-        selection.require_resident_key = true;
         self.put(&registration_key(user_id), &state).await?;
         Ok(options)
     }
@@ -117,11 +143,11 @@ impl PasskeyService {
     ) -> Result<Passkey, DomainError> {
         // Parse first: a malformed body must not spend the pending registration.
         let credential: RegisterPublicKeyCredential = parse_credential(credential, DomainError::InvalidPasskey)?;
-        let Some(state) = self.take::<PasskeyRegistration>(&registration_key(user_id)).await? else {
+        let Some(state) = self.take::<RegistrationState>(&registration_key(user_id)).await? else {
             audit_refused("passkey_registration_failed", Some(user_id), "no_pending_registration");
             return Err(DomainError::InvalidPasskey);
         };
-        let passkey = self.webauthn.finish_passkey_registration(&credential, &state).map_err(|error| {
+        let passkey = self.webauthn.register_credential(&credential, &state, None).map_err(|error| {
             tracing::debug!(%error, "passkey attestation refused");
             audit_refused("passkey_registration_failed", Some(user_id), "invalid_attestation");
             DomainError::InvalidPasskey
@@ -130,9 +156,9 @@ impl PasskeyService {
         let new = NewPasskey {
             id: Uuid::new_v4(),
             user_id,
-            credential_id: passkey.cred_id().to_vec(),
+            credential_id: passkey.cred_id.clone(),
             name: name.chars().take(MAX_PASSKEY_NAME_CHARS).collect(),
-            credential: to_json(&passkey)?,
+            credential: to_json(&StoredCredential { cred: passkey })?,
             created_at: self.clock.now(),
         };
         let stored = match self.store.add_passkey(new).await {
@@ -177,12 +203,8 @@ impl PasskeyService {
 
     /// Request options for a discoverable sign-in: no email asked, no credentials listed.
     pub async fn begin_login(&self) -> Result<PasskeyLoginOptions, DomainError> {
-        let (mut options, state) = self
-            .webauthn
-            .start_discoverable_authentication()
-            .map_err(|error| DomainError::Internal(format!("passkey sign-in options: {error}")))?;
-        // webauthn-rs marks these for conditional UI (autofill); a sign-in button is modal too.
-        options.mediation = None;
+        // No credentials listed: the authenticator offers the user's discoverable ones.
+        let (options, state) = self.authentication_options(Vec::new(), false)?;
         let challenge_id = random_token();
         self.put(&login_key(&challenge_id), &state).await?;
         Ok(PasskeyLoginOptions { challenge_id, options })
@@ -201,14 +223,12 @@ impl PasskeyService {
             return Err(DomainError::InvalidCredentials);
         }
         let credential: PublicKeyCredential = parse_credential(credential, DomainError::InvalidCredentials)?;
-        let Some(state) = self.take::<DiscoverableAuthentication>(&login_key(challenge_id)).await? else {
+        let Some(state) = self.take::<AuthenticationState>(&login_key(challenge_id)).await? else {
             return Err(refused_login(None, "unknown_challenge"));
         };
-        let (user_handle, credential_id) = self
-            .webauthn
-            .identify_discoverable_authentication(&credential)
-            .map_err(|_| refused_login(None, "no_user_handle"))?;
-        let stored = match self.store.find_passkey_by_credential_id(credential_id).await? {
+        let user_handle = credential.get_user_unique_id().and_then(|handle| Uuid::from_slice(handle).ok());
+        let Some(user_handle) = user_handle else { return Err(refused_login(None, "no_user_handle")) };
+        let stored = match self.store.find_passkey_by_credential_id(credential.get_credential_id()).await? {
             Some(stored) if stored.user_id == user_handle => stored,
             _ => return Err(refused_login(None, "unknown_credential")),
         };
@@ -216,10 +236,10 @@ impl PasskeyService {
             Some(user) if user.is_active => user,
             _ => return Err(refused_login(Some(stored.user_id), "account_unavailable")),
         };
-        let mut passkey: WebauthnPasskey = from_json(&stored.credential)?;
+        let mut passkey: StoredCredential = from_json(&stored.credential)?;
         let result = self
             .webauthn
-            .finish_discoverable_authentication_v2(&credential, state, &passkey)
+            .authenticate_single_credential(&credential, &state, &passkey.cred)
             .map_err(|error| refused_login(Some(user.id), failure_reason(&error)))?;
         if !self.record_use(&stored, &mut passkey, &result).await? {
             return Err(refused_login(Some(user.id), "counter_went_backwards"));
@@ -241,23 +261,26 @@ impl PasskeyService {
         if passkeys.is_empty() {
             return Err(DomainError::MfaNotEnabled);
         }
-        let credentials: Vec<WebauthnPasskey> = passkeys.into_iter().map(|(_, passkey)| passkey).collect();
-        let (options, state) = self
-            .webauthn
-            .start_passkey_authentication(&credentials)
-            .map_err(|error| DomainError::Internal(format!("passkey second-factor options: {error}")))?;
+        let credentials: Vec<Credential> = passkeys.into_iter().map(|(_, passkey)| passkey.cred).collect();
+        let (options, state) = self.authentication_options(credentials, true)?;
         self.put(&second_factor_key(token_key), &state).await?;
         Ok(options)
     }
 
     /// Judges an assertion answering [`Self::begin_second_factor`]; a refusal is
-    /// `invalid_mfa_code`, so it counts like a wrong code. The options are single use.
-    pub async fn check_second_factor(&self, user: &User, token_key: &str, credential: &str) -> Result<(), DomainError> {
+    /// `invalid_mfa_code`, so it counts like a wrong code. The options are single use. True when
+    /// the authenticator verified its user.
+    pub async fn check_second_factor(
+        &self,
+        user: &User,
+        token_key: &str,
+        credential: &str,
+    ) -> Result<bool, DomainError> {
         let credential: PublicKeyCredential = parse_credential(credential, DomainError::InvalidMfaCode)?;
-        let Some(state) = self.take::<PasskeyAuthentication>(&second_factor_key(token_key)).await? else {
+        let Some(state) = self.take::<AuthenticationState>(&second_factor_key(token_key)).await? else {
             return Err(DomainError::InvalidMfaCode);
         };
-        let result = self.webauthn.finish_passkey_authentication(&credential, &state).map_err(|error| {
+        let result = self.webauthn.authenticate_credential(&credential, &state).map_err(|error| {
             tracing::debug!(%error, "passkey assertion refused");
             DomainError::InvalidMfaCode
         })?;
@@ -271,10 +294,30 @@ impl PasskeyService {
             audit_refused("passkey_second_factor_failed", Some(user.id), "counter_went_backwards");
             return Err(DomainError::InvalidMfaCode);
         }
-        Ok(())
+        Ok(result.user_verified())
     }
 
-    async fn user_passkeys(&self, user_id: Uuid) -> Result<Vec<(Passkey, WebauthnPasskey)>, DomainError> {
+    /// Request options for `credentials` (none: a discoverable sign-in). A second factor lets a
+    /// passkey become backup eligible after registration, as webauthn-rs does for passkeys; a
+    /// discoverable sign-in does not.
+    fn authentication_options(
+        &self,
+        credentials: Vec<Credential>,
+        allow_backup_eligible_upgrade: bool,
+    ) -> Result<(RequestChallengeResponse, AuthenticationState), DomainError> {
+        let extensions = RequestAuthenticationExtensions { appid: None, uvm: Some(true), hmac_get_secret: None };
+        let builder = self
+            .webauthn
+            .new_challenge_authenticate_builder(credentials, Some(USER_VERIFICATION))
+            .map_err(|error| DomainError::Internal(format!("passkey request options: {error}")))?
+            .extensions(Some(extensions))
+            .allow_backup_eligible_upgrade(allow_backup_eligible_upgrade);
+        self.webauthn
+            .generate_challenge_authenticate(builder)
+            .map_err(|error| DomainError::Internal(format!("passkey request options: {error}")))
+    }
+
+    async fn user_passkeys(&self, user_id: Uuid) -> Result<Vec<(Passkey, StoredCredential)>, DomainError> {
         let stored = self.store.list_passkeys(user_id).await?;
         stored
             .into_iter()
@@ -292,13 +335,13 @@ impl PasskeyService {
     async fn record_use(
         &self,
         stored: &Passkey,
-        passkey: &mut WebauthnPasskey,
+        passkey: &mut StoredCredential,
         result: &AuthenticationResult,
     ) -> Result<bool, DomainError> {
         if !counter_moves_forward(stored.sign_count, result.counter()) {
             return Ok(false);
         }
-        passkey.update_credential(result);
+        record_assertion(&mut passkey.cred, result);
         let now: DateTime<Utc> = self.clock.now();
         let (seen, presented) = (stored.sign_count, i64::from(result.counter()));
         Ok(self.store.record_passkey_use(stored.id, seen, presented, &to_json(passkey)?, now).await?)
@@ -339,8 +382,17 @@ fn failure_reason(error: &WebauthnError) -> &'static str {
         WebauthnError::CredentialPossibleCompromise => "counter_went_backwards",
         WebauthnError::InvalidRPOrigin => "wrong_origin",
         WebauthnError::MismatchedChallenge => "wrong_challenge",
+        WebauthnError::UserNotVerified => "user_not_verified",
         _ => "invalid_assertion",
     }
+}
+
+/// What an accepted assertion changes in the credential: the counter it reported, when higher,
+/// and the backup flags (a credential may become backup eligible, never stop being so).
+fn record_assertion(credential: &mut Credential, result: &AuthenticationResult) {
+    credential.counter = credential.counter.max(result.counter());
+    credential.backup_state = result.backup_state();
+    credential.backup_eligible |= result.backup_eligible();
 }
 
 fn registration_key(user_id: Uuid) -> String {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
-use webauthn_rs::prelude::RequestChallengeResponse;
+use webauthn_rs_proto::RequestChallengeResponse;
 
 use super::passkeys::PasskeyService;
 use super::{
@@ -51,6 +51,20 @@ pub enum SecondFactorProof<'a> {
     RecoveryCode(&'a str),
     /// A passkey assertion (WebAuthn JSON) answering `/auth/mfa/webauthn/options`.
     Webauthn(&'a str),
+}
+
+/// A second factor that checked out: its method, and whether a passkey among it verified its
+/// user (which lifts a session that began with an unverified passkey to `aal2`).
+#[derive(Debug, Clone, Copy)]
+struct ProvenFactor {
+    method: AuthMethod,
+    passkey_user_verified: bool,
+}
+
+impl ProvenFactor {
+    fn one_time_code() -> Self {
+        Self { method: AuthMethod::Otp, passkey_user_verified: false }
+    }
 }
 
 /// An mfa token's record in the ephemeral store; the token itself is kept only hashed.
@@ -282,7 +296,8 @@ impl MfaService {
                 return Err(error);
             }
         };
-        let assurance = Assurance::from_methods(&stored.challenge.amr, false).step_up(&[added], false);
+        let assurance =
+            Assurance::from_methods(&stored.challenge.amr, false).step_up(&[added.method], added.passkey_user_verified);
         metrics::counter!("mfa_verifications_total", "method" => method.as_str(), "outcome" => "success").increment(1);
         self.sessions.start(&user, client, assurance).await
     }
@@ -297,7 +312,7 @@ impl MfaService {
         let added = checked.inspect_err(|error| record(proof.method(), &user, error))?;
         metrics::counter!("mfa_verifications_total", "method" => proof.method().as_str(), "outcome" => "success")
             .increment(1);
-        self.sessions.step_up(&user, claims, &[added], false).await
+        self.sessions.step_up(&user, claims, &[added.method], added.passkey_user_verified).await
     }
 
     /// A wrong code spends a unit of the account's failed-login budget, like a wrong password.
@@ -307,7 +322,7 @@ impl MfaService {
         challenge: &str,
         proof: SecondFactorProof<'_>,
         now: DateTime<Utc>,
-    ) -> Result<AuthMethod, DomainError> {
+    ) -> Result<ProvenFactor, DomainError> {
         let check = self.check_proof(user, challenge, proof, now);
         let is_wrong_code = |error: &DomainError| matches!(error, DomainError::InvalidMfaCode);
         self.accounts.within_failure_budget(&Email::key_of(&user.email), check, is_wrong_code).await
@@ -321,12 +336,12 @@ impl MfaService {
         challenge: &str,
         proof: SecondFactorProof<'_>,
         now: DateTime<Utc>,
-    ) -> Result<AuthMethod, DomainError> {
+    ) -> Result<ProvenFactor, DomainError> {
         match proof {
             SecondFactorProof::Webauthn(credential) => {
                 let passkeys = self.passkeys.as_ref().ok_or(DomainError::InvalidMfaCode)?;
-                passkeys.check_second_factor(user, challenge, credential).await?;
-                Ok(AuthMethod::Hwk)
+                let user_verified = passkeys.check_second_factor(user, challenge, credential).await?;
+                Ok(ProvenFactor { method: AuthMethod::Hwk, passkey_user_verified: user_verified })
             }
             SecondFactorProof::Totp(code) => self.check_totp(user.id, code, now).await,
             SecondFactorProof::RecoveryCode(code) => {
@@ -336,7 +351,7 @@ impl MfaService {
                 let hash = recovery::hash(user.id, code);
                 if self.store.use_recovery_code(user.id, &hash, now).await? {
                     tracing::info!(target: "audit", event = "recovery_code_used", user_id = %user.id, outcome = "success", "a recovery code was spent");
-                    Ok(AuthMethod::Otp)
+                    Ok(ProvenFactor::one_time_code())
                 } else {
                     Err(DomainError::InvalidMfaCode)
                 }
@@ -346,7 +361,7 @@ impl MfaService {
 
     /// A code of the confirmed factor, in the drift window, of a step later than the last one
     /// accepted; the step is spent with a compare-and-set, so a replay loses even in a race.
-    async fn check_totp(&self, user_id: Uuid, code: &str, now: DateTime<Utc>) -> Result<AuthMethod, DomainError> {
+    async fn check_totp(&self, user_id: Uuid, code: &str, now: DateTime<Utc>) -> Result<ProvenFactor, DomainError> {
         let factor = self.store.find_totp(user_id).await?.filter(|factor| factor.confirmed_at.is_some());
         let Some(factor) = factor else { return Err(DomainError::InvalidMfaCode) };
         let secret = self.open_secret(user_id, &factor.sealed_secret)?;
@@ -355,7 +370,7 @@ impl MfaService {
         if !totp::accepts_step(last, step) || !self.store.use_totp_step(user_id, step_number(step)?).await? {
             return Err(DomainError::InvalidMfaCode);
         }
-        Ok(AuthMethod::Otp)
+        Ok(ProvenFactor::one_time_code())
     }
 
     fn open_secret(&self, user_id: Uuid, sealed: &str) -> Result<TotpSecret, DomainError> {

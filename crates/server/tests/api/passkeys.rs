@@ -1,6 +1,6 @@
 //! Passkeys through HTTP, with a software authenticator producing real attestations and
-//! signatures: registration, discoverable sign-in at aal2, the list and removal, the passkey as
-//! a second factor, and every way an assertion is refused (tampered, wrong origin, replayed,
+//! signatures: registration, discoverable sign-in at aal2 (aal1 without user verification), the
+//! list and removal, the passkey as a second factor, and every way an assertion is refused (tampered, wrong origin, replayed,
 //! cloned key, someone else's). Both backends; two instances sharing Redis on PostgreSQL.
 
 mod authenticator;
@@ -23,6 +23,8 @@ on_both_backends!(
     one_users_passkey_and_challenge_do_nothing_for_another,
     a_passkey_finishes_a_password_sign_in_as_the_second_factor,
     a_passkey_steps_a_signed_in_session_up_to_aal2,
+    a_passkey_without_user_verification_is_one_factor,
+    a_passkey_that_verified_its_user_at_registration_must_always_verify,
     removing_a_passkey_needs_aal2,
     malformed_credentials_are_refused_and_change_nothing,
     a_disabled_account_cannot_sign_in_with_its_passkey,
@@ -291,6 +293,70 @@ async fn a_passkey_steps_a_signed_in_session_up_to_aal2(backend: Backend) {
     assert_problem(replayed, StatusCode::UNAUTHORIZED, "invalid_mfa_code").await;
     let neither = post(&app, "/auth/mfa/webauthn/options", None, json!({})).await;
     assert_problem(neither, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+}
+
+/// User verification is "preferred": a key without a PIN registers, signs in at aal1 (a single
+/// possession factor), is a full second factor after the password, and reaches aal2 in a
+/// step-up once it verifies its user.
+async fn a_passkey_without_user_verification_is_one_factor(backend: Backend) {
+    let app = spawn(backend).await;
+    let (email, tokens) = app.signed_in_user().await;
+    let options: Value =
+        post(&app, "/auth/passkeys/register/options", Some(&tokens.access), json!({})).await.json().await.unwrap();
+    assert_eq!(options["publicKey"]["authenticatorSelection"]["userVerification"], "preferred", "{options}");
+    let mut key = SoftPasskey::without_user_verification(ORIGIN);
+    let credential = key.register(&options);
+    let registered = post(&app, "/auth/passkeys/register", Some(&tokens.access), json!({"credential": credential}));
+    assert_eq!(registered.await.status(), StatusCode::CREATED);
+
+    let (challenge_id, options) = login_options(&app).await;
+    assert_eq!(options["publicKey"]["userVerification"], "preferred", "{options}");
+    let session = Tokens::from(login(&app, &challenge_id, &key.assert(&options)).await).await;
+    let claims = claims_of(&session.access);
+    assert_eq!(claims["aal"], "aal1", "a touch alone is one factor");
+    assert_eq!(claims["amr"], json!(["hwk"]));
+    let gateway = app.client.get(app.url("/auth/validate?aal=aal2")).bearer_auth(&session.access).send().await;
+    assert_problem(gateway.unwrap(), StatusCode::FORBIDDEN, "mfa_required").await;
+
+    // After the password it is the second factor: aal2.
+    let answer: Value = app.login(&email, PASSWORD).await.json().await.unwrap();
+    let mfa_token = answer["mfa_token"].as_str().expect("mfa_required");
+    let options: Value =
+        post(&app, "/auth/mfa/webauthn/options", None, json!({"mfa_token": mfa_token})).await.json().await.unwrap();
+    let body = json!({"mfa_token": mfa_token, "method": "webauthn", "credential": key.assert(&options)});
+    let pair = Tokens::from(post(&app, "/auth/mfa/verify", None, body).await).await;
+    assert_eq!(claims_of(&pair.access)["aal"], "aal2");
+
+    // The aal1 passkey session steps up: unverified again it stays aal1, verified it is aal2.
+    let step_up_options = || post(&app, "/auth/mfa/webauthn/options", Some(&session.access), json!({}));
+    let touch = key.assert(&step_up_options().await.json().await.unwrap());
+    let still = Tokens::from(step_up_with(&app, &session.access, &touch).await).await;
+    assert_eq!(claims_of(&still.access)["aal"], "aal1");
+    key.verifies_user = true;
+    let verified = key
+        .assert(&post(&app, "/auth/mfa/webauthn/options", Some(&still.access), json!({})).await.json().await.unwrap());
+    let stepped = Tokens::from(step_up_with(&app, &still.access, &verified).await).await;
+    let after = claims_of(&stepped.access);
+    assert_eq!(after["aal"], "aal2", "{after}");
+    assert_eq!(after["sid"], claims["sid"]);
+}
+
+/// A key that checked its user's PIN at registration cannot be used later without it: a thief
+/// holding the key cannot skip the PIN by answering with a touch.
+async fn a_passkey_that_verified_its_user_at_registration_must_always_verify(backend: Backend) {
+    let app = spawn(backend).await;
+    let (email, _, mut authenticator) = user_with_passkey(&app).await;
+    authenticator.verifies_user = false;
+    assert_problem(sign_in(&app, &mut authenticator).await, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+    let answer: Value = app.login(&email, PASSWORD).await.json().await.unwrap();
+    let mfa_token = answer["mfa_token"].as_str().expect("mfa_required");
+    let options: Value =
+        post(&app, "/auth/mfa/webauthn/options", None, json!({"mfa_token": mfa_token})).await.json().await.unwrap();
+    let body = json!({"mfa_token": mfa_token, "method": "webauthn", "credential": authenticator.assert(&options)});
+    assert_problem(post(&app, "/auth/mfa/verify", None, body).await, StatusCode::UNAUTHORIZED, "invalid_mfa_code")
+        .await;
+    authenticator.verifies_user = true;
+    assert_eq!(sign_in(&app, &mut authenticator).await.status(), StatusCode::OK);
 }
 
 async fn removing_a_passkey_needs_aal2(backend: Backend) {

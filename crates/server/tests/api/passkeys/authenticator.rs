@@ -1,5 +1,6 @@
 //! A software passkey: a discoverable ES256 credential with `none` attestation, a signature
-//! counter and user verification, speaking the WebAuthn Level 3 JSON forms. It signs for
+//! counter and user verification (which can be turned off, as a security key without a PIN),
+//! speaking the WebAuthn Level 3 JSON forms. It signs for
 //! whichever origin it is told it runs in, so tests can play a phishing page; `Clone` copies the
 //! key and the counter, as a cloned authenticator would.
 
@@ -22,6 +23,8 @@ const ATTESTED_CREDENTIAL_DATA: u8 = 0x40;
 pub struct SoftPasskey {
     /// The origin the "browser" reports in clientDataJSON.
     pub origin: String,
+    /// Whether it sets the UV flag: it checked a PIN or a biometric.
+    pub verifies_user: bool,
     credential: Option<Credential>,
 }
 
@@ -48,7 +51,16 @@ fn client_data(kind: &str, challenge: &Value, origin: &str) -> Vec<u8> {
 
 impl SoftPasskey {
     pub fn new(origin: &str) -> Self {
-        Self { origin: origin.to_owned(), credential: None }
+        Self { origin: origin.to_owned(), verifies_user: true, credential: None }
+    }
+
+    /// A key that only proves presence (a touch), never its user.
+    pub fn without_user_verification(origin: &str) -> Self {
+        Self { verifies_user: false, ..Self::new(origin) }
+    }
+
+    fn flags(&self) -> u8 {
+        if self.verifies_user { USER_PRESENT | USER_VERIFIED } else { USER_PRESENT }
     }
 
     /// The same key and counter, answering for another origin.
@@ -73,7 +85,7 @@ impl SoftPasskey {
         let id: Vec<u8> = (0..32).map(|_| rand::random::<u8>()).collect();
 
         let mut authenticator_data = Sha256::digest(rp_id.as_bytes()).to_vec();
-        authenticator_data.push(USER_PRESENT | USER_VERIFIED | ATTESTED_CREDENTIAL_DATA);
+        authenticator_data.push(self.flags() | ATTESTED_CREDENTIAL_DATA);
         authenticator_data.extend_from_slice(&0u32.to_be_bytes());
         authenticator_data.extend_from_slice(&[0; 16]); // AAGUID
         authenticator_data.extend_from_slice(&u16::try_from(id.len()).unwrap().to_be_bytes());
@@ -106,11 +118,11 @@ impl SoftPasskey {
     pub fn assert(&mut self, options: &Value) -> Value {
         let options = &options["publicKey"];
         let rp_id = options["rpId"].as_str().expect("rpId");
-        let origin = self.origin.clone();
+        let (origin, flags) = (self.origin.clone(), self.flags());
         let credential = self.credential.as_mut().expect("a registered credential");
         credential.counter += 1;
         let mut authenticator_data = Sha256::digest(rp_id.as_bytes()).to_vec();
-        authenticator_data.push(USER_PRESENT | USER_VERIFIED);
+        authenticator_data.push(flags);
         authenticator_data.extend_from_slice(&credential.counter.to_be_bytes());
         let client_data = client_data("webauthn.get", &options["challenge"], &origin);
         let mut signed = authenticator_data.clone();
