@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use crate::adapters::redis::{self, RedisHandle};
 use crate::config::Settings;
 use crate::events::Dispatcher;
-use crate::http::state::AppState;
+use crate::http::state::{AppState, Services};
 use crate::http::{self, HttpSettings};
 use crate::wiring;
 
@@ -96,7 +96,7 @@ impl Application {
                 Err(error) => tracing::warn!(%error, "password hasher warm-up failed"),
             }
         });
-        let state = AppState {
+        let state = AppState::new(Services {
             accounts: components.accounts,
             sessions: components.sessions.clone(),
             admin: components.admin.clone(),
@@ -113,7 +113,7 @@ impl Application {
             client_quota: (settings.rate_limit_per_minute > 0)
                 .then(|| Quota::per_minute(settings.rate_limit_per_minute)),
             ui: components.ui,
-        };
+        });
         let router = http::router(
             state,
             HttpSettings {

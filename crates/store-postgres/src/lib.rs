@@ -17,8 +17,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use auth_core::error::StoreError;
 use auth_core::ports::Store;
-use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Connection, PgPool};
 
 use errors::store_error;
 
@@ -29,6 +29,11 @@ pub struct PoolSettings {
     /// How long a request waits for a connection before the database counts as unavailable.
     pub acquire_timeout: Duration,
 }
+
+/// A pooled connection idle for longer than this is pinged before use. sqlx pings every
+/// connection as it returns to the pool, so one used since then is known to be alive; its
+/// default pings on every acquire as well, a second round trip for each query.
+const IDLE_BEFORE_PING: Duration = Duration::from_secs(1);
 
 #[derive(Clone)]
 pub struct PgStore {
@@ -46,6 +51,13 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(settings.max_connections)
             .acquire_timeout(settings.acquire_timeout)
+            .test_before_acquire(false)
+            .before_acquire(|connection, metadata| {
+                Box::pin(async move {
+                    // A failed ping drops the connection and the pool opens or takes another.
+                    Ok(metadata.idle_for < IDLE_BEFORE_PING || connection.ping().await.is_ok())
+                })
+            })
             .connect_lazy_with(options);
         Ok(Self { pool })
     }

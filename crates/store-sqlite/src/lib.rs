@@ -55,7 +55,10 @@ impl SqliteStore {
             create_private_file(options.get_filename())?;
             options.journal_mode(SqliteJournalMode::Wal).synchronous(SqliteSynchronous::Normal)
         };
-        let mut pool_options = SqlitePoolOptions::new().acquire_timeout(settings.acquire_timeout);
+        // A connection to a file cannot go stale: no ping before each use (sqlx's default is a
+        // round trip to the connection's worker thread for every query).
+        let mut pool_options =
+            SqlitePoolOptions::new().acquire_timeout(settings.acquire_timeout).test_before_acquire(false);
         pool_options = if in_memory {
             // Every connection to `:memory:` is its own database: keep exactly one, forever.
             pool_options.max_connections(1).min_connections(1).idle_timeout(None).max_lifetime(None)

@@ -89,7 +89,7 @@ pub struct SessionService {
     broadcast: Arc<dyn RevocationBroadcast>,
     clock: Arc<dyn Clock>,
     settings: SessionSettings,
-    verified: VerifiedTokenCache,
+    verified: Option<VerifiedTokenCache>,
 }
 
 impl SessionService {
@@ -102,16 +102,8 @@ impl SessionService {
         settings: SessionSettings,
     ) -> Self {
         let refresh_tokens = RefreshTokens::new(access_tokens.keys().derive_secret("refresh-token-successor"));
-        Self {
-            store,
-            access_tokens,
-            refresh_tokens,
-            revocations,
-            broadcast,
-            clock,
-            settings,
-            verified: VerifiedTokenCache::default(),
-        }
+        let verified = VerifiedTokenCache::for_algorithm(access_tokens.keys().algorithm());
+        Self { store, access_tokens, refresh_tokens, revocations, broadcast, clock, settings, verified }
     }
 
     pub fn access_tokens(&self) -> &AccessTokens {
@@ -245,13 +237,16 @@ impl SessionService {
     /// revocation set. No database or network call.
     pub fn authenticate(&self, access_token: &str) -> Result<AccessClaims, DomainError> {
         let now = self.clock.now();
-        let claims = match self.verified.get(access_token, now.timestamp()) {
-            Some(claims) => claims,
-            None => {
-                let claims = self.access_tokens.verify(access_token, now)?;
-                self.verified.insert(access_token, &claims);
-                claims
-            }
+        let claims = match &self.verified {
+            None => self.access_tokens.verify(access_token, now)?,
+            Some(verified) => match verified.get(access_token, now.timestamp()) {
+                Some(claims) => claims,
+                None => {
+                    let claims = self.access_tokens.verify(access_token, now)?;
+                    verified.insert(access_token, &claims);
+                    claims
+                }
+            },
         };
         self.ensure_live(claims.sid)?;
         Ok(claims)
