@@ -4,7 +4,10 @@
 #
 #   bench/run.sh            full run (about 10 s per measurement)
 #   bench/run.sh --smoke    CI smoke mode (2 s per measurement; checks the harness works)
-#   bench/run.sh --only scale   only the million-user rows (6), with or without --smoke
+#   bench/run.sh --only scale   only the million-user rows and query plans (6), with or without --smoke
+#   bench/run.sh --only me      only GET /auth/me against pgbench -S (2b)
+#   bench/run.sh --peers        adds the side-by-side rows against better-auth (7, bench/peers.sh)
+#   bench/run.sh --only peers   only those
 #
 # Needs PostgreSQL and Redis (TEST_DATABASE_URL / TEST_REDIS_URL, as scripts/test.sh provides);
 # installs wrk with apt when missing.
@@ -13,11 +16,13 @@ cd "$(dirname "$0")/.."
 duration=10
 smoke=false
 only=all
+peers=false
 while [[ $# -gt 0 ]]; do
   case $1 in
     --smoke) smoke=true duration=2 ;;
     --only) only=$2; shift ;;
-    *) echo "usage: bench/run.sh [--smoke] [--only scale]" >&2; exit 2 ;;
+    --peers) peers=true ;;
+    *) echo "usage: bench/run.sh [--smoke] [--peers] [--only core|me|scale|peers]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -69,11 +74,19 @@ start_service() {
   say "$name did not become ready"; cat "$work/$name.log" >&2; exit 1
 }
 
-# wrk_run URL [wrk args...]: prints "requests/s p50_ms p99_ms"
+# wrk_run URL [wrk args...]: prints "requests/s p50_ms p99_ms" (2xx answers only; the timeout is
+# long enough that a login's wait for hashing shows in p99 instead of being cut off at 2 s)
 wrk_run() {
   local url=$1; shift
-  wrk -t1 -c32 -d"${duration}s" --latency "$@" "$url" 2>/dev/null | python3 bench/wrk_summary.py
+  wrk -t1 -c32 -d"${duration}s" --timeout 30s --latency "$@" "$url" 2>/dev/null | python3 bench/wrk_summary.py
 }
+
+# section NAME: whether this run measures section NAME.
+section() { [[ $only == "$1" || ( $only == all && ( $1 != peers || $peers == true ) ) ]]; }
+pgbench_ready=false
+pgbench_tables() { $pgbench_ready || pgbench -q -i -s 1 "$database_url" >/dev/null 2>&1; pgbench_ready=true; }
+# pgbench_tps ARGS...: pgbench's tps over the run's duration with 32 clients.
+pgbench_tps() { pgbench -c 32 -j "$cores" -T "$duration" "$@" "$database_url" 2>/dev/null | awk '/^tps/ {print int($3); exit}'; }
 
 rss_mb() { awk '/VmRSS/ {printf "%.1f", $2/1024}' "/proc/$1/status"; }
 ratio() { python3 -c "a, b = float('$1'), float('$2'); print(f'{a / b:.2f}' if b else 'n/a')"; }
@@ -89,14 +102,14 @@ seed_user() {
     -d '{"email":"bench@example.com","password":"benchmark password"}' >/dev/null || true
 }
 
-if [[ $only == all ]]; then
+if section core; then
 # 1. Validation, HS256 and RS256, against /health/live of the same binary.
 start_service hs256
 hs_port=$port hs_pid=$pid
 seed_user "$hs_port"
 idle_rss=$(rss_mb "$hs_pid")
 token=$(login_token "$hs_port")
-read -r live_rps live_p50 live_p99 <<<"$(wrk_run "http://127.0.0.1:$hs_port/health/live")"
+read -r live_rps _ _ <<<"$(wrk_run "http://127.0.0.1:$hs_port/health/live")"
 read -r hs_rps hs_p50 hs_p99 <<<"$(wrk_run "http://127.0.0.1:$hs_port/auth/validate" -H "Authorization: Bearer $token")"
 loaded_rss=$(rss_mb "$hs_pid")
 row "validate HS256, 32 connections" "$hs_rps req/s, p50 $hs_p50 ms, p99 $hs_p99 ms" "/health/live $live_rps req/s" "$(ratio "$hs_rps" "$live_rps")" "≥ 0.8, p99 < 2 ms"
@@ -155,7 +168,10 @@ request_timeout=10
 clients=$(python3 -c "print(max(8, int(5 * $bound * $request_timeout)))")
 # Alone first (judged logins and the excess), then again with validation running (the hashing
 # threads yield the CPU to it, so that phase's logins are not the judged figure).
+curl -fs "http://127.0.0.1:$hs_port/metrics" >"$work/metrics-before-overload"
 python3 bench/overload.py "$hs_port" "$clients" "$duration" "$request_timeout" >"$work/overload"
+curl -fs "http://127.0.0.1:$hs_port/metrics" >"$work/metrics-after-overload"
+read -r _ shed_within shed_server_p99 <<<"$(python3 bench/shed_latency.py "$work/metrics-before-overload" "$work/metrics-after-overload")"
 read -r judged_rps shed shed_p99 judged_p99 late <"$work/overload"
 python3 bench/overload.py "$hs_port" "$clients" "$((duration + 2))" "$request_timeout" >/dev/null &
 overload=$!
@@ -164,13 +180,14 @@ read -r overloaded_rps _ overloaded_p99 <<<"$(wrk_run "http://127.0.0.1:$hs_port
 overload_rss=$(rss_mb "$hs_pid")
 wait "$overload"
 row "overload: $clients concurrent logins (5× what fits in ${request_timeout} s)" "$judged_rps judged/s, p99 $judged_p99 ms" "bound $bound req/s" "$(ratio "$judged_rps" "$bound")" "≥ 0.9"
-row "overload: the excess" "$shed answered 503, p99 $shed_p99 ms, $late only at the timeout" "" "" "p99 < 50 ms, none late"
+row "overload: the excess" "$shed answered 503, p99 $shed_p99 ms at the client, $late only at the timeout" "" "" "p99 < 50 ms, none late"
+row "overload: the excess, as the service measured it" "p99 ≤ $shed_server_p99 ms (histogram bucket), $shed_within of them within 50 ms" "" "" "p99 < 50 ms"
 row "validate HS256 during the overload" "$overloaded_rps req/s, p99 $overloaded_p99 ms, RSS $overload_rss MB" "validate alone $hs_rps req/s" "$(ratio "$overloaded_rps" "$hs_rps")" "≥ 0.5"
 
 # 4. Refresh (rotation, a new signed pair) per signing algorithm, against pgbench TPC-B-like on
 # the same PostgreSQL with the same 32 connections.
-pgbench -q -i -s 1 "$database_url" >/dev/null 2>&1
-tps=$(pgbench -c 32 -j "$cores" -T "$duration" "$database_url" 2>/dev/null | awk '/^tps/ {print int($3); exit}')
+pgbench_tables
+tps=$(pgbench_tps)
 for algorithm in HS256 ES256 EdDSA RS256; do
   keys=()
   if [[ $algorithm != HS256 ]]; then
@@ -214,10 +231,40 @@ row "start to ready (SQLite, fresh database)" "$started_ms ms" "" "" "< 200 ms"
 
 fi
 
+# 2b. Profile reads: GET /auth/me (a verified token, then one query for the account) against
+# pgbench -S (one primary-key select a transaction) on the same PostgreSQL, both with 32
+# connections: wrk's 32 and a pool of 32. The CPU each process spent per request says where a
+# difference goes (the flame graph of the service: bench/profile.sh).
+if section me; then
+  start_service me DATABASE_MAX_CONNECTIONS=32
+  me_port=$port me_pid=$pid
+  seed_user "$me_port"
+  me_token=$(login_token "$me_port")
+  pgbench_tables
+  # per_request BEFORE AFTER COUNT: "service postgres other" CPU µs per request between two readings.
+  per_request() { python3 -c "
+b, a, n = [float(v) for v in '$1'.split()], [float(v) for v in '$2'.split()], max(1.0, float('$3'))
+service, postgres, machine = (a[i] - b[i] for i in range(3))
+print(f'{service / n * 1e6:.0f} {postgres / n * 1e6:.0f} {(machine - service - postgres) / n * 1e6:.0f}')"; }
+  before=$(python3 bench/cpu.py "$me_pid")
+  select_tps=$(pgbench_tps -S)
+  after=$(python3 bench/cpu.py "$me_pid")
+  read -r _ select_pg select_client <<<"$(per_request "$before" "$after" "$((select_tps * duration))")"
+  before=$(python3 bench/cpu.py "$me_pid")
+  read -r me_rps _ me_p99 <<<"$(wrk_run "http://127.0.0.1:$me_port/auth/me" -H "Authorization: Bearer $me_token")"
+  after=$(python3 bench/cpu.py "$me_pid")
+  read -r me_service me_pg me_client <<<"$(per_request "$before" "$after" "$(( ${me_rps%.*} * duration ))")"
+  row "GET /auth/me, 32 connections" "$me_rps req/s, p99 $me_p99 ms; CPU per request: service $me_service µs, PostgreSQL $me_pg µs, wrk and the rest $me_client µs" \
+    "pgbench -S $select_tps tps; CPU per transaction: PostgreSQL $select_pg µs, pgbench and the rest $select_client µs" "$(ratio "$me_rps" "$select_tps")" "≥ 0.8"
+  kill "$me_pid" 2>/dev/null || true
+fi
+
 # 6. A million users: the request paths measured on an empty database, then again after
 # bench/seed.sql filled it (accounts, sessions, revocations inside the token lifetime). Every
 # table of more than 10,000 rows must be read through an index meanwhile: pg_stat_user_tables
 # counts sequential scans, and any on such a table fails the full run.
+sequential=none
+if section scale; then
 if $smoke; then seed_users=20000 seed_revoked=2000; else seed_users=1000000 seed_revoked=100000; fi
 scale_url="${database_admin%/*}/${database}_scale"
 psql -q -d "$database_admin" -c "create database ${database}_scale" >/dev/null
@@ -273,7 +320,41 @@ done
 row "$seed_users users: start to ready (PostgreSQL, $seed_revoked revocations loaded)" "$start_ms ms, RSS after load $scale_rss MB" "empty database ${empty[5]} ms, ${empty[6]} MB" "" "< 2000 ms, < 150 MB"
 row "$seed_users users: sequential scans on tables over 10,000 rows" "$sequential" "seeded in $seed_seconds s" "" "none"
 
+# 6b. The plan of every statement the request paths and the background work run on the seeded
+# database: auto_explain logs each (custom plans, then a prepared statement's generic one) to the
+# server log, read back by bench/plans.py. Needs a superuser and a readable server log.
+server_log=$(psql -At -d "$database_admin" -c "select case when current_setting('logging_collector') = 'on' then current_setting('data_directory') || '/' || pg_current_logfile() end" 2>/dev/null || true)
+[[ -n $server_log ]] || server_log=$(ls /var/log/postgresql/postgresql-"$(psql -At -d "$database_admin" -c 'show server_version_num' | cut -c1-2)"-main.log 2>/dev/null || true)
+plans=skipped
+if [[ -r $server_log ]] && psql -q -d "$database_admin" -c "alter database ${database}_scale set session_preload_libraries = 'auto_explain'" \
+    -c "alter database ${database}_scale set auto_explain.log_min_duration = 0" >/dev/null 2>&1; then
+  offset=$(stat -c %s "$server_log")
+  DATABASE_URL_OVERRIDE="$scale_url" start_service scale-plans BCRYPT_COST=4
+  python3 bench/request_paths.py "$port" scale-admin@example.com "benchmark password" 8
+  sleep 2  # a revocation poll and an outbox pass or two
+  kill "$pid" 2>/dev/null || true
+  scans >"$work/scans-plans"
+  python3 bench/plans.py "$server_log" "$offset" "${database}_scale" "$work/scans-plans" >"$work/plans"
+  plans=$(tail -1 "$work/plans"); plans=${plans#sequential: }
+  [[ $plans == none ]] || sequential="$sequential, plans: $plans"
+  statements=$(grep -m1 ' statements$' "$work/plans" || true)
+else
+  say "query plans skipped: no superuser or no readable server log ($server_log)"
+fi
+row "$seed_users users: query plans with a sequential scan of a table over 10,000 rows" "$plans" "${statements:-}" "" "none"
+fi
+
+# 7. Side by side with better-auth, the peer users pick instead: bench/peers.sh installs it from
+# npm into bench/peers/better-auth and prints its rows (auth-service ÷ better-auth).
+if section peers; then
+  peer_args=(); $smoke && peer_args=(--smoke)
+  BINARY="$binary" DURATION="$duration" TEST_DATABASE_URL="$database_admin" TEST_REDIS_URL="$redis_url" \
+    bash bench/peers.sh "${peer_args[@]}" >"$work/peers"
+  while IFS= read -r line; do [[ -n $line ]] && rows+=("$line"); done <"$work/peers"
+fi
+
 printf '\nauth-service benchmark: %s cores, %s s per measurement, %s\n\n' "$cores" "$duration" "$(date -u +%Y-%m-%dT%H:%MZ)"
 printf '| row | measured | baseline (same run) | ratio | target |\n|---|---|---|---|---|\n'
 printf '%s\n' "${rows[@]}"
+if [[ -s ${work}/plans ]]; then printf '\n## Query plans on the seeded database\n'; sed '$d' "$work/plans"; fi
 if ! $smoke && [[ "$sequential" != none ]]; then say "sequential scans on big tables: $sequential"; exit 1; fi

@@ -1,4 +1,6 @@
-"""Reads wrk --latency output on stdin; prints 'requests/s p50_ms p99_ms'. Fails when wrk printed no rate."""
+"""Reads wrk --latency output on stdin; prints 'requests/s p50_ms p99_ms'. The rate counts only
+2xx answers: wrk's own counts every answer, so a driver that went wrong (a spent refresh token,
+say) would show its quick 401s as speed. Fails when wrk printed no rate."""
 import re
 import sys
 
@@ -16,4 +18,9 @@ def milliseconds(label):
 rate = re.search(r"Requests/sec:\s+([\d.]+)", text)
 if not rate:
     sys.exit("wrk printed no request rate:\n" + text)
-print(f"{float(rate.group(1)):.0f} {milliseconds('50'):.3f} {milliseconds('99'):.3f}")
+answered = re.search(r"^\s*(\d+) requests in", text, re.M)
+failed = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
+share = 1.0
+if answered and failed and int(answered.group(1)):
+    share = 1 - int(failed.group(1)) / int(answered.group(1))
+print(f"{float(rate.group(1)) * share:.0f} {milliseconds('50'):.3f} {milliseconds('99'):.3f}")

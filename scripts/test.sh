@@ -158,5 +158,5 @@ fi
 
 # CI also runs the benchmark harness briefly, on the same PostgreSQL and Redis, to keep it working.
 if [[ -n "${AUTH_TEST_BENCH_SMOKE:-}" ]]; then
-  bash bench/run.sh --smoke
+  bash bench/run.sh --smoke --peers
 fi
