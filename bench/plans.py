@@ -1,16 +1,17 @@
 """Query plans of everything an instance ran, from PostgreSQL's auto_explain in the server log.
 
-Usage: plans.py LOG OFFSET DATABASE SCANS
-LOG is the server log, OFFSET its size before the instance started, DATABASE the benchmark's
-database (only its lines count), SCANS the "table seq_scan rows" lines of pg_stat_user_tables,
-for the table sizes. Prints each distinct statement with the last plan it ran under (custom
+Usage: plans.py LOG OFFSET SINCE DATABASE SCANS
+LOG is the server log, OFFSET its size before the instance started, SINCE the moment it was
+ready in the log's own time format (the start-up load of the revocation log before it is a full
+read by design), DATABASE the benchmark's database (only its lines count), SCANS the
+"table seq_scan rows" lines of pg_stat_user_tables, for the table sizes. Prints each distinct statement with the last plan it ran under (custom
 plans first, then the generic one of a prepared statement: both are checked), then a line
 'sequential: table(statements)... | none'. A sequential scan of a table over 10,000 rows is what
 the benchmark fails on."""
 import re
 import sys
 
-log_path, offset, database, scans_path = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+log_path, offset, since, database, scans_path = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
 rows = {name: int(count) for name, _, count in (line.split() for line in open(scans_path) if line.strip())}
 BIG = 10_000
 # log_line_prefix '%m [%p] %q%u@%d ': a new entry starts with a timestamp.
@@ -31,7 +32,7 @@ for line in text.splitlines():
 plans = {}
 for entry in entries:
     head = entry[0]
-    if f"@{database} " not in head or "plan:" not in head:
+    if f"@{database} " not in head or "plan:" not in head or head[: len(since)] < since:
         continue
     body = [line.strip() for line in entry[1:]]
     query = next((line.removeprefix("Query Text:").strip() for line in body if line.startswith("Query Text:")), "?")

@@ -55,4 +55,4 @@ say "wrote docs/bench/flamegraph-$name.svg"
 printf '\n| part of the service | share of its CPU samples |\n|---|---|\n'
 python3 bench/stack_shares.py <"$work/folded"
 printf '\nFunctions by their own samples:\n'
-perf report -i "$work/perf.data" --no-children --sort symbol --stdio 2>/dev/null | grep -E '^ +[0-9]' | sed -E 's/ +- +- *$//' | head -25
+perf report -i "$work/perf.data" --no-children --sort symbol --stdio 2>/dev/null | grep -E '^ +[0-9]' | sed -E 's/ +- +- *$//' | awk 'NR <= 25'

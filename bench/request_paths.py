@@ -33,7 +33,7 @@ for _ in range(rounds):
     call("GET", "/auth/validate", token=tokens["access_token"])
     tokens = call("POST", "/auth/refresh", {"refresh_token": tokens["refresh_token"]})
     call("GET", "/auth/sessions", token=tokens["access_token"])
-    call("GET", "/admin/users?email=seed-4242&limit=20", token=admin)
+    call("GET", "/admin/users?email=listed-&limit=20", token=admin)
     call("GET", "/admin/users?limit=20", token=admin)
     user_id = (created.get("user") or created).get("id") if isinstance(created, dict) else None
     if user_id:

@@ -135,11 +135,12 @@ for algorithm in HS256 RS256; do
   say "minting $many $algorithm tokens"
   python3 bench/mint_tokens.py "$many_port" "$many" "mint-$algorithm@example.com" >"$work/tokens-$algorithm"
   head -n "$few" "$work/tokens-$algorithm" >"$work/tokens-$algorithm-few"
-  # The baseline goes through the same Lua script, so both sides pay wrk's per-request Lua.
-  read -r many_live_rps _ _ <<<"$(TOKENS="$work/tokens-$algorithm-few" wrk_run "http://127.0.0.1:$many_port/health/live" -s bench/many_tokens.lua)"
   for set in few all; do
     file="$work/tokens-$algorithm"; count=$many
     [[ $set == few ]] && file="$work/tokens-$algorithm-few" count=$few
+    # The baseline goes through the same Lua script with the same tokens loaded, so both sides
+    # pay wrk's per-request Lua and its memory.
+    read -r many_live_rps _ _ <<<"$(TOKENS="$file" wrk_run "http://127.0.0.1:$many_port/health/live" -s bench/many_tokens.lua)"
     read -r many_rps _ many_p99 <<<"$(TOKENS="$file" wrk_run "http://127.0.0.1:$many_port/auth/validate" -s bench/many_tokens.lua)"
     row "validate $algorithm, $count distinct tokens" "$many_rps req/s, p99 $many_p99 ms, RSS $(rss_mb "$many_pid") MB" "/health/live $many_live_rps req/s" "$(ratio "$many_rps" "$many_live_rps")" "≥ 0.8, RSS < 100 MB"
   done
@@ -277,10 +278,23 @@ scale_figures() {
   started=$(date +%s%N)
   DATABASE_URL_OVERRIDE="$scale_url" start_service "$name" BCRYPT_COST=4
   start_ms=$(( ($(date +%s%N) - started) / 1000000 ))
+  # A backend reports its table statistics when idle, up to 10 s later (PGSTAT_IDLE_INTERVAL):
+  # without the wait, the start-up load's full read would be counted as the load's.
+  $smoke || sleep 11
   scans >"$work/scans-before-$name"
   scale_port=$port scale_pid=$pid
   curl -fs "http://127.0.0.1:$scale_port/auth/register" -H 'content-type: application/json' \
     -d '{"email":"scale@example.com","password":"benchmark password"}' >/dev/null || true
+  # The admin list's prefix matches the same 111 accounts before and after seeding, so both
+  # figures read, sort and page the same rows (seeded emails are seed-N@example.com).
+  python3 - "$scale_port" <<'PY'
+import http.client, json, sys
+connection = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=30)
+for n in range(111):
+    body = json.dumps({"email": f"listed-{n}@example.com", "password": "benchmark password"})
+    connection.request("POST", "/auth/register", body, {"Content-Type": "application/json"})
+    connection.getresponse().read()
+PY
   printf 'benchmark password\n' | DATABASE_URL="$scale_url" JWT_SECRET="benchmark-secret-that-is-long-enough-0123456789" \
     LOG_FORMAT=json RUST_LOG=error "$binary" create-admin --email scale-admin@example.com --password-stdin >/dev/null 2>&1 || true
   local token admin
@@ -291,7 +305,7 @@ scale_figures() {
   read -r refresh_rps _ _ <<<"$(REFRESH_TOKENS="$work/scale-refresh-$name" wrk_run "http://127.0.0.1:$scale_port/auth/refresh" -s bench/refresh.lua)"
   read -r validate_rps _ _ <<<"$(wrk_run "http://127.0.0.1:$scale_port/auth/validate" -H "Authorization: Bearer $token")"
   read -r me_rps _ _ <<<"$(wrk_run "http://127.0.0.1:$scale_port/auth/me" -H "Authorization: Bearer $token")"
-  read -r list_rps _ _ <<<"$(wrk_run "http://127.0.0.1:$scale_port/admin/users?email=seed-4242&limit=20" -H "Authorization: Bearer $admin")"
+  read -r list_rps _ _ <<<"$(wrk_run "http://127.0.0.1:$scale_port/admin/users?email=listed-&limit=20" -H "Authorization: Bearer $admin")"
   scale_rss=$(rss_mb "$scale_pid")
   kill "$scale_pid" 2>/dev/null || true
 }
@@ -330,11 +344,12 @@ if [[ -r $server_log ]] && psql -q -d "$database_admin" -c "alter database ${dat
     -c "alter database ${database}_scale set auto_explain.log_min_duration = 0" >/dev/null 2>&1; then
   offset=$(stat -c %s "$server_log")
   DATABASE_URL_OVERRIDE="$scale_url" start_service scale-plans BCRYPT_COST=4
+  ready_at=$(psql -At -d "$database_admin" -c "select to_char(now() at time zone current_setting('log_timezone'), 'YYYY-MM-DD HH24:MI:SS.MS')")
   python3 bench/request_paths.py "$port" scale-admin@example.com "benchmark password" 8
   sleep 2  # a revocation poll and an outbox pass or two
   kill "$pid" 2>/dev/null || true
   scans >"$work/scans-plans"
-  python3 bench/plans.py "$server_log" "$offset" "${database}_scale" "$work/scans-plans" >"$work/plans"
+  python3 bench/plans.py "$server_log" "$offset" "$ready_at" "${database}_scale" "$work/scans-plans" >"$work/plans"
   plans=$(tail -1 "$work/plans"); plans=${plans#sequential: }
   [[ $plans == none ]] || sequential="$sequential, plans: $plans"
   statements=$(grep -m1 ' statements$' "$work/plans" || true)
