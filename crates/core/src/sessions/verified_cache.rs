@@ -85,6 +85,7 @@ fn digest(token: &str) -> TokenDigest {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Role;
 
     #[test]
     fn only_signatures_dearer_than_a_hit_are_cached() {
@@ -93,7 +94,6 @@ mod tests {
             assert!(VerifiedTokenCache::for_algorithm(algorithm).is_some(), "{algorithm:?}");
         }
     }
-    use crate::model::Role;
 
     fn claims(exp: i64) -> AccessClaims {
         AccessClaims {
