@@ -11,10 +11,12 @@ use ipnet::IpNet;
 
 /// `Debug` of the settings, without secrets.
 mod debug;
+mod oidc_providers;
 mod validate;
 mod webauthn;
 
 pub use auth_core::redact::Secret;
+pub use oidc_providers::{BUILT_IN_PROVIDERS, DEFAULT_OIDC_SCOPES, OidcProviderSettings};
 pub use validate::{MIN_EVENTS_POLL_INTERVAL_MS, MIN_WEBHOOK_SECRET_BYTES};
 
 pub const DEFAULT_WEBAUTHN_RP_NAME: &str = "auth-service";
@@ -58,6 +60,10 @@ pub const DEFAULT_VK_ID_BASE_URL: &str = "https://id.vk.com";
 pub const DEFAULT_FACEBOOK_GRAPH_URL: &str = "https://graph.facebook.com";
 pub const DEFAULT_FACEBOOK_DIALOG_URL: &str = "https://www.facebook.com";
 pub const DEFAULT_FACEBOOK_API_VERSION: &str = "v21.0";
+pub const DEFAULT_GITHUB_BASE_URL: &str = "https://github.com";
+pub const DEFAULT_GITHUB_API_URL: &str = "https://api.github.com";
+pub const DEFAULT_YANDEX_OAUTH_URL: &str = "https://oauth.yandex.ru";
+pub const DEFAULT_YANDEX_LOGIN_URL: &str = "https://login.yandex.ru";
 pub const DEFAULT_APP_ENV: &str = "development";
 
 /// Aliases used by the FastAPI service this replaces: (alias, canonical).
@@ -240,6 +246,34 @@ pub struct Settings {
     pub facebook_dialog_url: String,
     #[arg(global = true, long, env = "FACEBOOK_API_VERSION", default_value = DEFAULT_FACEBOOK_API_VERSION)]
     pub facebook_api_version: String,
+    #[arg(global = true, long, env = "GITHUB_CLIENT_ID")]
+    pub github_client_id: Option<String>,
+    #[arg(global = true, long, env = "GITHUB_CLIENT_SECRET", hide_env_values = true)]
+    pub github_client_secret: Option<Secret>,
+    /// Where GitHub's authorize page and token exchange live (GitHub Enterprise: its host).
+    #[arg(global = true, long, env = "GITHUB_BASE_URL", default_value = DEFAULT_GITHUB_BASE_URL)]
+    pub github_base_url: String,
+    #[arg(global = true, long, env = "GITHUB_API_URL", default_value = DEFAULT_GITHUB_API_URL)]
+    pub github_api_url: String,
+    /// Let a verified GitHub address link to an existing account with that address.
+    #[arg(global = true, long, env = "GITHUB_TRUST_EMAIL", action = ArgAction::Set, default_value_t = false)]
+    pub github_trust_email: bool,
+    #[arg(global = true, long, env = "YANDEX_CLIENT_ID")]
+    pub yandex_client_id: Option<String>,
+    #[arg(global = true, long, env = "YANDEX_CLIENT_SECRET", hide_env_values = true)]
+    pub yandex_client_secret: Option<Secret>,
+    #[arg(global = true, long, env = "YANDEX_OAUTH_URL", default_value = DEFAULT_YANDEX_OAUTH_URL)]
+    pub yandex_oauth_url: String,
+    #[arg(global = true, long, env = "YANDEX_LOGIN_URL", default_value = DEFAULT_YANDEX_LOGIN_URL)]
+    pub yandex_login_url: String,
+    /// Further OpenID Connect providers by name (`corp,gitlab`), each set up by its
+    /// `OIDC_<NAME>_ISSUER`, `_CLIENT_ID`, `_CLIENT_SECRET`, `_DISPLAY_NAME`, `_SCOPES`,
+    /// `_TRUST_EMAIL`, `_TOKEN_AUTH_METHOD` and `_ID_TOKEN_ALGORITHMS` variables.
+    #[arg(global = true, long, env = "OIDC_PROVIDERS", value_delimiter = ',')]
+    pub oidc_providers: Vec<String>,
+    /// What `load_oidc_providers` read for `oidc_providers` (clap cannot name those variables).
+    #[arg(skip)]
+    pub oidc_provider_settings: Vec<OidcProviderSettings>,
     /// At start-up, this account is created with role admin if it does not exist.
     #[arg(global = true, long, env = "ADMIN_EMAIL")]
     pub admin_email: Option<String>,
@@ -347,6 +381,8 @@ impl Default for Settings {
             mfa_secret_key: None,
             webauthn_rp_id: None,
             webauthn_origins: Vec::new(),
+            oidc_providers: Vec::new(),
+            oidc_provider_settings: Vec::new(),
             google_client_id: None,
             google_client_secret: None,
             google_issuer_url: DEFAULT_GOOGLE_ISSUER_URL.into(),
@@ -359,6 +395,15 @@ impl Default for Settings {
             facebook_graph_url: DEFAULT_FACEBOOK_GRAPH_URL.into(),
             facebook_dialog_url: DEFAULT_FACEBOOK_DIALOG_URL.into(),
             facebook_api_version: DEFAULT_FACEBOOK_API_VERSION.into(),
+            github_client_id: None,
+            github_client_secret: None,
+            github_base_url: DEFAULT_GITHUB_BASE_URL.into(),
+            github_api_url: DEFAULT_GITHUB_API_URL.into(),
+            github_trust_email: false,
+            yandex_client_id: None,
+            yandex_client_secret: None,
+            yandex_oauth_url: DEFAULT_YANDEX_OAUTH_URL.into(),
+            yandex_login_url: DEFAULT_YANDEX_LOGIN_URL.into(),
             app_env: DEFAULT_APP_ENV.into(),
             auto_migrate: true,
             request_timeout: DEFAULT_REQUEST_TIMEOUT_SECONDS,
@@ -538,6 +583,8 @@ mod tests {
             google_client_secret: Some(Secret::new("google-client-secret")),
             vk_client_secret: Some(Secret::new("vk-client-secret")),
             facebook_client_secret: Some(Secret::new("facebook-client-secret")),
+            github_client_secret: Some(Secret::new("github-client-secret")),
+            yandex_client_secret: Some(Secret::new("yandex-client-secret")),
             ..Settings::default()
         };
         let printed = format!("{settings:?}");
@@ -554,6 +601,8 @@ mod tests {
             "google-client-secret",
             "vk-client-secret",
             "facebook-client-secret",
+            "github-client-secret",
+            "yandex-client-secret",
         ] {
             assert!(!printed.contains(secret), "{secret} in {printed}");
         }

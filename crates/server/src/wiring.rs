@@ -24,7 +24,10 @@ use crate::email::{LogMailer, SmtpMailer};
 use crate::events::sinks::{EventSink, RedisStreamSink, WebhookSink};
 use crate::events::{Dispatcher, DispatcherSettings};
 use crate::keys::{load_id_token_keys, load_keys};
-use crate::providers::{FacebookConfig, FacebookProvider, GoogleConfig, GoogleProvider, VkConfig, VkProvider};
+use crate::providers::{
+    EmailTrust, FacebookConfig, FacebookProvider, GithubConfig, GithubProvider, GoogleConfig, OpenIdConfig,
+    OpenIdProvider, VkConfig, VkProvider, YandexConfig, YandexProvider,
+};
 use crate::ui::{Ui, UiSettings};
 
 /// How long a request waits for a database connection before answering 503.
@@ -283,7 +286,7 @@ fn identity_providers(settings: &Settings) -> anyhow::Result<Vec<Arc<dyn Identit
     let http = crate::providers::http_client().context("could not build the HTTP client for providers")?;
     let mut providers: Vec<Arc<dyn IdentityProvider>> = Vec::new();
     if let (Some(client_id), Some(secret)) = (&settings.google_client_id, &settings.google_client_secret) {
-        providers.push(Arc::new(GoogleProvider::new(
+        providers.push(Arc::new(OpenIdProvider::new(
             GoogleConfig {
                 issuer: settings.google_issuer_url.clone(),
                 client_id: client_id.clone(),
@@ -294,7 +297,8 @@ fn identity_providers(settings: &Settings) -> anyhow::Result<Vec<Arc<dyn Identit
                     .filter(|id| !id.is_empty())
                     .cloned()
                     .collect(),
-            },
+            }
+            .into_openid(),
             http.clone(),
         )));
     }
@@ -317,8 +321,47 @@ fn identity_providers(settings: &Settings) -> anyhow::Result<Vec<Arc<dyn Identit
                 client_id: client_id.clone(),
                 client_secret: secret.clone(),
             },
-            http,
+            http.clone(),
         )));
+    }
+    if let (Some(client_id), Some(secret)) = (&settings.github_client_id, &settings.github_client_secret) {
+        providers.push(Arc::new(GithubProvider::new(
+            GithubConfig {
+                base_url: settings.github_base_url.clone(),
+                api_url: settings.github_api_url.clone(),
+                client_id: client_id.clone(),
+                client_secret: secret.clone(),
+                trust_email: settings.github_trust_email,
+            },
+            http.clone(),
+        )));
+    }
+    if let (Some(client_id), Some(secret)) = (&settings.yandex_client_id, &settings.yandex_client_secret) {
+        providers.push(Arc::new(YandexProvider::new(
+            YandexConfig {
+                oauth_url: settings.yandex_oauth_url.clone(),
+                login_url: settings.yandex_login_url.clone(),
+                client_id: client_id.clone(),
+                client_secret: secret.clone(),
+            },
+            http.clone(),
+        )));
+    }
+    for provider in &settings.oidc_provider_settings {
+        let config = OpenIdConfig {
+            name: provider.name.clone(),
+            display_name: provider.display_name.clone(),
+            issuer: provider.issuer.trim_end_matches('/').to_owned(),
+            issuer_aliases: Vec::new(),
+            client_id: provider.client_id.clone(),
+            client_secret: provider.client_secret.clone(),
+            extra_client_ids: Vec::new(),
+            scopes: provider.scopes.clone(),
+            client_authentication: provider.client_authentication,
+            algorithms: provider.id_token_algorithms.clone(),
+            email_trust: if provider.trust_email { EmailTrust::WhenVerified } else { EmailTrust::Never },
+        };
+        providers.push(Arc::new(OpenIdProvider::new(config, http.clone())));
     }
     Ok(providers)
 }

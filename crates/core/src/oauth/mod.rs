@@ -3,6 +3,7 @@
 //! account) and the provider abstraction each adapter implements.
 
 mod provider;
+pub mod telegram_widget;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -104,7 +105,7 @@ pub struct OAuthSettings {
 }
 
 pub struct OAuthService {
-    providers: HashMap<&'static str, Arc<dyn IdentityProvider>>,
+    providers: HashMap<String, Arc<dyn IdentityProvider>>,
     store: Arc<dyn Store>,
     pending: Arc<dyn EphemeralStore>,
     sessions: Arc<SessionService>,
@@ -121,12 +122,12 @@ impl OAuthService {
         clock: Arc<dyn Clock>,
         settings: OAuthSettings,
     ) -> Self {
-        let providers = providers.into_iter().map(|provider| (provider.name(), provider)).collect();
+        let providers = providers.into_iter().map(|provider| (provider.name().to_owned(), provider)).collect();
         Self { providers, store, pending, sessions, clock, settings }
     }
 
     /// The configured providers, as `(name, display name)`, in a stable order.
-    pub fn providers(&self) -> Vec<(&'static str, &'static str)> {
+    pub fn providers(&self) -> Vec<(&str, &str)> {
         let mut listed: Vec<_> =
             self.providers.values().map(|provider| (provider.name(), provider.display_name())).collect();
         listed.sort();

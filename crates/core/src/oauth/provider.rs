@@ -24,11 +24,14 @@ pub struct CallbackParameters {
     pub error: Option<String>,
     /// VK ID only: the device the code was issued for.
     pub device_id: Option<String>,
+    /// RFC 9207: the issuer of the authorization response, checked by OpenID Connect providers
+    /// that announce it (the mix-up defence).
+    pub iss: Option<String>,
 }
 
 /// What a mobile or single-page app hands over after doing the provider step itself.
 /// Google: `{"id_token"}`; VK ID: `{"code", "code_verifier", "device_id", "redirect_uri"}`;
-/// Facebook: `{"access_token"}`.
+/// Facebook, GitHub and Yandex ID: `{"access_token"}`.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AppCredentials {
@@ -42,7 +45,7 @@ pub struct AppCredentials {
     pub code_verifier: Option<Secret>,
     pub device_id: Option<String>,
     pub redirect_uri: Option<String>,
-    /// Facebook SDK.
+    /// Facebook SDK, Yandex ID SDK, or a GitHub token from the app's own OAuth flow.
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub access_token: Option<Secret>,
 }
@@ -71,8 +74,9 @@ pub enum ProviderError {
 /// One sign-in provider. Adapters live outside the domain (they speak HTTP).
 #[async_trait]
 pub trait IdentityProvider: Send + Sync {
-    fn name(&self) -> &'static str;
-    fn display_name(&self) -> &'static str;
+    /// The path segment (`/auth/oauth/{name}/…`) and the `provider` of its identities.
+    fn name(&self) -> &str;
+    fn display_name(&self) -> &str;
     async fn authorization_url(&self, request: &AuthorizationRequest<'_>) -> Result<String, ProviderError>;
     /// Exchanges the callback's code and returns the verified profile.
     async fn finish(
@@ -90,7 +94,7 @@ mod debug_tests {
     #[test]
     fn callback_parameters_and_app_credentials_print_no_secret() {
         let secret = || Some(Secret::new("s3cret-value"));
-        let callback = CallbackParameters { state: secret(), code: secret(), error: None, device_id: None };
+        let callback = CallbackParameters { state: secret(), code: secret(), ..CallbackParameters::default() };
         let credentials = AppCredentials {
             id_token: secret(),
             code: secret(),

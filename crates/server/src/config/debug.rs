@@ -71,6 +71,17 @@ impl std::fmt::Debug for Settings {
             facebook_graph_url,
             facebook_dialog_url,
             facebook_api_version,
+            github_client_id,
+            github_client_secret,
+            github_base_url,
+            github_api_url,
+            github_trust_email,
+            yandex_client_id,
+            yandex_client_secret,
+            yandex_oauth_url,
+            yandex_login_url,
+            oidc_providers,
+            oidc_provider_settings,
             admin_email,
             admin_promote_existing,
             app_env,
@@ -151,6 +162,17 @@ impl std::fmt::Debug for Settings {
             .field("facebook_graph_url", facebook_graph_url)
             .field("facebook_dialog_url", facebook_dialog_url)
             .field("facebook_api_version", facebook_api_version)
+            .field("github_client_id", github_client_id)
+            .field("github_client_secret", github_client_secret)
+            .field("github_base_url", github_base_url)
+            .field("github_api_url", github_api_url)
+            .field("github_trust_email", github_trust_email)
+            .field("yandex_client_id", yandex_client_id)
+            .field("yandex_client_secret", yandex_client_secret)
+            .field("yandex_oauth_url", yandex_oauth_url)
+            .field("yandex_login_url", yandex_login_url)
+            .field("oidc_providers", oidc_providers)
+            .field("oidc_provider_settings", oidc_provider_settings)
             .field("admin_email", admin_email)
             .field("admin_promote_existing", admin_promote_existing)
             .field("app_env", app_env)

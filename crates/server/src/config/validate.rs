@@ -46,6 +46,7 @@ impl Settings {
             bail!("EVENTS_POLL_INTERVAL_MS must be at least {MIN_EVENTS_POLL_INTERVAL_MS}");
         }
         self.validate_webauthn()?;
+        self.validate_oidc_providers()?;
         self.validate_webhooks()
     }
 

@@ -146,11 +146,11 @@ fn appsecret_proof(secret: &str, token: &str) -> String {
 
 #[async_trait]
 impl IdentityProvider for FacebookProvider {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         "facebook"
     }
 
-    fn display_name(&self) -> &'static str {
+    fn display_name(&self) -> &str {
         "Facebook"
     }
 

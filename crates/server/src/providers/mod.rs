@@ -1,18 +1,26 @@
-//! Sign-in provider adapters: Google (OpenID Connect), VK ID and Facebook (OAuth 2.0). Each
+//! Sign-in provider adapters: OpenID Connect (Google, and any provider by configuration), and
+//! the OAuth 2.0 ones with their own profile APIs (VK ID, Facebook, GitHub, Yandex ID). Each
 //! base URL is configurable so tests point them at local stand-ins.
 
 mod facebook;
+mod github;
 mod google;
+mod openid;
 mod vk;
+mod yandex;
 
 use std::time::Duration;
 
 use auth_core::oauth::{AuthorizationRequest, ProviderError};
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 pub use facebook::{FacebookConfig, FacebookProvider};
-pub use google::{GoogleConfig, GoogleProvider};
+pub use github::{GithubConfig, GithubProvider};
+pub use google::GoogleConfig;
+pub use openid::{ClientAuthentication, EmailTrust, OpenIdConfig, OpenIdProvider, signing_algorithm};
 pub use vk::{VkConfig, VkProvider};
+pub use yandex::{YandexConfig, YandexProvider};
 
 /// Provider calls never follow redirects and never wait long.
 pub fn http_client() -> Result<reqwest::Client, reqwest::Error> {
@@ -24,6 +32,18 @@ pub fn http_client() -> Result<reqwest::Client, reqwest::Error> {
         .build()
 }
 
+/// An OAuth 2.0 token answer (RFC 6749 §5.1, §5.2), as the plain OAuth providers send it.
+/// No `Debug`: it holds the user's token.
+#[derive(Deserialize)]
+struct OAuthTokenAnswer {
+    #[serde(default)]
+    access_token: Option<String>,
+    #[serde(default)]
+    error: Option<String>,
+    #[serde(default)]
+    error_description: Option<String>,
+}
+
 /// Sends a request and reads its JSON body, whatever the status: providers put errors there.
 async fn json_of<T: DeserializeOwned>(request: reqwest::RequestBuilder, what: &str) -> Result<(u16, T), ProviderError> {
     let response = request.send().await.map_err(|error| transport_failure(what, error))?;
@@ -32,6 +52,23 @@ async fn json_of<T: DeserializeOwned>(request: reqwest::RequestBuilder, what: &s
     let parsed = serde_json::from_slice(&body)
         .map_err(|error| ProviderError::Failed(format!("{what}: malformed answer (HTTP {status}): {error}")))?;
     Ok((status, parsed))
+}
+
+/// Sends a request: a 2xx answer's JSON body, or the status of any other answer (whose body
+/// need not be JSON: profile APIs answer a bad token with plain text or nothing).
+async fn json_when_ok<T: DeserializeOwned>(
+    request: reqwest::RequestBuilder,
+    what: &str,
+) -> Result<Result<T, u16>, ProviderError> {
+    let response = request.send().await.map_err(|error| transport_failure(what, error))?;
+    let status = response.status().as_u16();
+    if !response.status().is_success() {
+        return Ok(Err(status));
+    }
+    let body = response.bytes().await.map_err(|error| transport_failure(what, error))?;
+    let parsed = serde_json::from_slice(&body)
+        .map_err(|error| ProviderError::Failed(format!("{what}: malformed answer: {error}")))?;
+    Ok(Ok(parsed))
 }
 
 /// The one way a reqwest error becomes a provider error. reqwest's message names the request
@@ -127,7 +164,20 @@ mod tests {
             client_id: "app".into(),
             client_secret: Some(Secret::new("vk-client-secret")),
         };
-        let printed = format!("{facebook:?} {google:?} {vk:?}");
+        let github = GithubConfig {
+            base_url: String::new(),
+            api_url: String::new(),
+            client_id: "app".into(),
+            client_secret: Secret::new("github-client-secret"),
+            trust_email: false,
+        };
+        let yandex = YandexConfig {
+            oauth_url: String::new(),
+            login_url: String::new(),
+            client_id: "app".into(),
+            client_secret: Secret::new("yandex-client-secret"),
+        };
+        let printed = format!("{facebook:?} {google:?} {vk:?} {github:?} {yandex:?}");
         assert!(!printed.contains("client-secret"), "{printed}");
     }
 }

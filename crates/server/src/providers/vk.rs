@@ -140,11 +140,11 @@ impl VkProvider {
 
 #[async_trait]
 impl IdentityProvider for VkProvider {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         "vk"
     }
 
-    fn display_name(&self) -> &'static str {
+    fn display_name(&self) -> &str {
         "VK ID"
     }
 

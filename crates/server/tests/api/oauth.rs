@@ -31,11 +31,38 @@ on_both_backends!(
     facebook_sign_in_works_and_checks_the_app,
 );
 
-/// The oidc-provider stand-in for Google, with a signing key the test also holds.
+/// The oidc-provider stand-in, with a signing key the test also holds.
 pub(crate) struct OpenIdProvider {
-    issuer: String,
-    private_pem: String,
+    pub issuer: String,
+    pub port: u16,
+    pub private_pem: String,
     _process: tokio::process::Child,
+}
+
+/// The one client a stand-in registers, and the key it signs ID tokens with.
+pub(crate) struct StandinClient {
+    pub client_id: &'static str,
+    pub client_secret: &'static str,
+    /// The registered `token_endpoint_auth_method`; oidc-provider refuses any other.
+    pub auth_method: &'static str,
+    pub algorithm: Algorithm,
+    pub kid: &'static str,
+    /// Start on this port (a restart with a rotated key keeps the issuer).
+    pub port: Option<u16>,
+}
+
+impl StandinClient {
+    /// Google's registration: the secret in the body, RS256.
+    pub(crate) fn google() -> Self {
+        Self {
+            client_id: "google-client",
+            client_secret: "google-secret",
+            auth_method: "client_secret_post",
+            algorithm: Algorithm::RS256,
+            kid: "standin-key",
+            port: None,
+        }
+    }
 }
 
 fn standin_directory() -> std::path::PathBuf {
@@ -43,19 +70,28 @@ fn standin_directory() -> std::path::PathBuf {
 }
 
 async fn start_openid_provider(redirect_uri: &str) -> OpenIdProvider {
+    start_openid_provider_for(redirect_uri, &StandinClient::google()).await
+}
+
+pub(crate) async fn start_openid_provider_for(redirect_uri: &str, client: &StandinClient) -> OpenIdProvider {
     let directory = standin_directory();
     assert!(
         directory.join("node_modules/oidc-provider").exists(),
         "run `npm ci` in {} (scripts/test.sh does) so the OpenID Provider stand-in can start",
         directory.display()
     );
-    let pair = auth_core::sessions::keys::generate_key_pair(Algorithm::RS256).unwrap();
+    let pair = auth_core::sessions::keys::generate_key_pair(client.algorithm).unwrap();
     let key_path = std::env::temp_dir().join(format!("standin-{}.pem", uuid::Uuid::new_v4().simple()));
     std::fs::write(&key_path, &pair.private_pem).unwrap();
-    let port = free_port();
+    let port = client.port.unwrap_or_else(free_port);
     let mut process = tokio::process::Command::new("node")
         .current_dir(&directory)
         .args(["server.mjs", &port.to_string(), redirect_uri, key_path.to_str().unwrap()])
+        .env("STANDIN_CLIENT_ID", client.client_id)
+        .env("STANDIN_CLIENT_SECRET", client.client_secret)
+        .env("STANDIN_AUTH_METHOD", client.auth_method)
+        .env("STANDIN_ALG", format!("{:?}", client.algorithm))
+        .env("STANDIN_KID", client.kid)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .kill_on_drop(true)
@@ -74,7 +110,19 @@ async fn start_openid_provider(redirect_uri: &str) -> OpenIdProvider {
     assert!(matches!(ready, Ok(true)), "the OpenID Provider stand-in did not start");
     // Keep draining its output: a closed pipe would kill it on its next write.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    OpenIdProvider { issuer: format!("http://127.0.0.1:{port}"), private_pem: pair.private_pem, _process: process }
+    OpenIdProvider {
+        issuer: format!("http://127.0.0.1:{port}"),
+        port,
+        private_pem: pair.private_pem,
+        _process: process,
+    }
+}
+
+impl OpenIdProvider {
+    /// Stops the process and waits until its port is free.
+    pub(crate) async fn stop(mut self) {
+        self._process.kill().await.unwrap();
+    }
 }
 
 /// An app on a known port (the providers must know its callback URL) with all three providers.
@@ -142,7 +190,7 @@ pub(crate) async fn through_provider(browser: &reqwest::Client, app: &TestApp, s
 }
 
 /// Runs a browser sign-in; `adjust` may edit the provider URL (as an attacker could).
-async fn browser_sign_in_with(
+pub(crate) async fn browser_sign_in_with(
     app: &TestApp,
     provider: &str,
     query: &str,
@@ -358,13 +406,29 @@ async fn redirect_to_must_be_on_the_allow_list_and_gets_the_pair_in_the_fragment
 }
 
 fn mint_id_token(world: &World, key_pem: &str, kid: &str, claims: Value) -> String {
-    let mut full = json!({"iss": world.google.issuer, "aud": "google-client", "sub": "app-user", "email": "app@gmail.com",
+    mint_for(&world.google.issuer, "google-client", Algorithm::RS256, key_pem, kid, claims)
+}
+
+/// An ID token as `issuer` would sign it for `audience`; `claims` override the defaults.
+pub(crate) fn mint_for(
+    issuer: &str,
+    audience: &str,
+    algorithm: Algorithm,
+    key_pem: &str,
+    kid: &str,
+    claims: Value,
+) -> String {
+    let mut full = json!({"iss": issuer, "aud": audience, "sub": "app-user", "email": "app@gmail.com",
                           "email_verified": true, "iat": chrono::Utc::now().timestamp(), "exp": chrono::Utc::now().timestamp() + 3600});
     for (name, value) in claims.as_object().unwrap() {
         full[name] = value.clone();
     }
-    let header = Header { kid: Some(kid.into()), ..Header::new(Algorithm::RS256) };
-    jsonwebtoken::encode(&header, &full, &EncodingKey::from_rsa_pem(key_pem.as_bytes()).unwrap()).unwrap()
+    let header = Header { kid: Some(kid.into()), ..Header::new(algorithm) };
+    let key = match algorithm {
+        Algorithm::ES256 => EncodingKey::from_ec_pem(key_pem.as_bytes()).unwrap(),
+        _ => EncodingKey::from_rsa_pem(key_pem.as_bytes()).unwrap(),
+    };
+    jsonwebtoken::encode(&header, &full, &key).unwrap()
 }
 
 async fn google_app_flow_verifies_the_id_token(backend: Backend) {

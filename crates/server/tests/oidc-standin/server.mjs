@@ -3,6 +3,11 @@
 //
 //   node server.mjs <port> <redirect_uri> <signing-key.pem>
 //
+// The same stand-in plays a configured OpenID Connect provider (a company's Keycloak, GitLab)
+// with STANDIN_CLIENT_ID, STANDIN_CLIENT_SECRET, STANDIN_AUTH_METHOD (the client's registered
+// token_endpoint_auth_method, which oidc-provider enforces), STANDIN_ALG (the ID-token algorithm,
+// matching the key) and STANDIN_KID.
+//
 // The interaction step signs in the account named by `login_hint` at once (default "alice");
 // `login_hint=deny` answers access_denied, as a user who cancels would.
 import { createPrivateKey } from 'node:crypto';
@@ -11,7 +16,9 @@ import { Provider } from 'oidc-provider';
 
 const [port, redirectUri, keyPath] = process.argv.slice(2);
 const issuer = `http://127.0.0.1:${port}`;
-const signingKey = { ...createPrivateKey(readFileSync(keyPath)).export({ format: 'jwk' }), kid: 'standin-key', alg: 'RS256', use: 'sig' };
+const env = process.env;
+const alg = env.STANDIN_ALG ?? 'RS256';
+const signingKey = { ...createPrivateKey(readFileSync(keyPath)).export({ format: 'jwk' }), kid: env.STANDIN_KID ?? 'standin-key', alg, use: 'sig' };
 
 const accounts = {
   alice: { email: 'alice@gmail.com', email_verified: true, name: 'Alice Gmail' },
@@ -22,12 +29,13 @@ const accounts = {
 
 const provider = new Provider(issuer, {
   clients: [{
-    client_id: 'google-client',
-    client_secret: 'google-secret',
+    client_id: env.STANDIN_CLIENT_ID ?? 'google-client',
+    client_secret: env.STANDIN_CLIENT_SECRET ?? 'google-secret',
     redirect_uris: [redirectUri],
     grant_types: ['authorization_code'],
     response_types: ['code'],
-    token_endpoint_auth_method: 'client_secret_post',
+    token_endpoint_auth_method: env.STANDIN_AUTH_METHOD ?? 'client_secret_post',
+    id_token_signed_response_alg: alg,
   }],
   jwks: { keys: [signingKey] },
   claims: { openid: ['sub'], email: ['email', 'email_verified', 'hd'], profile: ['name'] },

@@ -1,0 +1,401 @@
+//! Any OpenID Connect provider: discovery, authorization code + PKCE S256 + nonce, the RFC 9207
+//! `iss` check, and ID-token verification against the provider's JWKS (cached, refetched on an
+//! unknown `kid` at most every few seconds). Google is this module with its own email policy
+//! (`google.rs`); providers configured by `OIDC_PROVIDERS` are this module with theirs.
+
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use auth_core::oauth::{
+    AppCredentials, AuthorizationRequest, CallbackParameters, ExternalProfile, IdentityProvider, PendingLogin,
+    ProviderError,
+};
+use auth_core::redact::Secret;
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::Deserialize;
+use tokio::sync::RwLock;
+
+use super::{authorization_url, json_of, required};
+
+const METADATA_TTL: Duration = Duration::from_secs(3600);
+const JWKS_TTL: Duration = Duration::from_secs(300);
+/// An unknown `kid` refetches the key set at most this often (rotation, not a DoS lever).
+const JWKS_REFETCH_INTERVAL: Duration = Duration::from_secs(5);
+const CLOCK_SKEW_SECONDS: u64 = 60;
+
+/// How the client authenticates at the token endpoint (OIDC Core §9).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ClientAuthentication {
+    /// HTTP Basic with the form-encoded id and secret (RFC 6749 §2.3.1), the discovery default.
+    Basic,
+    /// `client_id` and `client_secret` in the form body.
+    Post,
+}
+
+impl ClientAuthentication {
+    pub fn parse(value: &str) -> Option<Self> {
+        match value.trim() {
+            "client_secret_basic" => Some(Self::Basic),
+            "client_secret_post" => Some(Self::Post),
+            _ => None,
+        }
+    }
+
+    fn discovery_name(self) -> &'static str {
+        match self {
+            Self::Basic => "client_secret_basic",
+            Self::Post => "client_secret_post",
+        }
+    }
+}
+
+/// When the provider's word on an email address is enough to link to an existing account.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EmailTrust {
+    /// Never: an unknown provider may let anyone claim any address (the default).
+    Never,
+    /// When `email_verified` is true: the operator trusts this provider's verification.
+    WhenVerified,
+    /// Google: verified, and Google owns the mailbox (`@gmail.com`) or a Workspace domain (`hd`).
+    Google,
+}
+
+/// The ID-token algorithms a provider may sign with: asymmetric only. `none` cannot be
+/// expressed, and HS* would verify with the client secret, which the provider's key is not.
+pub fn signing_algorithm(name: &str) -> Option<Algorithm> {
+    let algorithm: Algorithm = name.trim().parse().ok()?;
+    (!matches!(algorithm, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)).then_some(algorithm)
+}
+
+#[derive(Clone, Debug)]
+pub struct OpenIdConfig {
+    pub name: String,
+    pub display_name: String,
+    pub issuer: String,
+    /// Further accepted `iss` values (Google also signs as `accounts.google.com`).
+    pub issuer_aliases: Vec<String>,
+    pub client_id: String,
+    pub client_secret: Secret,
+    /// Further client ids (Android, iOS, other web clients) accepted as `aud` in the app flow.
+    pub extra_client_ids: Vec<String>,
+    pub scopes: String,
+    pub client_authentication: ClientAuthentication,
+    pub algorithms: Vec<Algorithm>,
+    pub email_trust: EmailTrust,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct Metadata {
+    issuer: String,
+    authorization_endpoint: String,
+    token_endpoint: String,
+    jwks_uri: String,
+    #[serde(default)]
+    token_endpoint_auth_methods_supported: Option<Vec<String>>,
+    #[serde(default)]
+    code_challenge_methods_supported: Option<Vec<String>>,
+    #[serde(default)]
+    authorization_response_iss_parameter_supported: bool,
+}
+
+#[derive(Debug, Deserialize)]
+struct IdTokenClaims {
+    sub: String,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    email_verified: Option<serde_json::Value>,
+    #[serde(default)]
+    hd: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    nonce: Option<String>,
+    #[serde(default)]
+    azp: Option<String>,
+    aud: serde_json::Value,
+    iat: u64,
+}
+
+impl IdTokenClaims {
+    /// `email_verified` is a boolean, or the string "true" for some providers (Apple).
+    fn email_verified(&self) -> bool {
+        match &self.email_verified {
+            Some(serde_json::Value::Bool(verified)) => *verified,
+            Some(serde_json::Value::String(text)) => text == "true",
+            _ => false,
+        }
+    }
+}
+
+/// Whether the address may link to an existing account under `trust` (docs/providers.md).
+fn email_is_authoritative(trust: EmailTrust, email: Option<&str>, verified: bool, hd: Option<&str>) -> bool {
+    let Some(email) = email.filter(|_| verified) else { return false };
+    match trust {
+        EmailTrust::Never => false,
+        EmailTrust::WhenVerified => true,
+        EmailTrust::Google => email.to_ascii_lowercase().ends_with("@gmail.com") || hd.is_some_and(|hd| !hd.is_empty()),
+    }
+}
+
+pub struct OpenIdProvider {
+    config: OpenIdConfig,
+    http: reqwest::Client,
+    metadata: RwLock<Option<(Metadata, Instant)>>,
+    jwks: RwLock<Option<(JwkSet, Instant)>>,
+}
+
+impl OpenIdProvider {
+    pub fn new(config: OpenIdConfig, http: reqwest::Client) -> Self {
+        Self { config, http, metadata: RwLock::new(None), jwks: RwLock::new(None) }
+    }
+
+    fn issuer(&self) -> &str {
+        self.config.issuer.trim_end_matches('/')
+    }
+
+    fn accepted_issuers(&self) -> Vec<String> {
+        let mut issuers = vec![self.issuer().to_owned()];
+        issuers.extend(self.config.issuer_aliases.iter().cloned());
+        issuers
+    }
+
+    /// OIDC Discovery §4.3: the document must name the configured issuer; it must also offer
+    /// what this client relies on (its client authentication, PKCE S256).
+    async fn metadata(&self) -> Result<Metadata, ProviderError> {
+        if let Some((metadata, fetched)) = self.metadata.read().await.as_ref()
+            && fetched.elapsed() < METADATA_TTL
+        {
+            return Ok(metadata.clone());
+        }
+        let url = format!("{}/.well-known/openid-configuration", self.issuer());
+        let (status, metadata): (u16, Metadata) = json_of(self.http.get(&url), "discovery").await?;
+        if status != 200 || metadata.issuer.trim_end_matches('/') != self.issuer() {
+            return Err(ProviderError::Failed(format!("discovery answered {status} for issuer {}", metadata.issuer)));
+        }
+        let method = self.config.client_authentication.discovery_name();
+        if metadata
+            .token_endpoint_auth_methods_supported
+            .as_ref()
+            .is_some_and(|methods| !methods.iter().any(|m| m == method))
+        {
+            return Err(ProviderError::Failed(format!("the provider does not offer {method}")));
+        }
+        if metadata
+            .code_challenge_methods_supported
+            .as_ref()
+            .is_some_and(|methods| !methods.iter().any(|m| m == "S256"))
+        {
+            return Err(ProviderError::Failed("the provider does not offer PKCE S256".into()));
+        }
+        *self.metadata.write().await = Some((metadata.clone(), Instant::now()));
+        Ok(metadata)
+    }
+
+    async fn key_set(&self, refetch: bool) -> Result<JwkSet, ProviderError> {
+        if let Some((keys, fetched)) = self.jwks.read().await.as_ref() {
+            let fresh = fetched.elapsed() < JWKS_TTL;
+            let may_refetch = fetched.elapsed() >= JWKS_REFETCH_INTERVAL;
+            if fresh && !(refetch && may_refetch) {
+                return Ok(keys.clone());
+            }
+        }
+        let metadata = self.metadata().await?;
+        let (status, keys): (u16, JwkSet) = json_of(self.http.get(&metadata.jwks_uri), "jwks").await?;
+        if status != 200 {
+            return Err(ProviderError::Failed(format!("jwks answered {status}")));
+        }
+        *self.jwks.write().await = Some((keys.clone(), Instant::now()));
+        Ok(keys)
+    }
+
+    /// OIDC Core §3.1.3.7, with the algorithm pinned to this provider's allow-list.
+    async fn verify_id_token(
+        &self,
+        id_token: &str,
+        expected_nonce: Option<&str>,
+    ) -> Result<ExternalProfile, ProviderError> {
+        let header =
+            jsonwebtoken::decode_header(id_token).map_err(|_| ProviderError::Denied("malformed id_token".into()))?;
+        if !self.config.algorithms.contains(&header.alg) {
+            return Err(ProviderError::Denied(format!("id_token algorithm {:?} is not allowed", header.alg)));
+        }
+        let kid = header.kid.ok_or_else(|| ProviderError::Denied("id_token has no kid".into()))?;
+        let mut keys = self.key_set(false).await?;
+        if keys.find(&kid).is_none() {
+            keys = self.key_set(true).await?;
+        }
+        let jwk = keys.find(&kid).ok_or_else(|| ProviderError::Denied("id_token signed by an unknown key".into()))?;
+        let key =
+            DecodingKey::from_jwk(jwk).map_err(|error| ProviderError::Failed(format!("unusable jwk: {error}")))?;
+        let mut audiences = vec![self.config.client_id.clone()];
+        audiences.extend(self.config.extra_client_ids.iter().cloned());
+        let mut validation = Validation::new(header.alg);
+        validation.set_issuer(&self.accepted_issuers());
+        validation.set_audience(&audiences);
+        validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+        validation.leeway = CLOCK_SKEW_SECONDS;
+        let claims = jsonwebtoken::decode::<IdTokenClaims>(id_token, &key, &validation)
+            .map_err(|error| ProviderError::Denied(format!("id_token rejected: {error}")))?
+            .claims;
+        let now =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs());
+        if claims.iat > now + CLOCK_SKEW_SECONDS {
+            return Err(ProviderError::Denied("id_token issued in the future".into()));
+        }
+        if claims.aud.as_array().is_some_and(|list| list.len() > 1)
+            && !claims.azp.as_ref().is_some_and(|azp| audiences.contains(azp))
+        {
+            return Err(ProviderError::Denied("id_token for several audiences without our azp".into()));
+        }
+        if let Some(expected) = expected_nonce
+            && claims.nonce.as_deref() != Some(expected)
+        {
+            return Err(ProviderError::Denied("id_token nonce does not match".into()));
+        }
+        let authoritative = email_is_authoritative(
+            self.config.email_trust,
+            claims.email.as_deref(),
+            claims.email_verified(),
+            claims.hd.as_deref(),
+        );
+        Ok(ExternalProfile {
+            provider: self.config.name.clone(),
+            subject: claims.sub,
+            email: claims.email,
+            email_verified_authoritative: authoritative,
+            name: claims.name,
+        })
+    }
+
+    /// RFC 9207 §2.4: a provider that announces `iss` must send its own; any `iss` must match.
+    fn check_response_issuer(&self, metadata: &Metadata, callback: &CallbackParameters) -> Result<(), ProviderError> {
+        match callback.iss.as_deref() {
+            Some(iss) if iss.trim_end_matches('/') != self.issuer() => {
+                Err(ProviderError::Denied("the authorization response came from another issuer".into()))
+            }
+            None if metadata.authorization_response_iss_parameter_supported => {
+                Err(ProviderError::Denied("the authorization response has no iss".into()))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// No `Debug`: it holds the user's token.
+#[derive(Deserialize)]
+struct TokenResponse {
+    #[serde(default)]
+    id_token: Option<String>,
+    #[serde(default)]
+    error: Option<String>,
+}
+
+/// RFC 6749 §2.3.1: id and secret are form-encoded before they go into the Basic header.
+fn form_encoded(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+#[async_trait]
+impl IdentityProvider for OpenIdProvider {
+    fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    fn display_name(&self) -> &str {
+        &self.config.display_name
+    }
+
+    async fn authorization_url(&self, request: &AuthorizationRequest<'_>) -> Result<String, ProviderError> {
+        let metadata = self.metadata().await?;
+        authorization_url(&metadata.authorization_endpoint, &self.config.client_id, request, &self.config.scopes, true)
+    }
+
+    async fn finish(
+        &self,
+        callback: &CallbackParameters,
+        pending: &PendingLogin,
+    ) -> Result<ExternalProfile, ProviderError> {
+        let code = required(&callback.code, "code")?;
+        let metadata = self.metadata().await?;
+        self.check_response_issuer(&metadata, callback)?;
+        let mut form = vec![
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", pending.redirect_uri.as_str()),
+            ("code_verifier", pending.code_verifier.as_str()),
+        ];
+        let mut exchange = self.http.post(&metadata.token_endpoint);
+        match self.config.client_authentication {
+            ClientAuthentication::Basic => {
+                exchange = exchange.basic_auth(
+                    form_encoded(&self.config.client_id),
+                    Some(form_encoded(self.config.client_secret.expose())),
+                );
+            }
+            ClientAuthentication::Post => {
+                form.push(("client_id", self.config.client_id.as_str()));
+                form.push(("client_secret", self.config.client_secret.expose()));
+            }
+        }
+        let (status, token): (u16, TokenResponse) = json_of(exchange.form(&form), "token exchange").await?;
+        if let Some(error) = token.error {
+            return Err(if (400..500).contains(&status) {
+                ProviderError::Denied(format!("token exchange refused: {error}"))
+            } else {
+                ProviderError::Failed(format!("token exchange failed: {error}"))
+            });
+        }
+        let id_token = token.id_token.ok_or_else(|| ProviderError::Failed(format!("no id_token (HTTP {status})")))?;
+        self.verify_id_token(&id_token, Some(&pending.nonce)).await
+    }
+
+    async fn profile_from_app(&self, credentials: &AppCredentials) -> Result<ExternalProfile, ProviderError> {
+        let id_token = required(&credentials.id_token, "id_token")?;
+        self.verify_id_token(id_token, None).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn symmetric_algorithms_are_never_allowed_for_id_tokens() {
+        for refused in ["HS256", "HS384", "HS512", "none", "", "rs256"] {
+            assert_eq!(signing_algorithm(refused), None, "{refused}");
+        }
+        assert_eq!(signing_algorithm("RS256"), Some(Algorithm::RS256));
+        assert_eq!(signing_algorithm(" ES256 "), Some(Algorithm::ES256));
+        assert_eq!(signing_algorithm("EdDSA"), Some(Algorithm::EdDSA));
+    }
+
+    #[test]
+    fn only_a_verified_address_can_be_authoritative_and_only_as_the_policy_allows() {
+        let cases = [
+            (EmailTrust::Never, "a@corp.example", true, None, false),
+            (EmailTrust::WhenVerified, "a@corp.example", true, None, true),
+            (EmailTrust::WhenVerified, "a@corp.example", false, None, false),
+            (EmailTrust::Google, "a@gmail.com", true, None, true),
+            (EmailTrust::Google, "A@GMAIL.COM", true, None, true),
+            (EmailTrust::Google, "a@example.org", true, None, false),
+            (EmailTrust::Google, "a@corp.example", true, Some("corp.example"), true),
+            (EmailTrust::Google, "a@corp.example", true, Some(""), false),
+            (EmailTrust::Google, "a@gmail.com", false, None, false),
+        ];
+        for (trust, email, verified, hd, expected) in cases {
+            assert_eq!(
+                email_is_authoritative(trust, Some(email), verified, hd),
+                expected,
+                "{trust:?} {email} {verified}"
+            );
+        }
+        assert!(!email_is_authoritative(EmailTrust::WhenVerified, None, true, None));
+    }
+
+    #[test]
+    fn basic_credentials_are_form_encoded_first() {
+        assert_eq!(form_encoded("id:with space&=é"), "id%3Awith+space%26%3D%C3%A9");
+    }
+}
