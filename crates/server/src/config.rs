@@ -64,6 +64,7 @@ pub const DEFAULT_GITHUB_BASE_URL: &str = "https://github.com";
 pub const DEFAULT_GITHUB_API_URL: &str = "https://api.github.com";
 pub const DEFAULT_YANDEX_OAUTH_URL: &str = "https://oauth.yandex.ru";
 pub const DEFAULT_YANDEX_LOGIN_URL: &str = "https://login.yandex.ru";
+pub const DEFAULT_TELEGRAM_ISSUER_URL: &str = "https://oauth.telegram.org";
 pub const DEFAULT_APP_ENV: &str = "development";
 
 /// Aliases used by the FastAPI service this replaces: (alias, canonical).
@@ -266,6 +267,16 @@ pub struct Settings {
     pub yandex_oauth_url: String,
     #[arg(global = true, long, env = "YANDEX_LOGIN_URL", default_value = DEFAULT_YANDEX_LOGIN_URL)]
     pub yandex_login_url: String,
+    /// The bot token from @BotFather: checks the Telegram Login Widget's signed answers.
+    #[arg(global = true, long, env = "TELEGRAM_BOT_TOKEN", hide_env_values = true)]
+    pub telegram_bot_token: Option<Secret>,
+    /// Telegram's OpenID Connect login: the bot's id and the secret @BotFather shows for it.
+    #[arg(global = true, long, env = "TELEGRAM_CLIENT_ID")]
+    pub telegram_client_id: Option<String>,
+    #[arg(global = true, long, env = "TELEGRAM_CLIENT_SECRET", hide_env_values = true)]
+    pub telegram_client_secret: Option<Secret>,
+    #[arg(global = true, long, env = "TELEGRAM_ISSUER_URL", default_value = DEFAULT_TELEGRAM_ISSUER_URL)]
+    pub telegram_issuer_url: String,
     /// Further OpenID Connect providers by name (`corp,gitlab`), each set up by its
     /// `OIDC_<NAME>_ISSUER`, `_CLIENT_ID`, `_CLIENT_SECRET`, `_DISPLAY_NAME`, `_SCOPES`,
     /// `_TRUST_EMAIL`, `_TOKEN_AUTH_METHOD` and `_ID_TOKEN_ALGORITHMS` variables.
@@ -404,6 +415,10 @@ impl Default for Settings {
             yandex_client_secret: None,
             yandex_oauth_url: DEFAULT_YANDEX_OAUTH_URL.into(),
             yandex_login_url: DEFAULT_YANDEX_LOGIN_URL.into(),
+            telegram_bot_token: None,
+            telegram_client_id: None,
+            telegram_client_secret: None,
+            telegram_issuer_url: DEFAULT_TELEGRAM_ISSUER_URL.into(),
             app_env: DEFAULT_APP_ENV.into(),
             auto_migrate: true,
             request_timeout: DEFAULT_REQUEST_TIMEOUT_SECONDS,
@@ -585,6 +600,8 @@ mod tests {
             facebook_client_secret: Some(Secret::new("facebook-client-secret")),
             github_client_secret: Some(Secret::new("github-client-secret")),
             yandex_client_secret: Some(Secret::new("yandex-client-secret")),
+            telegram_bot_token: Some(Secret::new("123:telegram-bot-token")),
+            telegram_client_secret: Some(Secret::new("telegram-client-secret")),
             ..Settings::default()
         };
         let printed = format!("{settings:?}");
@@ -603,6 +620,8 @@ mod tests {
             "facebook-client-secret",
             "github-client-secret",
             "yandex-client-secret",
+            "telegram-bot-token",
+            "telegram-client-secret",
         ] {
             assert!(!printed.contains(secret), "{secret} in {printed}");
         }

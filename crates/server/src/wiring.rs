@@ -26,7 +26,7 @@ use crate::events::{Dispatcher, DispatcherSettings};
 use crate::keys::{load_id_token_keys, load_keys};
 use crate::providers::{
     EmailTrust, FacebookConfig, FacebookProvider, GithubConfig, GithubProvider, GoogleConfig, OpenIdConfig,
-    OpenIdProvider, VkConfig, VkProvider, YandexConfig, YandexProvider,
+    OpenIdProvider, TelegramConfig, TelegramProvider, VkConfig, VkProvider, YandexConfig, YandexProvider,
 };
 use crate::ui::{Ui, UiSettings};
 
@@ -197,7 +197,7 @@ pub fn build(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Compo
         }
     };
     let oauth = Arc::new(OAuthService::new(
-        identity_providers(settings)?,
+        identity_providers(settings, clock.clone())?,
         store.clone(),
         pending,
         sessions.clone(),
@@ -214,7 +214,11 @@ pub fn build(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Compo
         cookie_domain: settings.cookie_domain.clone(),
         allowed_redirects: settings.allowed_redirect_urls.clone(),
         origins: relying_party.origins.iter().map(|origin| origin.origin().ascii_serialization()).collect(),
-        providers: oauth.providers().into_iter().map(|(name, display)| (name.to_owned(), display.to_owned())).collect(),
+        providers: oauth
+            .browser_providers()
+            .into_iter()
+            .map(|(name, display)| (name.to_owned(), display.to_owned()))
+            .collect(),
         csrf_key: sessions.access_tokens().keys().derive_secret("page-csrf"),
     })?);
     let dispatcher = Arc::new(Dispatcher::new(
@@ -282,7 +286,7 @@ fn event_sinks(settings: &Settings, redis: Option<&Arc<RedisHandle>>) -> anyhow:
 }
 
 /// The providers whose client id and secret are configured.
-fn identity_providers(settings: &Settings) -> anyhow::Result<Vec<Arc<dyn IdentityProvider>>> {
+fn identity_providers(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Vec<Arc<dyn IdentityProvider>>> {
     let http = crate::providers::http_client().context("could not build the HTTP client for providers")?;
     let mut providers: Vec<Arc<dyn IdentityProvider>> = Vec::new();
     if let (Some(client_id), Some(secret)) = (&settings.google_client_id, &settings.google_client_secret) {
@@ -347,6 +351,18 @@ fn identity_providers(settings: &Settings) -> anyhow::Result<Vec<Arc<dyn Identit
             http.clone(),
         )));
     }
+    let telegram_client = settings.telegram_client_id.clone().zip(settings.telegram_client_secret.clone());
+    if telegram_client.is_some() || settings.telegram_bot_token.is_some() {
+        providers.push(Arc::new(TelegramProvider::new(
+            TelegramConfig {
+                issuer: settings.telegram_issuer_url.clone(),
+                client: telegram_client,
+                bot_token: settings.telegram_bot_token.clone(),
+            },
+            http.clone(),
+            clock,
+        )));
+    }
     for provider in &settings.oidc_provider_settings {
         let config = OpenIdConfig {
             name: provider.name.clone(),
@@ -360,6 +376,7 @@ fn identity_providers(settings: &Settings) -> anyhow::Result<Vec<Arc<dyn Identit
             client_authentication: provider.client_authentication,
             algorithms: provider.id_token_algorithms.clone(),
             email_trust: if provider.trust_email { EmailTrust::WhenVerified } else { EmailTrust::Never },
+            subject_from_id: false,
         };
         providers.push(Arc::new(OpenIdProvider::new(config, http.clone())));
     }

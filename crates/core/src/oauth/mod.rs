@@ -134,6 +134,18 @@ impl OAuthService {
         listed
     }
 
+    /// The providers a browser can be sent to, as `(name, display name)`: the login page's buttons.
+    pub fn browser_providers(&self) -> Vec<(&str, &str)> {
+        let mut listed: Vec<_> = self
+            .providers
+            .values()
+            .filter(|provider| provider.offers_browser_sign_in())
+            .map(|provider| (provider.name(), provider.display_name()))
+            .collect();
+        listed.sort();
+        listed
+    }
+
     pub fn settings(&self) -> &OAuthSettings {
         &self.settings
     }

@@ -31,7 +31,8 @@ pub struct CallbackParameters {
 
 /// What a mobile or single-page app hands over after doing the provider step itself.
 /// Google: `{"id_token"}`; VK ID: `{"code", "code_verifier", "device_id", "redirect_uri"}`;
-/// Facebook, GitHub and Yandex ID: `{"access_token"}`.
+/// Facebook, GitHub and Yandex ID: `{"access_token"}`; Telegram: `{"auth_data"}` from its Login
+/// Widget, or `{"id_token"}` from its OpenID Connect login.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AppCredentials {
@@ -48,6 +49,10 @@ pub struct AppCredentials {
     /// Facebook SDK, Yandex ID SDK, or a GitHub token from the app's own OAuth flow.
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub access_token: Option<Secret>,
+    /// Telegram Login Widget: the user object its `data-onauth` callback receives, as it came
+    /// (`id`, `first_name`, `last_name`, `username`, `photo_url`, `auth_date`, `hash`).
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub auth_data: Option<std::collections::BTreeMap<String, serde_json::Value>>,
 }
 
 /// A provider's account, normalised. Identified by `(provider, subject)`, never by email.
@@ -77,6 +82,11 @@ pub trait IdentityProvider: Send + Sync {
     /// The path segment (`/auth/oauth/{name}/…`) and the `provider` of its identities.
     fn name(&self) -> &str;
     fn display_name(&self) -> &str;
+    /// Whether the browser flow (`/authorize`) is set up; a provider may be configured for the
+    /// app flow alone (Telegram with only its bot token), and then has no button on the pages.
+    fn offers_browser_sign_in(&self) -> bool {
+        true
+    }
     async fn authorization_url(&self, request: &AuthorizationRequest<'_>) -> Result<String, ProviderError>;
     /// Exchanges the callback's code and returns the verified profile.
     async fn finish(

@@ -80,6 +80,10 @@ impl std::fmt::Debug for Settings {
             yandex_client_secret,
             yandex_oauth_url,
             yandex_login_url,
+            telegram_bot_token,
+            telegram_client_id,
+            telegram_client_secret,
+            telegram_issuer_url,
             oidc_providers,
             oidc_provider_settings,
             admin_email,
@@ -171,6 +175,10 @@ impl std::fmt::Debug for Settings {
             .field("yandex_client_secret", yandex_client_secret)
             .field("yandex_oauth_url", yandex_oauth_url)
             .field("yandex_login_url", yandex_login_url)
+            .field("telegram_bot_token", telegram_bot_token)
+            .field("telegram_client_id", telegram_client_id)
+            .field("telegram_client_secret", telegram_client_secret)
+            .field("telegram_issuer_url", telegram_issuer_url)
             .field("oidc_providers", oidc_providers)
             .field("oidc_provider_settings", oidc_provider_settings)
             .field("admin_email", admin_email)

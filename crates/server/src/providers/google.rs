@@ -35,6 +35,7 @@ impl GoogleConfig {
             client_authentication: ClientAuthentication::Post,
             algorithms: vec![Algorithm::RS256],
             email_trust: EmailTrust::Google,
+            subject_from_id: false,
         }
     }
 }

@@ -1,11 +1,13 @@
 //! Sign-in provider adapters: OpenID Connect (Google, and any provider by configuration), and
-//! the OAuth 2.0 ones with their own profile APIs (VK ID, Facebook, GitHub, Yandex ID). Each
+//! the OAuth 2.0 ones with their own profile APIs (VK ID, Facebook, GitHub, Yandex ID), and
+//! Telegram (OpenID Connect and its signed Login Widget). Each
 //! base URL is configurable so tests point them at local stand-ins.
 
 mod facebook;
 mod github;
 mod google;
 mod openid;
+mod telegram;
 mod vk;
 mod yandex;
 
@@ -19,6 +21,7 @@ pub use facebook::{FacebookConfig, FacebookProvider};
 pub use github::{GithubConfig, GithubProvider};
 pub use google::GoogleConfig;
 pub use openid::{ClientAuthentication, EmailTrust, OpenIdConfig, OpenIdProvider, signing_algorithm};
+pub use telegram::{TelegramConfig, TelegramProvider};
 pub use vk::{VkConfig, VkProvider};
 pub use yandex::{YandexConfig, YandexProvider};
 
@@ -177,7 +180,12 @@ mod tests {
             client_id: "app".into(),
             client_secret: Secret::new("yandex-client-secret"),
         };
-        let printed = format!("{facebook:?} {google:?} {vk:?} {github:?} {yandex:?}");
-        assert!(!printed.contains("client-secret"), "{printed}");
+        let telegram = TelegramConfig {
+            issuer: String::new(),
+            client: Some(("1234567890".into(), Secret::new("telegram-client-secret"))),
+            bot_token: Some(Secret::new("1234567890:telegram-bot-token")),
+        };
+        let printed = format!("{facebook:?} {google:?} {vk:?} {github:?} {yandex:?} {telegram:?}");
+        assert!(!printed.contains("client-secret") && !printed.contains("bot-token"), "{printed}");
     }
 }

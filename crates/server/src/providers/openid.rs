@@ -83,6 +83,9 @@ pub struct OpenIdConfig {
     pub client_authentication: ClientAuthentication,
     pub algorithms: Vec<Algorithm>,
     pub email_trust: EmailTrust,
+    /// Take the subject from an `id` claim when the token has one, else from `sub`: Telegram's
+    /// numeric user id, which its Login Widget also carries, so both flows find one identity.
+    pub subject_from_id: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -114,11 +117,21 @@ struct IdTokenClaims {
     nonce: Option<String>,
     #[serde(default)]
     azp: Option<String>,
+    #[serde(default)]
+    id: Option<serde_json::Value>,
     aud: serde_json::Value,
     iat: u64,
 }
 
 impl IdTokenClaims {
+    fn subject(&self, from_id: bool) -> String {
+        match self.id.as_ref().filter(|_| from_id) {
+            Some(serde_json::Value::Number(id)) => id.to_string(),
+            Some(serde_json::Value::String(id)) if !id.is_empty() => id.clone(),
+            _ => self.sub.clone(),
+        }
+    }
+
     /// `email_verified` is a boolean, or the string "true" for some providers (Apple).
     fn email_verified(&self) -> bool {
         match &self.email_verified {
@@ -262,7 +275,7 @@ impl OpenIdProvider {
         );
         Ok(ExternalProfile {
             provider: self.config.name.clone(),
-            subject: claims.sub,
+            subject: claims.subject(self.config.subject_from_id),
             email: claims.email,
             email_verified_authoritative: authoritative,
             name: claims.name,

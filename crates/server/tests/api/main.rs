@@ -24,6 +24,7 @@ mod mfa;
 mod oauth;
 mod oauth_generic;
 mod oauth_github;
+mod oauth_telegram;
 mod oauth_yandex;
 mod oidc;
 mod oidc_clients;
