@@ -65,6 +65,7 @@ pub const DEFAULT_GITHUB_API_URL: &str = "https://api.github.com";
 pub const DEFAULT_YANDEX_OAUTH_URL: &str = "https://oauth.yandex.ru";
 pub const DEFAULT_YANDEX_LOGIN_URL: &str = "https://login.yandex.ru";
 pub const DEFAULT_TELEGRAM_ISSUER_URL: &str = "https://oauth.telegram.org";
+pub const DEFAULT_APPLE_ISSUER_URL: &str = "https://appleid.apple.com";
 pub const DEFAULT_APP_ENV: &str = "development";
 
 /// Aliases used by the FastAPI service this replaces: (alias, canonical).
@@ -277,6 +278,22 @@ pub struct Settings {
     pub telegram_client_secret: Option<Secret>,
     #[arg(global = true, long, env = "TELEGRAM_ISSUER_URL", default_value = DEFAULT_TELEGRAM_ISSUER_URL)]
     pub telegram_issuer_url: String,
+    /// Sign in with Apple: the Services ID.
+    #[arg(global = true, long, env = "APPLE_CLIENT_ID")]
+    pub apple_client_id: Option<String>,
+    #[arg(global = true, long, env = "APPLE_TEAM_ID")]
+    pub apple_team_id: Option<String>,
+    /// The id of the Sign in with Apple key (the `.p8` file's name says it).
+    #[arg(global = true, long, env = "APPLE_KEY_ID")]
+    pub apple_key_id: Option<String>,
+    /// The `.p8` file downloaded with that key: it signs the client secrets.
+    #[arg(global = true, long, env = "APPLE_PRIVATE_KEY_PATH")]
+    pub apple_private_key_path: Option<PathBuf>,
+    /// App bundle ids (iOS) whose ID tokens the app flow also accepts as `aud`.
+    #[arg(global = true, long, env = "APPLE_EXTRA_CLIENT_IDS", value_delimiter = ',')]
+    pub apple_extra_client_ids: Vec<String>,
+    #[arg(global = true, long, env = "APPLE_ISSUER_URL", default_value = DEFAULT_APPLE_ISSUER_URL)]
+    pub apple_issuer_url: String,
     /// Further OpenID Connect providers by name (`corp,gitlab`), each set up by its
     /// `OIDC_<NAME>_ISSUER`, `_CLIENT_ID`, `_CLIENT_SECRET`, `_DISPLAY_NAME`, `_SCOPES`,
     /// `_TRUST_EMAIL`, `_TOKEN_AUTH_METHOD` and `_ID_TOKEN_ALGORITHMS` variables.
@@ -419,6 +436,12 @@ impl Default for Settings {
             telegram_client_id: None,
             telegram_client_secret: None,
             telegram_issuer_url: DEFAULT_TELEGRAM_ISSUER_URL.into(),
+            apple_client_id: None,
+            apple_team_id: None,
+            apple_key_id: None,
+            apple_private_key_path: None,
+            apple_extra_client_ids: Vec::new(),
+            apple_issuer_url: DEFAULT_APPLE_ISSUER_URL.into(),
             app_env: DEFAULT_APP_ENV.into(),
             auto_migrate: true,
             request_timeout: DEFAULT_REQUEST_TIMEOUT_SECONDS,

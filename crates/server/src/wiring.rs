@@ -25,8 +25,9 @@ use crate::events::sinks::{EventSink, RedisStreamSink, WebhookSink};
 use crate::events::{Dispatcher, DispatcherSettings};
 use crate::keys::{load_id_token_keys, load_keys};
 use crate::providers::{
-    EmailTrust, FacebookConfig, FacebookProvider, GithubConfig, GithubProvider, GoogleConfig, OpenIdConfig,
-    OpenIdProvider, TelegramConfig, TelegramProvider, VkConfig, VkProvider, YandexConfig, YandexProvider,
+    AppleConfig, AppleProvider, ClientSecret, EmailTrust, FacebookConfig, FacebookProvider, GithubConfig,
+    GithubProvider, GoogleConfig, OpenIdConfig, OpenIdProvider, TelegramConfig, TelegramProvider, VkConfig, VkProvider,
+    YandexConfig, YandexProvider,
 };
 use crate::ui::{Ui, UiSettings};
 
@@ -286,6 +287,28 @@ fn event_sinks(settings: &Settings, redis: Option<&Arc<RedisHandle>>) -> anyhow:
 }
 
 /// The providers whose client id and secret are configured.
+/// Sign in with Apple when `APPLE_CLIENT_ID` is set; the team, the key id and the key file are
+/// then required, and a key that does not load stops start-up.
+fn apple_provider(settings: &Settings, http: reqwest::Client) -> anyhow::Result<Option<AppleProvider>> {
+    let Some(client_id) = &settings.apple_client_id else { return Ok(None) };
+    let (Some(team_id), Some(key_id), Some(key_path)) =
+        (&settings.apple_team_id, &settings.apple_key_id, &settings.apple_private_key_path)
+    else {
+        anyhow::bail!("APPLE_CLIENT_ID is set: APPLE_TEAM_ID, APPLE_KEY_ID and APPLE_PRIVATE_KEY_PATH are needed too");
+    };
+    let pem = std::fs::read_to_string(key_path)
+        .with_context(|| format!("could not read APPLE_PRIVATE_KEY_PATH {}", key_path.display()))?;
+    let config = AppleConfig {
+        issuer: settings.apple_issuer_url.clone(),
+        client_id: client_id.clone(),
+        team_id: team_id.clone(),
+        key_id: key_id.clone(),
+        private_key_pem: auth_core::redact::Secret::new(pem),
+        extra_client_ids: settings.apple_extra_client_ids.iter().filter(|id| !id.is_empty()).cloned().collect(),
+    };
+    AppleProvider::new(config, http).map(Some).map_err(|error| anyhow::anyhow!("APPLE_PRIVATE_KEY_PATH: {error}"))
+}
+
 fn identity_providers(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Vec<Arc<dyn IdentityProvider>>> {
     let http = crate::providers::http_client().context("could not build the HTTP client for providers")?;
     let mut providers: Vec<Arc<dyn IdentityProvider>> = Vec::new();
@@ -363,6 +386,9 @@ fn identity_providers(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Res
             clock,
         )));
     }
+    if let Some(apple) = apple_provider(settings, http.clone())? {
+        providers.push(Arc::new(apple));
+    }
     for provider in &settings.oidc_provider_settings {
         let config = OpenIdConfig {
             name: provider.name.clone(),
@@ -370,12 +396,13 @@ fn identity_providers(settings: &Settings, clock: Arc<dyn Clock>) -> anyhow::Res
             issuer: provider.issuer.trim_end_matches('/').to_owned(),
             issuer_aliases: Vec::new(),
             client_id: provider.client_id.clone(),
-            client_secret: provider.client_secret.clone(),
+            client_secret: ClientSecret::Fixed(provider.client_secret.clone()),
             extra_client_ids: Vec::new(),
             scopes: provider.scopes.clone(),
             client_authentication: provider.client_authentication,
             algorithms: provider.id_token_algorithms.clone(),
             email_trust: if provider.trust_email { EmailTrust::WhenVerified } else { EmailTrust::Never },
+            form_post: false,
             subject_from_id: false,
         };
         providers.push(Arc::new(OpenIdProvider::new(config, http.clone())));

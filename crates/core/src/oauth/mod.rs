@@ -70,6 +70,9 @@ impl std::fmt::Debug for PendingLogin {
 pub struct AuthorizationStart {
     pub url: String,
     pub browser_binding: String,
+    /// The provider returns the browser by a cross-site form POST (Apple), which a
+    /// `SameSite=Lax` binding cookie would not accompany.
+    pub returns_by_form_post: bool,
 }
 
 /// A one-time permission, handed to a signed-in user, to start linking a provider from their
@@ -276,7 +279,7 @@ impl OAuthService {
             .map_err(provider_failure)?;
         let value = serde_json::to_string(&pending).map_err(|error| DomainError::Internal(error.to_string()))?;
         self.pending.put(&pending_key(&state), &value, self.settings.pending_ttl).await?;
-        Ok(AuthorizationStart { url, browser_binding })
+        Ok(AuthorizationStart { url, browser_binding, returns_by_form_post: provider.returns_by_form_post() })
     }
 
     /// Completes a browser sign-in from the provider's callback, in the browser that started it.

@@ -15,11 +15,11 @@ pub struct AuthorizationRequest<'a> {
 
 /// The query of a provider's redirect back to us.
 #[derive(Clone, Debug, Default, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", derive(utoipa::IntoParams, utoipa::ToSchema))]
 pub struct CallbackParameters {
-    #[cfg_attr(feature = "openapi", param(value_type = Option<String>))]
+    #[cfg_attr(feature = "openapi", param(value_type = Option<String>), schema(value_type = Option<String>))]
     pub state: Option<Secret>,
-    #[cfg_attr(feature = "openapi", param(value_type = Option<String>))]
+    #[cfg_attr(feature = "openapi", param(value_type = Option<String>), schema(value_type = Option<String>))]
     pub code: Option<Secret>,
     pub error: Option<String>,
     /// VK ID only: the device the code was issued for.
@@ -27,6 +27,9 @@ pub struct CallbackParameters {
     /// RFC 9207: the issuer of the authorization response, checked by OpenID Connect providers
     /// that announce it (the mix-up defence).
     pub iss: Option<String>,
+    /// Apple only, on the first authorization: `{"name": {"firstName", "lastName"}, "email"}`.
+    /// Unsigned (the browser posts it): good for a display name, never for an identity.
+    pub user: Option<String>,
 }
 
 /// What a mobile or single-page app hands over after doing the provider step itself.
@@ -86,6 +89,10 @@ pub trait IdentityProvider: Send + Sync {
     /// app flow alone (Telegram with only its bot token), and then has no button on the pages.
     fn offers_browser_sign_in(&self) -> bool {
         true
+    }
+    /// Whether the provider sends the browser back with a form POST (`response_mode=form_post`).
+    fn returns_by_form_post(&self) -> bool {
+        false
     }
     async fn authorization_url(&self, request: &AuthorizationRequest<'_>) -> Result<String, ProviderError>;
     /// Exchanges the callback's code and returns the verified profile.

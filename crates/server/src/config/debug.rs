@@ -84,6 +84,12 @@ impl std::fmt::Debug for Settings {
             telegram_client_id,
             telegram_client_secret,
             telegram_issuer_url,
+            apple_client_id,
+            apple_team_id,
+            apple_key_id,
+            apple_private_key_path,
+            apple_extra_client_ids,
+            apple_issuer_url,
             oidc_providers,
             oidc_provider_settings,
             admin_email,
@@ -179,6 +185,12 @@ impl std::fmt::Debug for Settings {
             .field("telegram_client_id", telegram_client_id)
             .field("telegram_client_secret", telegram_client_secret)
             .field("telegram_issuer_url", telegram_issuer_url)
+            .field("apple_client_id", apple_client_id)
+            .field("apple_team_id", apple_team_id)
+            .field("apple_key_id", apple_key_id)
+            .field("apple_private_key_path", apple_private_key_path)
+            .field("apple_extra_client_ids", apple_extra_client_ids)
+            .field("apple_issuer_url", apple_issuer_url)
             .field("oidc_providers", oidc_providers)
             .field("oidc_provider_settings", oidc_provider_settings)
             .field("admin_email", admin_email)

@@ -75,7 +75,7 @@ fn public_auth_routes() -> Router<AppState> {
         .route("/auth/password/reset", post(email::reset_password))
         .route("/auth/email/verify", post(email::verify_email))
         .route("/auth/oauth/{provider}/authorize", get(oauth::authorize))
-        .route("/auth/oauth/{provider}/callback", get(oauth::callback))
+        .route("/auth/oauth/{provider}/callback", get(oauth::callback).post(oauth::form_callback))
         .route("/auth/oauth/{provider}/token", post(oauth::app_token))
         .route("/auth/mfa/verify", post(mfa::verify))
         .route("/auth/mfa/webauthn/options", post(passkeys::second_factor_options))

@@ -3,10 +3,11 @@
 use crate::ui::PageRequest;
 use crate::ui::pages::social;
 use auth_core::mfa::{Assurance, SignInStep};
-use auth_core::oauth::{AppCredentials, CallbackParameters, LINK_TICKET_TTL};
+use auth_core::oauth::{AppCredentials, AuthorizationStart, CallbackParameters, LINK_TICKET_TTL};
 use auth_core::redact::Secret;
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::{Deserialize, Serialize};
@@ -14,7 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::accounts::{TokenPairResponse, client_info};
 use super::error::{ApiError, Problem};
-use super::extract::{AppJson, AuthUser, ClientAddress};
+use super::extract::{AppJson, AuthUser, ClientAddress, form_rejection};
 use super::mfa::sign_in_response;
 use super::state::AppState;
 
@@ -86,19 +87,26 @@ pub async fn authorize(
         None => state.oauth.start(&provider, query.redirect_to.as_deref(), browser).await?,
     };
     let mut response = Redirect::to(&started.url).into_response();
-    if let Ok(value) = HeaderValue::from_str(&browser_cookie(&state, &started.browser_binding)) {
+    if let Ok(value) = HeaderValue::from_str(&browser_cookie(&state, &started)) {
         response.headers_mut().append(header::SET_COOKIE, value);
     }
     Ok(response)
 }
 
 /// `Path` limits the cookie to the sign-in endpoints; `SameSite=Lax` still sends it on the
-/// provider's top-level redirect back to the callback.
-pub fn browser_cookie(state: &AppState, binding: &str) -> String {
+/// provider's top-level redirect back to the callback. A provider that comes back with a
+/// cross-site form POST (Apple) needs `SameSite=None`, which browsers take only with `Secure`:
+/// the state and the binding, not SameSite, are what stop a forged callback.
+pub fn browser_cookie(state: &AppState, started: &AuthorizationStart) -> String {
     let settings = state.oauth.settings();
-    let secure = if settings.public_url.starts_with("https://") { "; Secure" } else { "" };
+    // Browsers drop `SameSite=None` without `Secure`; they keep Secure cookies of http://localhost,
+    // and Apple takes only https return URLs anyway.
+    let secure = settings.public_url.starts_with("https://") || started.returns_by_form_post;
+    let secure = if secure { "; Secure" } else { "" };
+    let same_site = if started.returns_by_form_post { "None" } else { "Lax" };
     format!(
-        "{BROWSER_COOKIE}={binding}; Path=/auth/oauth; Max-Age={}; HttpOnly; SameSite=Lax{secure}",
+        "{BROWSER_COOKIE}={}; Path=/auth/oauth; Max-Age={}; HttpOnly; SameSite={same_site}{secure}",
+        started.browser_binding,
         settings.pending_ttl.as_secs().max(1)
     )
 }
@@ -126,6 +134,37 @@ pub async fn callback(
     State(state): State<AppState>,
     Path(provider): Path<String>,
     Query(parameters): Query<CallbackParameters>,
+    address: ClientAddress,
+    page: PageRequest,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    finish_callback(state, provider, parameters, address, page, headers).await
+}
+
+/// The same callback for a provider that returns with `response_mode=form_post` (Apple): the
+/// parameters arrive as a form body.
+#[utoipa::path(post, path = "/auth/oauth/{provider}/callback", tag = "social",
+    params(("provider" = String, Path)),
+    request_body(content = CallbackParameters, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, body = TokenPairResponse), (status = 302, description = "to redirect_to, pair in the fragment"),
+              (status = 400, body = Problem, description = "invalid_state"), (status = 401, body = Problem, description = "provider_denied"),
+              (status = 409, body = Problem, description = "email_taken"), (status = 502, body = Problem, description = "provider_error")))]
+pub async fn form_callback(
+    State(state): State<AppState>,
+    Path(provider): Path<String>,
+    address: ClientAddress,
+    page: PageRequest,
+    headers: HeaderMap,
+    form: Result<Form<CallbackParameters>, FormRejection>,
+) -> Result<Response, ApiError> {
+    let Form(parameters) = form.map_err(form_rejection)?;
+    finish_callback(state, provider, parameters, address, page, headers).await
+}
+
+async fn finish_callback(
+    state: AppState,
+    provider: String,
+    parameters: CallbackParameters,
     address: ClientAddress,
     page: PageRequest,
     headers: HeaderMap,

@@ -6,7 +6,7 @@
 use auth_core::redact::Secret;
 use jsonwebtoken::Algorithm;
 
-use super::openid::{ClientAuthentication, EmailTrust, OpenIdConfig};
+use super::openid::{ClientAuthentication, ClientSecret, EmailTrust, OpenIdConfig};
 
 const GOOGLE_ISSUER: &str = "https://accounts.google.com";
 
@@ -29,12 +29,13 @@ impl GoogleConfig {
             issuer,
             issuer_aliases,
             client_id: self.client_id,
-            client_secret: self.client_secret,
+            client_secret: ClientSecret::Fixed(self.client_secret),
             extra_client_ids: self.extra_client_ids,
             scopes: "openid email profile".into(),
             client_authentication: ClientAuthentication::Post,
             algorithms: vec![Algorithm::RS256],
             email_trust: EmailTrust::Google,
+            form_post: false,
             subject_from_id: false,
         }
     }

@@ -1,8 +1,9 @@
 //! Sign-in provider adapters: OpenID Connect (Google, and any provider by configuration), and
 //! the OAuth 2.0 ones with their own profile APIs (VK ID, Facebook, GitHub, Yandex ID), and
-//! Telegram (OpenID Connect and its signed Login Widget). Each
+//! Telegram (OpenID Connect and its signed Login Widget), and Sign in with Apple. Each
 //! base URL is configurable so tests point them at local stand-ins.
 
+mod apple;
 mod facebook;
 mod github;
 mod google;
@@ -17,10 +18,11 @@ use auth_core::oauth::{AuthorizationRequest, ProviderError};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
+pub use apple::{AppleConfig, AppleProvider};
 pub use facebook::{FacebookConfig, FacebookProvider};
 pub use github::{GithubConfig, GithubProvider};
 pub use google::GoogleConfig;
-pub use openid::{ClientAuthentication, EmailTrust, OpenIdConfig, OpenIdProvider, signing_algorithm};
+pub use openid::{ClientAuthentication, ClientSecret, EmailTrust, OpenIdConfig, OpenIdProvider, signing_algorithm};
 pub use telegram::{TelegramConfig, TelegramProvider};
 pub use vk::{VkConfig, VkProvider};
 pub use yandex::{YandexConfig, YandexProvider};
@@ -185,7 +187,15 @@ mod tests {
             client: Some(("1234567890".into(), Secret::new("telegram-client-secret"))),
             bot_token: Some(Secret::new("1234567890:telegram-bot-token")),
         };
-        let printed = format!("{facebook:?} {google:?} {vk:?} {github:?} {yandex:?} {telegram:?}");
+        let apple = AppleConfig {
+            issuer: String::new(),
+            client_id: "app".into(),
+            team_id: "team".into(),
+            key_id: "key".into(),
+            private_key_pem: Secret::new("-----BEGIN PRIVATE KEY-----apple-client-secret"),
+            extra_client_ids: Vec::new(),
+        };
+        let printed = format!("{facebook:?} {google:?} {vk:?} {github:?} {yandex:?} {telegram:?} {apple:?}");
         assert!(!printed.contains("client-secret") && !printed.contains("bot-token"), "{printed}");
     }
 }

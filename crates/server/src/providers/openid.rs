@@ -50,6 +50,36 @@ impl ClientAuthentication {
     }
 }
 
+/// Mints a client secret for each token exchange (Apple's is a short-lived signed JWT).
+pub trait MintClientSecret: Send + Sync {
+    fn mint(&self) -> Result<Secret, ProviderError>;
+}
+
+/// The client secret the token exchange sends: fixed, or minted per exchange.
+#[derive(Clone)]
+pub enum ClientSecret {
+    Fixed(Secret),
+    Minted(std::sync::Arc<dyn MintClientSecret>),
+}
+
+impl std::fmt::Debug for ClientSecret {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Fixed(secret) => formatter.debug_tuple("Fixed").field(secret).finish(),
+            Self::Minted(_) => formatter.write_str("Minted"),
+        }
+    }
+}
+
+impl ClientSecret {
+    fn current(&self) -> Result<Secret, ProviderError> {
+        match self {
+            Self::Fixed(secret) => Ok(secret.clone()),
+            Self::Minted(minter) => minter.mint(),
+        }
+    }
+}
+
 /// When the provider's word on an email address is enough to link to an existing account.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EmailTrust {
@@ -59,7 +89,12 @@ pub enum EmailTrust {
     WhenVerified,
     /// Google: verified, and Google owns the mailbox (`@gmail.com`) or a Workspace domain (`hd`).
     Google,
+    /// Apple: verified, and Apple runs the mailbox (iCloud, or its private relay).
+    Apple,
 }
+
+/// The mail domains Apple runs: iCloud's, and the private relay it makes per app.
+const APPLE_MAIL_DOMAINS: &[&str] = &["icloud.com", "me.com", "mac.com", "privaterelay.appleid.com"];
 
 /// The ID-token algorithms a provider may sign with: asymmetric only. `none` cannot be
 /// expressed, and HS* would verify with the client secret, which the provider's key is not.
@@ -76,13 +111,16 @@ pub struct OpenIdConfig {
     /// Further accepted `iss` values (Google also signs as `accounts.google.com`).
     pub issuer_aliases: Vec<String>,
     pub client_id: String,
-    pub client_secret: Secret,
+    pub client_secret: ClientSecret,
     /// Further client ids (Android, iOS, other web clients) accepted as `aud` in the app flow.
     pub extra_client_ids: Vec<String>,
     pub scopes: String,
     pub client_authentication: ClientAuthentication,
     pub algorithms: Vec<Algorithm>,
     pub email_trust: EmailTrust,
+    /// Ask for `response_mode=form_post`: the provider returns the browser with a form POST
+    /// (Apple, whenever `name` or `email` is asked for).
+    pub form_post: bool,
     /// Take the subject from an `id` claim when the token has one, else from `sub`: Telegram's
     /// numeric user id, which its Login Widget also carries, so both flows find one identity.
     pub subject_from_id: bool,
@@ -149,6 +187,9 @@ fn email_is_authoritative(trust: EmailTrust, email: Option<&str>, verified: bool
         EmailTrust::Never => false,
         EmailTrust::WhenVerified => true,
         EmailTrust::Google => email.to_ascii_lowercase().ends_with("@gmail.com") || hd.is_some_and(|hd| !hd.is_empty()),
+        EmailTrust::Apple => email
+            .rsplit_once('@')
+            .is_some_and(|(_, domain)| APPLE_MAIL_DOMAINS.iter().any(|own| domain.eq_ignore_ascii_case(own))),
     }
 }
 
@@ -322,7 +363,20 @@ impl IdentityProvider for OpenIdProvider {
 
     async fn authorization_url(&self, request: &AuthorizationRequest<'_>) -> Result<String, ProviderError> {
         let metadata = self.metadata().await?;
-        authorization_url(&metadata.authorization_endpoint, &self.config.client_id, request, &self.config.scopes, true)
+        let url = authorization_url(
+            &metadata.authorization_endpoint,
+            &self.config.client_id,
+            request,
+            &self.config.scopes,
+            true,
+        )?;
+        if !self.config.form_post {
+            return Ok(url);
+        }
+        let mut url = reqwest::Url::parse(&url)
+            .map_err(|error| ProviderError::Failed(format!("authorization endpoint: {error}")))?;
+        url.query_pairs_mut().append_pair("response_mode", "form_post");
+        Ok(url.into())
     }
 
     async fn finish(
@@ -340,16 +394,15 @@ impl IdentityProvider for OpenIdProvider {
             ("code_verifier", pending.code_verifier.as_str()),
         ];
         let mut exchange = self.http.post(&metadata.token_endpoint);
+        let client_secret = self.config.client_secret.current()?;
         match self.config.client_authentication {
             ClientAuthentication::Basic => {
-                exchange = exchange.basic_auth(
-                    form_encoded(&self.config.client_id),
-                    Some(form_encoded(self.config.client_secret.expose())),
-                );
+                exchange = exchange
+                    .basic_auth(form_encoded(&self.config.client_id), Some(form_encoded(client_secret.expose())));
             }
             ClientAuthentication::Post => {
                 form.push(("client_id", self.config.client_id.as_str()));
-                form.push(("client_secret", self.config.client_secret.expose()));
+                form.push(("client_secret", client_secret.expose()));
             }
         }
         let (status, token): (u16, TokenResponse) = json_of(exchange.form(&form), "token exchange").await?;
@@ -396,6 +449,10 @@ mod tests {
             (EmailTrust::Google, "a@corp.example", true, Some("corp.example"), true),
             (EmailTrust::Google, "a@corp.example", true, Some(""), false),
             (EmailTrust::Google, "a@gmail.com", false, None, false),
+            (EmailTrust::Apple, "a@icloud.com", true, None, true),
+            (EmailTrust::Apple, "x1@privaterelay.appleid.com", true, None, true),
+            (EmailTrust::Apple, "a@example.org", true, None, false),
+            (EmailTrust::Apple, "a@icloud.com", false, None, false),
         ];
         for (trust, email, verified, hd, expected) in cases {
             assert_eq!(

@@ -16,7 +16,7 @@ use auth_core::oauth::{
 use auth_core::redact::Secret;
 use jsonwebtoken::Algorithm;
 
-use super::openid::{ClientAuthentication, EmailTrust, OpenIdConfig, OpenIdProvider};
+use super::openid::{ClientAuthentication, ClientSecret, EmailTrust, OpenIdConfig, OpenIdProvider};
 
 #[derive(Clone, Debug)]
 pub struct TelegramConfig {
@@ -37,12 +37,13 @@ impl TelegramConfig {
             issuer: self.issuer.trim_end_matches('/').to_owned(),
             issuer_aliases: Vec::new(),
             client_id,
-            client_secret,
+            client_secret: ClientSecret::Fixed(client_secret),
             extra_client_ids: Vec::new(),
             scopes: "openid profile".into(),
             client_authentication: ClientAuthentication::Basic,
             algorithms: vec![Algorithm::RS256],
             email_trust: EmailTrust::Never,
+            form_post: false,
             subject_from_id: true,
         })
     }

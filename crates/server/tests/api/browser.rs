@@ -249,6 +249,28 @@ async fn forms_posted_from_another_site_are_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_with_apple_comes_back_by_a_cross_site_form_post() {
+    if !browser_available() {
+        return;
+    }
+    // The stand-in is on 127.0.0.1, another site than localhost: its form POST back is
+    // cross-site, as Apple's is, so only a SameSite=None binding cookie goes with it.
+    let apple = crate::fakes::apple::start("registered below").await;
+    let key = crate::oauth_apple::key_file(&apple.team_private_pem);
+    let issuer = apple.base_url.clone();
+    let world = World::start(move |settings| {
+        settings.apple_client_id = Some(crate::fakes::apple::CLIENT_ID.into());
+        settings.apple_team_id = Some(crate::fakes::apple::TEAM_ID.into());
+        settings.apple_key_id = Some(crate::fakes::apple::KEY_ID.into());
+        settings.apple_private_key_path = Some(key);
+        settings.apple_issuer_url = issuer;
+    })
+    .await;
+    apple.register_redirect_uri(&format!("{}/auth/oauth/apple/callback", world.public_url));
+    world.run("apple", "en", &[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_nginx_portal_sends_visitors_through_sign_in_and_back_to_the_app() {
     let Some(binary) = nginx_binary() else { return };
     if !browser_available() {

@@ -1,8 +1,9 @@
-//! Local stand-ins for VK ID and Facebook on 127.0.0.1 (GitHub and Yandex ID in the submodules),
+//! Local stand-ins for VK ID and Facebook on 127.0.0.1 (Apple, GitHub and Yandex ID in the submodules),
 //! speaking their wire protocols as docs/providers.md describes them, and refusing what they
 //! would refuse: a wrong PKCE verifier, redirect URI, client secret or device id, and a replayed
 //! code.
 
+pub mod apple;
 pub mod github;
 pub mod yandex;
 

@@ -22,6 +22,7 @@ mod keys;
 mod meta;
 mod mfa;
 mod oauth;
+mod oauth_apple;
 mod oauth_generic;
 mod oauth_github;
 mod oauth_telegram;

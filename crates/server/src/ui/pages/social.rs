@@ -44,7 +44,7 @@ pub async fn start(
 /// Sends the browser to the provider, holding the binding of the round trip and the marker
 /// that the pages started it.
 pub fn to_provider(state: &AppState, mut page: PageRequest, started: &AuthorizationStart) -> Response {
-    if let Ok(binding) = Cookie::parse(browser_cookie(state, &started.browser_binding)) {
+    if let Ok(binding) = Cookie::parse(browser_cookie(state, started)) {
         page.set_cookie(binding.into_owned());
     }
     let marker = page.ui.cookies.scoped(PAGES_MARKER, "1", "/auth/oauth", 600);
