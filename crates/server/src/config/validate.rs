@@ -47,7 +47,52 @@ impl Settings {
         }
         self.validate_webauthn()?;
         self.validate_oidc_providers()?;
+        self.validate_sign_in_providers()?;
         self.validate_webhooks()
+    }
+
+    /// A provider set up by halves would be silently off: the settings that only work together.
+    fn validate_sign_in_providers(&self) -> anyhow::Result<()> {
+        let pairs = [
+            (
+                "GITHUB_CLIENT_ID",
+                self.github_client_id.is_some(),
+                "GITHUB_CLIENT_SECRET",
+                self.github_client_secret.is_some(),
+            ),
+            (
+                "YANDEX_CLIENT_ID",
+                self.yandex_client_id.is_some(),
+                "YANDEX_CLIENT_SECRET",
+                self.yandex_client_secret.is_some(),
+            ),
+            (
+                "TELEGRAM_CLIENT_ID",
+                self.telegram_client_id.is_some(),
+                "TELEGRAM_CLIENT_SECRET",
+                self.telegram_client_secret.is_some(),
+            ),
+        ];
+        for (first, has_first, second, has_second) in pairs {
+            if has_first != has_second {
+                let (set, missing) = if has_first { (first, second) } else { (second, first) };
+                bail!("{set} is set without {missing}: the provider needs both");
+            }
+        }
+        if self.apple_client_id.is_some() {
+            let missing: Vec<&str> = [
+                ("APPLE_TEAM_ID", self.apple_team_id.is_none()),
+                ("APPLE_KEY_ID", self.apple_key_id.is_none()),
+                ("APPLE_PRIVATE_KEY_PATH", self.apple_private_key_path.is_none()),
+            ]
+            .into_iter()
+            .filter_map(|(name, absent)| absent.then_some(name))
+            .collect();
+            if !missing.is_empty() {
+                bail!("APPLE_CLIENT_ID is set: {} needed too", missing.join(", "));
+            }
+        }
+        Ok(())
     }
 
     fn validate_webhooks(&self) -> anyhow::Result<()> {
@@ -106,6 +151,29 @@ mod tests {
         for (settings, name) in cases {
             assert!(refused(settings).contains(name), "{name}");
         }
+    }
+
+    #[test]
+    fn a_provider_configured_by_halves_is_refused_by_name() {
+        let cases = [
+            (Settings { github_client_id: Some("id".into()), ..Settings::default() }, "GITHUB_CLIENT_SECRET"),
+            (Settings { yandex_client_secret: Some(Secret::new("s")), ..Settings::default() }, "YANDEX_CLIENT_ID"),
+            (Settings { telegram_client_id: Some("1".into()), ..Settings::default() }, "TELEGRAM_CLIENT_SECRET"),
+            (
+                Settings {
+                    apple_client_id: Some("com.example".into()),
+                    apple_team_id: Some("T".into()),
+                    ..Settings::default()
+                },
+                "APPLE_KEY_ID, APPLE_PRIVATE_KEY_PATH",
+            ),
+        ];
+        for (settings, name) in cases {
+            assert!(refused(settings).contains(name), "{name}");
+        }
+        // The Login Widget alone needs only the bot token.
+        let widget = Settings { telegram_bot_token: Some(Secret::new("1:token")), ..Settings::default() };
+        assert!(widget.validate().is_ok());
     }
 
     #[test]

@@ -72,7 +72,7 @@ pub async fn list_providers(State(state): State<AppState>) -> Json<Vec<ProviderR
 /// Start a browser sign-in (or, with `link_ticket`, a linking): 302 to the provider. Sets the
 /// HttpOnly cookie that only this browser can finish the sign-in with.
 #[utoipa::path(get, path = "/auth/oauth/{provider}/authorize", tag = "social",
-    params(("provider" = String, Path, description = "google, vk or facebook"), AuthorizeQuery),
+    params(("provider" = String, Path, description = "a configured provider: google, vk, facebook, github, yandex, telegram, apple, or a name of OIDC_PROVIDERS"), AuthorizeQuery),
     responses((status = 302, description = "to the provider"), (status = 400, body = Problem, description = "invalid_redirect, or invalid_state for an unknown or used link ticket"),
               (status = 404, body = Problem, description = "unknown_provider"), (status = 502, body = Problem)))]
 pub async fn authorize(
