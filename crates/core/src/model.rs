@@ -59,6 +59,11 @@ impl User {
         providers.extend(self.identity_providers.iter().cloned());
         providers
     }
+
+    /// Whether a provider can be unlinked: another way to sign in must remain.
+    pub fn can_unlink_a_provider(&self) -> bool {
+        self.providers().len() > 1
+    }
 }
 
 /// The fields needed to create an account.

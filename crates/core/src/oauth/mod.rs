@@ -337,8 +337,7 @@ impl OAuthService {
         if !user.identity_providers.iter().any(|linked| linked == provider_name) {
             return Err(DomainError::NotFound);
         }
-        let remaining = user.providers().len();
-        if remaining <= 1 {
+        if !user.can_unlink_a_provider() {
             return Err(DomainError::LastLoginMethod);
         }
         self.store.unlink_identity(user_id, provider_name).await?;

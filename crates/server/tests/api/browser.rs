@@ -267,7 +267,7 @@ async fn sign_in_with_apple_comes_back_by_a_cross_site_form_post() {
     })
     .await;
     apple.register_redirect_uri(&format!("{}/auth/oauth/apple/callback", world.public_url));
-    world.run("apple", "en", &[]).await;
+    world.run("apple", "en", &[("AUTH_BROWSER_APPLE_URL", apple.base_url.clone())]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

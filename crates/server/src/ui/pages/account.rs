@@ -141,6 +141,7 @@ async fn account_context(state: &AppState, claims: &AccessClaims) -> Result<mini
         role => user.role.as_str(),
         aal => claims.aal.as_str(),
         has_password => user.password_hash.is_some(),
+        can_unlink => user.can_unlink_a_provider(),
         linked => user.identity_providers,
         sessions,
         totp => factors.totp,

@@ -9,7 +9,7 @@ use auth_core::sessions::ClientInfo;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use cookie::Cookie;
+use cookie::{Cookie, SameSite};
 use minijinja::context;
 use serde::Deserialize;
 
@@ -47,7 +47,13 @@ pub fn to_provider(state: &AppState, mut page: PageRequest, started: &Authorizat
     if let Ok(binding) = Cookie::parse(browser_cookie(state, started)) {
         page.set_cookie(binding.into_owned());
     }
-    let marker = page.ui.cookies.scoped(PAGES_MARKER, "1", "/auth/oauth", 600);
+    let mut marker = page.ui.cookies.scoped(PAGES_MARKER, "1", "/auth/oauth", 600);
+    if started.returns_by_form_post {
+        // Like the binding: a cross-site form POST back (Apple) carries only SameSite=None, and
+        // without the marker a failed sign-in would answer problem JSON instead of this page.
+        marker.set_same_site(SameSite::None);
+        marker.set_secure(true);
+    }
     page.set_cookie(marker);
     page.redirect(&started.url)
 }

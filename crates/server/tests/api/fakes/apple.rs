@@ -105,6 +105,7 @@ pub async fn start(redirect_uri: &str) -> Apple {
         .route("/auth/authorize", get(authorize))
         .route("/auth/token", post(token))
         .route("/auth/keys", get(keys))
+        .route("/control/next-user", post(control_next_user))
         .with_state(state.clone());
     tokio::spawn(async move { axum::serve(listener, router).await });
     Apple { state, base_url, team_private_pem: team.private_pem }
@@ -237,6 +238,15 @@ async fn token(State(state): State<Shared>, body: Bytes) -> Response {
     axum::Json(json!({"access_token": random("a"), "token_type": "Bearer", "expires_in": 3600,
                       "refresh_token": random("r"), "id_token": id_token}))
     .into_response()
+}
+
+/// Not Apple's: lets a browser scenario pick who signs in next (`sub`, `email` as a form).
+async fn control_next_user(State(state): State<Shared>, body: Bytes) -> Response {
+    let form: HashMap<String, String> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    let get = |name: &str| form.get(name).cloned().unwrap_or_default();
+    let user = AppleUser { sub: get("sub"), email: get("email"), first_name: "Ann".into(), last_name: "Apple".into() };
+    state.lock().unwrap().next_user = Some(user);
+    StatusCode::NO_CONTENT.into_response()
 }
 
 async fn keys(State(state): State<Shared>) -> Response {
