@@ -23,6 +23,28 @@ const JWKS_TTL: Duration = Duration::from_secs(300);
 /// An unknown `kid` refetches the key set at most this often (rotation, not a DoS lever).
 const JWKS_REFETCH_INTERVAL: Duration = Duration::from_secs(5);
 const CLOCK_SKEW_SECONDS: u64 = 60;
+/// Microsoft Entra's multi-tenant endpoints (`/common`, `/organizations`, `/consumers`) publish
+/// one discovery document whose `issuer` is a template holding this placeholder; each ID token's
+/// `iss` is that template with the token's own `tid`.
+const TENANT_PLACEHOLDER: &str = "{tenantid}";
+
+/// Whether a discovery document's `issuer` may stand for the configured one: the same, or a
+/// tenant template on the same origin (Microsoft's multi-tenant discovery).
+fn discovered_issuer_fits(configured: &str, discovered: &str) -> bool {
+    let discovered = discovered.trim_end_matches('/');
+    if discovered == configured {
+        return true;
+    }
+    let origin = |url: &str| reqwest::Url::parse(url).ok().map(|url| url.origin().ascii_serialization());
+    discovered.contains(TENANT_PLACEHOLDER) && origin(configured).is_some() && origin(configured) == origin(discovered)
+}
+
+/// The `iss` a token of tenant `tid` must carry under a tenant template; a `tid` that is not a
+/// GUID gets none, so it cannot reshape the issuer.
+fn tenant_issuer(template: &str, tid: Option<&str>) -> Option<String> {
+    let tid = tid.filter(|tid| tid.len() == 36 && tid.chars().all(|c| c.is_ascii_hexdigit() || c == '-'))?;
+    Some(template.replace(TENANT_PLACEHOLDER, &tid.to_ascii_lowercase()))
+}
 
 /// How the client authenticates at the token endpoint (OIDC Core §9).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -157,6 +179,10 @@ struct IdTokenClaims {
     azp: Option<String>,
     #[serde(default)]
     id: Option<serde_json::Value>,
+    /// Microsoft Entra: the tenant, which a tenant-template issuer is checked with.
+    #[serde(default)]
+    tid: Option<String>,
+    iss: String,
     aud: serde_json::Value,
     iat: u64,
 }
@@ -225,7 +251,7 @@ impl OpenIdProvider {
         }
         let url = format!("{}/.well-known/openid-configuration", self.issuer());
         let (status, metadata): (u16, Metadata) = json_of(self.http.get(&url), "discovery").await?;
-        if status != 200 || metadata.issuer.trim_end_matches('/') != self.issuer() {
+        if status != 200 || !discovered_issuer_fits(self.issuer(), &metadata.issuer) {
             return Err(ProviderError::Failed(format!("discovery answered {status} for issuer {}", metadata.issuer)));
         }
         let method = self.config.client_authentication.discovery_name();
@@ -285,14 +311,24 @@ impl OpenIdProvider {
             DecodingKey::from_jwk(jwk).map_err(|error| ProviderError::Failed(format!("unusable jwk: {error}")))?;
         let mut audiences = vec![self.config.client_id.clone()];
         audiences.extend(self.config.extra_client_ids.iter().cloned());
+        let metadata = self.metadata().await?;
+        let template = metadata.issuer.trim_end_matches('/').contains(TENANT_PLACEHOLDER);
         let mut validation = Validation::new(header.alg);
-        validation.set_issuer(&self.accepted_issuers());
+        if !template {
+            validation.set_issuer(&self.accepted_issuers());
+        }
         validation.set_audience(&audiences);
         validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
         validation.leeway = CLOCK_SKEW_SECONDS;
         let claims = jsonwebtoken::decode::<IdTokenClaims>(id_token, &key, &validation)
             .map_err(|error| ProviderError::Denied(format!("id_token rejected: {error}")))?
             .claims;
+        if template
+            && tenant_issuer(metadata.issuer.trim_end_matches('/'), claims.tid.as_deref()).as_deref()
+                != Some(&claims.iss)
+        {
+            return Err(ProviderError::Denied("id_token iss does not match its tenant".into()));
+        }
         let now =
             std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |elapsed| elapsed.as_secs());
         if claims.iat > now + CLOCK_SKEW_SECONDS {
@@ -462,6 +498,24 @@ mod tests {
             );
         }
         assert!(!email_is_authoritative(EmailTrust::WhenVerified, None, true, None));
+    }
+
+    #[test]
+    fn a_tenant_template_issuer_is_filled_only_with_the_tokens_own_guid() {
+        let configured = "https://login.microsoftonline.com/common/v2.0";
+        let template = "https://login.microsoftonline.com/{tenantid}/v2.0";
+        assert!(discovered_issuer_fits(configured, template));
+        assert!(discovered_issuer_fits(configured, "https://login.microsoftonline.com/common/v2.0/"));
+        assert!(!discovered_issuer_fits(configured, "https://evil.example/{tenantid}/v2.0"));
+        assert!(!discovered_issuer_fits(configured, "https://login.microsoftonline.com/other/v2.0"));
+        let tid = "9188040d-6c67-4c5b-b112-36a304b66dad";
+        assert_eq!(
+            tenant_issuer(template, Some(tid)).as_deref(),
+            Some("https://login.microsoftonline.com/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0")
+        );
+        assert_eq!(tenant_issuer(template, None), None);
+        assert_eq!(tenant_issuer(template, Some("x/../../evil.example/y")), None);
+        assert_eq!(tenant_issuer(template, Some("")), None);
     }
 
     #[test]

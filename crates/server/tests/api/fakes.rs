@@ -4,6 +4,7 @@
 //! code.
 
 pub mod apple;
+pub mod entra;
 pub mod github;
 pub mod yandex;
 
@@ -84,6 +85,33 @@ fn parameters(query: Option<String>, body: &[u8]) -> HashMap<String, String> {
     let form: HashMap<String, String> = serde_urlencoded::from_bytes(body).unwrap_or_default();
     merged.extend(form);
     merged
+}
+
+/// A listener on a free port and its base URL: for stand-ins whose issuer is their own address,
+/// which must be known before their router is built.
+async fn bind() -> (tokio::net::TcpListener, String) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base_url = format!("http://{}", listener.local_addr().unwrap());
+    (listener, base_url)
+}
+
+/// The RS256 key an OpenID Connect stand-in signs its ID tokens with; its `jwks()` is the
+/// stand-in's key set.
+fn id_token_keys() -> auth_core::sessions::keys::KeyRing {
+    let pair = auth_core::sessions::keys::generate_key_pair(jsonwebtoken::Algorithm::RS256).unwrap();
+    auth_core::sessions::keys::KeyRing::asymmetric(
+        jsonwebtoken::Algorithm::RS256,
+        pair.private_pem.as_bytes(),
+        pair.public_pem.as_bytes(),
+        &[],
+    )
+    .unwrap()
+}
+
+fn sign_id_token(keys: &auth_core::sessions::keys::KeyRing, claims: &Value) -> String {
+    let header =
+        jsonwebtoken::Header { kid: keys.kid().map(str::to_owned), ..jsonwebtoken::Header::new(keys.algorithm()) };
+    jsonwebtoken::encode(&header, claims, keys.encoding()).unwrap()
 }
 
 async fn serve(router: Router) -> String {

@@ -23,6 +23,7 @@ on_both_backends!(
     the_authorization_response_must_come_from_the_providers_issuer,
     a_wrong_client_secret_or_nonce_is_refused,
     the_app_flow_pins_the_algorithms_and_follows_a_key_rotation,
+    a_multi_tenant_issuer_is_checked_against_each_tokens_tenant,
 );
 
 const CORP: StandinClient = StandinClient {
@@ -248,4 +249,61 @@ async fn the_app_flow_pins_the_algorithms_and_follows_a_key_rotation(backend: Ba
     let fresh = mint_for(&corp.issuer, "corp-client", Algorithm::RS256, &corp.private_pem, "corp-key-2", json!({}));
     Tokens::from(app.post_json("/auth/oauth/corp/token", json!({"id_token": fresh})).await).await;
     Tokens::from(browser_sign_in(&app, "corp", "alice").await).await;
+}
+
+/// Microsoft Entra's multi-tenant endpoint: its discovery names the issuer template
+/// `…/{tenantid}/v2.0`, and each token must carry that template filled with its own `tid`.
+async fn a_multi_tenant_issuer_is_checked_against_each_tokens_tenant(backend: Backend) {
+    use crate::fakes::entra::{self, EntraUser};
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let microsoft = entra::start(&format!("{base}/auth/oauth/microsoft/callback")).await;
+    let mut settings = fresh_settings(backend).await;
+    settings.service_port = port;
+    settings.public_url = Some(base);
+    settings.oidc_provider_settings = vec![OidcProviderSettings {
+        name: "microsoft".into(),
+        display_name: "Microsoft".into(),
+        issuer: microsoft.common_issuer(),
+        client_id: entra::CLIENT_ID.into(),
+        client_secret: Secret::new(entra::CLIENT_SECRET),
+        scopes: "openid email profile".into(),
+        trust_email: false,
+        client_authentication: ClientAuthentication::Post,
+        id_token_algorithms: vec![Algorithm::RS256],
+    }];
+    let app = TestApp::start(settings, backend).await;
+    let contoso = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+    let fabrikam = "9188040d-6c67-4c5b-b112-36a304b66dad";
+    let user = |tid: &str, sub: &str, email: &str| EntraUser {
+        tid: tid.into(),
+        sub: sub.into(),
+        email: email.into(),
+        name: "Megan Bowen".into(),
+    };
+
+    // Accounts of two tenants sign in through the one registration.
+    microsoft.sign_in_as(user(contoso, "AAAAAAAAAAAAAAAAAAAAAIkzqFVrSaSaFHy782bbtaQ", "megan@contoso.example"));
+    let megan = me(&app, &Tokens::from(browser_sign_in(&app, "microsoft", "").await).await).await;
+    assert_eq!(megan["providers"], json!(["microsoft"]));
+    assert_eq!(megan["email"], format!("microsoft-AAAAAAAAAAAAAAAAAAAAAIkzqFVrSaSaFHy782bbtaQ@users.invalid"));
+    microsoft.sign_in_as(user(fabrikam, "BBBBBBBBBBBBBBBBBBBBBIkzqFVrSaSaFHy782bbtaQ", "alex@fabrikam.example"));
+    let alex = me(&app, &Tokens::from(browser_sign_in(&app, "microsoft", "").await).await).await;
+    assert_ne!(alex["id"], megan["id"]);
+
+    // The app flow: a token whose `iss` names another tenant than its `tid`, or whose `tid` is
+    // missing or not a tenant id, is refused; a consistent one is taken.
+    let post = |id_token: String| {
+        let app = &app;
+        async move { app.post_json("/auth/oauth/microsoft/token", json!({"id_token": id_token})).await }
+    };
+    let person = user(contoso, "CCCCCCCCCCCCCCCCCCCCCIkzqFVrSaSaFHy782bbtaQ", "lee@contoso.example");
+    let crossed = microsoft.id_token(&person, json!({"tid": fabrikam}));
+    assert_problem(post(crossed).await, StatusCode::UNAUTHORIZED, "provider_denied").await;
+    let shaped =
+        microsoft.id_token(&person, json!({"tid": "../evil", "iss": format!("{}/../evil/v2.0", microsoft.base_url)}));
+    assert_problem(post(shaped).await, StatusCode::UNAUTHORIZED, "provider_denied").await;
+    let untenanted = microsoft.id_token(&person, json!({"tid": null}));
+    assert_problem(post(untenanted).await, StatusCode::UNAUTHORIZED, "provider_denied").await;
+    Tokens::from(post(microsoft.id_token(&person, json!({}))).await).await;
 }

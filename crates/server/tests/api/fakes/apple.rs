@@ -14,10 +14,10 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
-use jsonwebtoken::{Algorithm, DecodingKey, Header, Validation};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Value, json};
 
-use super::{random, s256};
+use super::{bind, id_token_keys, random, s256, sign_id_token};
 
 pub const CLIENT_ID: &str = "com.example.signin";
 pub const TEAM_ID: &str = "TEAM123456";
@@ -84,13 +84,8 @@ impl Apple {
 /// Starts the stand-in; the service's Services ID has `redirect_uri` registered.
 pub async fn start(redirect_uri: &str) -> Apple {
     let team = generate_key_pair(Algorithm::ES256).unwrap();
-    let signing = generate_key_pair(Algorithm::RS256).unwrap();
-    let signing =
-        KeyRing::asymmetric(Algorithm::RS256, signing.private_pem.as_bytes(), signing.public_pem.as_bytes(), &[])
-            .unwrap();
-    // Bound first: the issuer (its address) goes into the state the router serves.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base_url = format!("http://{}", listener.local_addr().unwrap());
+    let signing = id_token_keys();
+    let (listener, base_url) = bind().await;
     let state = Arc::new(Mutex::new(AppleState {
         base_url: base_url.clone(),
         next_user: None,
@@ -209,8 +204,7 @@ fn id_token(state: &AppleState, user: &AppleUser, audience: &str, nonce: Option<
     if let Some(nonce) = nonce {
         claims["nonce"] = json!(nonce);
     }
-    let header = Header { kid: state.signing.kid().map(str::to_owned), ..Header::new(Algorithm::RS256) };
-    jsonwebtoken::encode(&header, &claims, state.signing.encoding()).unwrap()
+    sign_id_token(&state.signing, &claims)
 }
 
 async fn token(State(state): State<Shared>, body: Bytes) -> Response {
@@ -250,5 +244,5 @@ async fn control_next_user(State(state): State<Shared>, body: Bytes) -> Response
 }
 
 async fn keys(State(state): State<Shared>) -> Response {
-    axum::Json(serde_json::to_value(state.lock().unwrap().signing.jwks()).unwrap()).into_response()
+    axum::Json(state.lock().unwrap().signing.jwks()).into_response()
 }
