@@ -70,6 +70,10 @@ pub async fn finished(
     page.set_cookie(marker);
     let signed_in = match result {
         Ok(signed_in) => signed_in,
+        // Not the generic "already exists": here the way on is to link, so say how.
+        Err(DomainError::EmailTakenLinkable { .. }) => {
+            return page.render(StatusCode::CONFLICT, "login.html", context! { error => "errors.social_email_taken" });
+        }
         Err(error) => return page.failed("login.html", &error, context! {}),
     };
     let rd = signed_in.redirect_to;

@@ -42,7 +42,8 @@ export default async function apple(scenario) {
     const response = await continueWithApple(scenario);
     const type = response.headers()['content-type'] || '';
     expect(type.startsWith('text/html'), `the refusal is ${type}, not the login page`);
-    await expectAlert(page, 'the address belongs to another account');
+    const shown = await expectAlert(page, 'the address belongs to another account');
+    expect(shown.some((text) => text.includes('link this sign-in method')), `the alert says ${shown.join(' | ')}`);
   });
 
   await scenario.step('continue-with-apple', async () => {
