@@ -111,6 +111,11 @@ fn authorization_url(
     Ok(url.into())
 }
 
+/// Whether `email` is a mailbox in one of `domains` (the mail domains a provider runs itself).
+fn mailbox_in(email: &str, domains: &[&str]) -> bool {
+    email.rsplit_once('@').is_some_and(|(_, domain)| domains.iter().any(|own| domain.eq_ignore_ascii_case(own)))
+}
+
 fn required<'a, T: AsRef<str>>(value: &'a Option<T>, what: &str) -> Result<&'a str, ProviderError> {
     value
         .as_ref()

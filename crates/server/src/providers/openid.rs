@@ -16,7 +16,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use tokio::sync::RwLock;
 
-use super::{authorization_url, json_of, required};
+use super::{authorization_url, json_of, mailbox_in, required};
 
 const METADATA_TTL: Duration = Duration::from_secs(3600);
 const JWKS_TTL: Duration = Duration::from_secs(300);
@@ -213,9 +213,7 @@ fn email_is_authoritative(trust: EmailTrust, email: Option<&str>, verified: bool
         EmailTrust::Never => false,
         EmailTrust::WhenVerified => true,
         EmailTrust::Google => email.to_ascii_lowercase().ends_with("@gmail.com") || hd.is_some_and(|hd| !hd.is_empty()),
-        EmailTrust::Apple => email
-            .rsplit_once('@')
-            .is_some_and(|(_, domain)| APPLE_MAIL_DOMAINS.iter().any(|own| domain.eq_ignore_ascii_case(own))),
+        EmailTrust::Apple => mailbox_in(email, APPLE_MAIL_DOMAINS),
     }
 }
 

@@ -11,7 +11,7 @@ use auth_core::oauth::{
 use auth_core::redact::Secret;
 use serde::Deserialize;
 
-use super::{OAuthTokenAnswer, authorization_url, json_of, json_when_ok, required};
+use super::{OAuthTokenAnswer, authorization_url, json_of, json_when_ok, mailbox_in, required};
 
 const SCOPES: &str = "login:info login:email";
 
@@ -50,9 +50,7 @@ struct Info {
 
 /// Yandex returns no `email_verified`: only its own mailboxes are its to vouch for.
 fn is_yandex_mailbox(email: &str) -> bool {
-    email
-        .rsplit_once('@')
-        .is_some_and(|(_, domain)| YANDEX_MAIL_DOMAINS.iter().any(|own| domain.eq_ignore_ascii_case(own)))
+    mailbox_in(email, YANDEX_MAIL_DOMAINS)
 }
 
 impl YandexProvider {
